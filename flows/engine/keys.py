@@ -1,0 +1,48 @@
+"""Every Redis key and channel name the engine uses, built in one place.
+
+The default (empty) prefix keeps the original schema: `flow:{flow_id}` and
+`step:{flow_id}:{step_id}`. A prefix lets several Flowsite installations share one Redis.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+RUNNER_GROUP = "runners"
+
+
+@dataclass(frozen=True)
+class Keys:
+    prefix: str = ""
+
+    def flow(self, flow_id: str) -> str:
+        """Hash with the run's state and its own copy of the flow definition."""
+        return f"{self.prefix}flow:{flow_id}"
+
+    def step(self, flow_id: str, step_id: str) -> str:
+        """Hash with one step's state within a run."""
+        return f"{self.prefix}step:{flow_id}:{step_id}"
+
+    @property
+    def queue(self) -> str:
+        """Stream of step tasks, read by runners through the `runners` consumer group."""
+        return f"{self.prefix}flows:queue"
+
+    @property
+    def events(self) -> str:
+        """Capped stream of every transition, for dashboards and archiving."""
+        return f"{self.prefix}flows:events"
+
+    @property
+    def runs(self) -> str:
+        """Sorted set of run ids scored by creation time, newest last."""
+        return f"{self.prefix}flows:runs"
+
+    def flow_channel(self, flow_id: str) -> str:
+        """Pub/sub channel carrying one run's transitions (wait_for_flow listens here)."""
+        return f"{self.prefix}flows:events:{flow_id}"
+
+    @property
+    def cancel_channel(self) -> str:
+        """Pub/sub channel telling runners to stop the step of a cancelled run."""
+        return f"{self.prefix}flows:cancel"

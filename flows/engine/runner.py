@@ -1,0 +1,298 @@
+"""The runner: takes step tasks from the Redis queue and runs them in the sandbox.
+
+Any number of runners, in any number of processes and machines, share one consumer group.
+A runner renews the lease on the tasks it holds; a runner that dies stops renewing, and once
+its lease lapses another runner claims the task (XAUTOCLAIM) and runs the step again, counted
+as another attempt. On stop() it takes no new work, lets running steps finish for a grace
+period, hands back the rest, and returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+from dataclasses import dataclass
+
+import redis.asyncio as redis
+
+from flows.engine.keys import RUNNER_GROUP, Keys
+from flows.engine.sandbox.engine import ScriptEngine
+from flows.engine.sandbox.pool import WorkerPool
+from flows.engine.sandbox.starlark_runtime import ScriptRequest, ScriptResult
+from flows.engine.sandbox.syntax import ScriptError
+from flows.engine.statuses import FlowStatus
+from flows.engine.store import Claim, RunStore
+
+logger = logging.getLogger(__name__)
+
+# Attempts lost to dead runners that a step may use beyond its own retries, so that a step
+# which keeps killing its runner cannot be retried forever.
+LOST_RUNNER_ALLOWANCE = 2
+READ_BLOCK_MS = 500
+
+
+@dataclass
+class _Task:
+    """A task this runner holds: why its script was interrupted, if it was."""
+
+    task_id: str
+    flow_id: str
+    step_id: str
+    worker: asyncio.Task | None = None
+    script: asyncio.Future | None = None
+    interrupted_by: str = ""  # "cancel" (the run was cancelled) or "shutdown"
+
+
+class Runner:
+    def __init__(
+        self,
+        redis_url: str,
+        *,
+        concurrency: int = 4,
+        key_prefix: str = "",
+        lease_seconds: float = 5.0,
+        shutdown_grace_seconds: float = 10.0,
+        engine: ScriptEngine | None = None,
+    ) -> None:
+        self.redis = redis.Redis.from_url(redis_url, decode_responses=True)
+        self.keys = Keys(key_prefix)
+        self.store = RunStore(self.redis, self.keys)
+        self.concurrency = concurrency
+        self.lease_seconds = lease_seconds
+        self.shutdown_grace_seconds = shutdown_grace_seconds
+        self.engine = engine or WorkerPool(concurrency)
+        self.name = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self._stopping = asyncio.Event()
+        self._slot_freed = asyncio.Event()
+        self._tasks: dict[str, _Task] = {}
+        self._started = False
+
+    async def start(self) -> None:
+        if not self._started:
+            await self.store.ensure_group()
+            await self.engine.start()
+            self._started = True
+
+    def stop(self) -> None:
+        """Ask run() to stop taking work and return once held work is finished or handed back."""
+        self._stopping.set()
+
+    async def run(self) -> None:
+        await self.start()
+        logger.info("runner %s started with concurrency %d", self.name, self.concurrency)
+        helpers = [
+            asyncio.create_task(self._every(self.lease_seconds / 3, self._renew_leases),
+                                name=f"{self.name}-leases"),
+            asyncio.create_task(self._every(self.lease_seconds / 2, self._reclaim_expired),
+                                name=f"{self.name}-reclaim"),
+            asyncio.create_task(self._listen_for_cancels(), name=f"{self.name}-cancels"),
+        ]
+        try:
+            while not self._stopping.is_set():
+                try:
+                    await self._take_new_tasks()
+                except redis.RedisError:
+                    # Redis restarting or unreachable: keep what we hold, try again shortly.
+                    logger.exception("runner %s cannot read tasks; retrying in 1s", self.name)
+                    await self._pause(1.0)
+        finally:
+            await self._shut_down(helpers)
+
+    # -- taking work -------------------------------------------------------------------
+
+    def _free_slots(self) -> int:
+        return self.concurrency - len(self._tasks)
+
+    async def _take_new_tasks(self) -> bool:
+        """Read tasks for the free slots (blocking briefly); say whether any were found."""
+        if self._free_slots() <= 0:
+            self._slot_freed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._slot_freed.wait(), READ_BLOCK_MS / 1000)
+            return False
+        try:
+            answer = await self.redis.xreadgroup(
+                RUNNER_GROUP, self.name, {self.keys.queue: ">"},
+                count=self._free_slots(), block=READ_BLOCK_MS,
+            )
+        except redis.ResponseError as error:
+            if "NOGROUP" not in str(error):
+                raise
+            # The queue was deleted (Redis flushed or restarted without data): recreate it.
+            await self.store.ensure_group()
+            return False
+        for _stream, messages in answer or []:
+            for task_id, fields in messages:
+                self._begin(task_id, fields)
+        return bool(answer)
+
+    async def _reclaim_expired(self) -> None:
+        """Take over tasks whose runner stopped renewing its lease (it died)."""
+        if self._free_slots() <= 0 or self._stopping.is_set():
+            return
+        _next, messages, _deleted = await self.redis.xautoclaim(
+            self.keys.queue, RUNNER_GROUP, self.name,
+            min_idle_time=int(self.lease_seconds * 1000), count=self._free_slots(),
+        )
+        for task_id, fields in messages:
+            if fields and task_id not in self._tasks:
+                logger.warning("runner %s takes over task %s (lease lapsed)", self.name, task_id)
+                self._begin(task_id, fields)
+
+    def _begin(self, task_id: str, fields: dict[str, str]) -> None:
+        task = _Task(task_id, fields["flow_id"], fields["step_id"])
+        self._tasks[task_id] = task
+        task.worker = asyncio.create_task(self._process(task), name=f"step-{task_id}")
+
+    # -- running one task --------------------------------------------------------------
+
+    async def _process(self, task: _Task) -> None:
+        try:
+            claim = await self.store.claim(task.task_id, task.flow_id, task.step_id, self.name)
+            if isinstance(claim, str):
+                logger.debug("task %s skipped: %s", task.task_id, claim)
+                await self._drop(task.task_id)
+                return
+            result = await self._run_script(task, claim)
+            if result is None:
+                await self.store.release(
+                    task.task_id, task.flow_id, task.step_id,
+                    attempt=claim.attempt, consumer=self.name,
+                )
+                logger.info("flow %s step %s handed back", task.flow_id, task.step_id)
+                return
+            await self._record(task, claim, result)
+        except Exception:
+            # The task stays in our pending list; once our lease on it lapses it is retried.
+            logger.exception("flow %s step %s: runner error", task.flow_id, task.step_id)
+        finally:
+            del self._tasks[task.task_id]
+            self._slot_freed.set()
+
+    async def _run_script(self, task: _Task, claim: Claim) -> ScriptResult | None:
+        """Run the step's script; None when it was interrupted by shutdown."""
+        step = claim.definition.step(task.step_id)
+        if claim.attempt - claim.retry_base > step.max_attempts + LOST_RUNNER_ALLOWANCE:
+            return ScriptResult(error=ScriptError(
+                f"gave up: runners were lost during {LOST_RUNNER_ALLOWANCE} attempts of this step"
+            ))
+        request = ScriptRequest(
+            script=step.script, input=claim.input, steps=claim.outputs,
+            attempt=claim.attempt, timeout=step.timeout,
+        )
+        task.script = asyncio.ensure_future(self.engine.run(request))
+        try:
+            return await task.script
+        except asyncio.CancelledError:
+            if task.interrupted_by == "cancel":
+                return ScriptResult(error=ScriptError("cancelled"))
+            if task.interrupted_by == "shutdown":
+                return None
+            raise
+
+    async def _record(self, task: _Task, claim: Claim, result: ScriptResult) -> None:
+        next_step = claim.definition.next_step_after(task.step_id)
+        error = str(result.error) if result.error else ""
+        outcome = await self.store.finish(
+            task.task_id, task.flow_id, task.step_id,
+            attempt=claim.attempt, consumer=self.name,
+            output_json=result.output_json if result.ok else None,
+            error=error, logs=result.logs,
+            next_step_id=next_step.name if next_step else None,
+        )
+        if error:
+            logger.info("flow %s step %s attempt %d failed: %s",
+                        task.flow_id, task.step_id, claim.attempt, error)
+        if outcome == "lost":
+            logger.warning("flow %s step %s attempt %d was taken over by another runner",
+                           task.flow_id, task.step_id, claim.attempt)
+
+    async def _drop(self, task_id: str) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.xack(self.keys.queue, RUNNER_GROUP, task_id)
+            pipe.xdel(self.keys.queue, task_id)
+            await pipe.execute()
+
+    # -- leases and cancellation -------------------------------------------------------
+
+    async def _renew_leases(self) -> None:
+        """Reset the idle time of held tasks, and catch cancellations pub/sub may have missed."""
+        held = [task for task in self._tasks.values() if task.script is not None]
+        if not held:
+            return
+        await self.redis.xclaim(
+            self.keys.queue, RUNNER_GROUP, self.name, min_idle_time=0,
+            message_ids=[task.task_id for task in held], justid=True,
+        )
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for task in held:
+                pipe.hget(self.keys.flow(task.flow_id), "status")
+            statuses = await pipe.execute()
+        for task, status in zip(held, statuses, strict=True):
+            if status == FlowStatus.CANCELLED:
+                self._interrupt(task, "cancel")
+
+    async def _listen_for_cancels(self) -> None:
+        async with self.redis.pubsub(ignore_subscribe_messages=True) as pubsub:
+            await pubsub.subscribe(self.keys.cancel_channel)
+            while not self._stopping.is_set():
+                message = await pubsub.get_message(timeout=READ_BLOCK_MS / 1000)
+                if message is None:
+                    continue
+                for task in list(self._tasks.values()):
+                    if task.flow_id == message["data"]:
+                        self._interrupt(task, "cancel")
+
+    def _interrupt(self, task: _Task, reason: str) -> None:
+        if task.script is not None and not task.script.done():
+            task.interrupted_by = reason
+            task.script.cancel()
+
+    async def _every(self, seconds: float, work) -> None:
+        while not self._stopping.is_set():
+            try:
+                await work()
+            except redis.RedisError:
+                logger.exception("runner %s: %s failed; trying again", self.name, work.__name__)
+            await self._pause(seconds)
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep, but wake at once when the runner is asked to stop."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+
+    # -- stopping ----------------------------------------------------------------------
+
+    async def _shut_down(self, helpers: list[asyncio.Task]) -> None:
+        workers = [task.worker for task in self._tasks.values() if task.worker]
+        if workers:
+            logger.info("runner %s stopping: waiting up to %gs for %d running step(s)",
+                        self.name, self.shutdown_grace_seconds, len(workers))
+            _done, still_running = await asyncio.wait(workers, timeout=self.shutdown_grace_seconds)
+            if still_running:
+                logger.info("runner %s handing back %d step(s)", self.name, len(still_running))
+                for task in list(self._tasks.values()):
+                    self._interrupt(task, "shutdown")
+                await asyncio.wait(still_running)
+        self._stopping.set()
+        await asyncio.gather(*helpers)
+        await self._leave_group()
+        await self.engine.close()
+        await self.redis.aclose()
+        logger.info("runner %s stopped", self.name)
+
+    async def _leave_group(self) -> None:
+        """Remove this consumer from the group, unless it still holds tasks (they'd be lost)."""
+        try:
+            pending = await self.redis.xpending_range(
+                self.keys.queue, RUNNER_GROUP, min="-", max="+", count=1, consumername=self.name
+            )
+            if not pending:
+                await self.redis.xgroup_delconsumer(self.keys.queue, RUNNER_GROUP, self.name)
+        except redis.ResponseError as error:
+            if "NOGROUP" not in str(error):
+                raise

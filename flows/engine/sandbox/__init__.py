@@ -1,0 +1,1 @@
+"""Sandboxed script execution: Starlark today, behind a small interface for other languages."""

@@ -1,0 +1,134 @@
+"""A pool of persistent sandbox worker processes, driven from asyncio.
+
+Scripts never run in the runner's event loop and never in a new process per step: each request
+goes to an idle worker over a pipe. A worker that overruns its step's timeout, is cancelled, or
+dies (a memory bomb trips its address-space cap) is killed and replaced; only that attempt fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import sys
+
+from flows.engine.sandbox.starlark_runtime import (
+    ScriptRequest,
+    ScriptResult,
+    timeout_error,
+)
+from flows.engine.sandbox.syntax import ScriptError
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MEMORY_MB = 256
+# The worker stops a script cooperatively at its deadline; the kill is the backstop.
+KILL_GRACE_SECONDS = 0.5
+PIPE_LIMIT_BYTES = 16 * 1024 * 1024
+
+
+class _Worker:
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+
+    @classmethod
+    async def start(cls, memory_mb: int) -> _Worker:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "flows.engine.sandbox.worker",
+            "--memory-mb",
+            str(memory_mb),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            limit=PIPE_LIMIT_BYTES,
+            env={**os.environ, "RUST_BACKTRACE": "0"},
+        )
+        return cls(process)
+
+    async def run(self, request: ScriptRequest) -> ScriptResult:
+        assert self.process.stdin and self.process.stdout
+        self.process.stdin.write(json.dumps(request.__dict__).encode() + b"\n")
+        await self.process.stdin.drain()
+        line = await self.process.stdout.readline()
+        if not line:
+            raise _WorkerDied(await self.process.wait())
+        return ScriptResult.from_dict(json.loads(line))
+
+    async def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            self.process.kill()
+        await self.process.wait()
+
+
+class _WorkerDied(Exception):
+    def __init__(self, returncode: int) -> None:
+        self.returncode = returncode
+
+
+def _death_error(returncode: int, memory_mb: int) -> ScriptError:
+    if returncode in (-signal.SIGABRT, -signal.SIGSEGV, -signal.SIGKILL):
+        return ScriptError(
+            f"sandbox worker was killed (exit code {returncode}); "
+            f"the script may have exceeded the {memory_mb} MiB memory limit"
+        )
+    return ScriptError(f"sandbox worker ended unexpectedly (exit code {returncode})")
+
+
+class WorkerPool:
+    """Runs ScriptRequests on up to `size` persistent worker processes."""
+
+    def __init__(self, size: int, memory_mb: int = DEFAULT_MEMORY_MB) -> None:
+        self.size = size
+        self.memory_mb = memory_mb
+        self._idle: asyncio.Queue[_Worker] = asyncio.Queue()
+        self._slots = asyncio.Semaphore(size)
+        self._all: set[_Worker] = set()
+
+    async def start(self) -> None:
+        """Start every worker now, so the first steps don't pay for process start-up."""
+        workers = await asyncio.gather(*(self._spawn() for _ in range(self.size - len(self._all))))
+        for worker in workers:
+            self._idle.put_nowait(worker)
+
+    async def run(self, request: ScriptRequest) -> ScriptResult:
+        """Run one script; cancelling this coroutine kills the worker running it."""
+        async with self._slots:
+            worker = self._idle.get_nowait() if not self._idle.empty() else await self._spawn()
+            try:
+                result = await asyncio.wait_for(
+                    worker.run(request), request.timeout + KILL_GRACE_SECONDS
+                )
+            except TimeoutError:
+                await self._discard(worker)
+                return ScriptResult(error=timeout_error(request.timeout))
+            except _WorkerDied as death:
+                await self._discard(worker)
+                logger.warning("sandbox worker died with exit code %s", death.returncode)
+                return ScriptResult(error=_death_error(death.returncode, self.memory_mb))
+            except BaseException:
+                # Cancelled mid-script (the flow was cancelled or the runner is stopping):
+                # the worker may still be computing, so it cannot be reused.
+                await self._discard(worker)
+                raise
+            if result.fatal:
+                await self._discard(worker)
+            else:
+                self._idle.put_nowait(worker)
+            return result
+
+    async def close(self) -> None:
+        for worker in list(self._all):
+            await self._discard(worker)
+
+    async def _spawn(self) -> _Worker:
+        worker = await _Worker.start(self.memory_mb)
+        self._all.add(worker)
+        return worker
+
+    async def _discard(self, worker: _Worker) -> None:
+        self._all.discard(worker)
+        await asyncio.shield(worker.kill())

@@ -1,0 +1,160 @@
+"""Run one Starlark step script in this process, with hard limits on time, output and logs.
+
+This is what a sandbox worker process executes; the runner never calls it in its event loop.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import starlark
+
+from flows.engine.mock_api import MockApiTimeout, mock_api
+from flows.engine.sandbox.syntax import ScriptError, describe_starlark_error, parse
+
+MAX_OUTPUT_BYTES = 1024 * 1024
+MAX_LOG_LINES = 1000
+MAX_LOG_LINE_CHARS = 4000
+
+GLOBALS = starlark.Globals.extended_by(
+    [
+        starlark.LibraryExtension.Json,
+        starlark.LibraryExtension.StructType,
+        starlark.LibraryExtension.Map,
+        starlark.LibraryExtension.Filter,
+        starlark.LibraryExtension.Partial,
+    ]
+)
+
+
+@dataclass
+class ScriptRequest:
+    """Everything a script may see: the flow input, earlier outputs and its attempt number."""
+
+    script: str
+    input: dict[str, Any] = field(default_factory=dict)
+    steps: dict[str, Any] = field(default_factory=dict)
+    attempt: int = 1
+    timeout: float = 30.0
+
+
+@dataclass
+class ScriptResult:
+    """An attempt's outcome: `output_json` when it succeeded, `error` when it did not."""
+
+    output_json: str | None = None
+    error: ScriptError | None = None
+    logs: list[str] = field(default_factory=list)
+    duration: float = 0.0
+    # Set when the worker that produced this result must not be reused.
+    fatal: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "output_json": self.output_json,
+            "error": self.error.to_dict() if self.error else None,
+            "logs": self.logs,
+            "duration": self.duration,
+            "fatal": self.fatal,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ScriptResult:
+        error = data.get("error")
+        return cls(
+            output_json=data.get("output_json"),
+            error=ScriptError(**error) if error else None,
+            logs=list(data.get("logs", [])),
+            duration=float(data.get("duration", 0.0)),
+            fatal=bool(data.get("fatal", False)),
+        )
+
+
+class _TimedOut(Exception):
+    pass
+
+
+def timeout_error(timeout: float) -> ScriptError:
+    return ScriptError(f"timed out after {timeout:g}s")
+
+
+def run_script(request: ScriptRequest) -> ScriptResult:
+    """Evaluate the script; its final expression's value, JSON-encoded, is the output."""
+    started = time.monotonic()
+    deadline = started + request.timeout
+    logs: list[str] = []
+    result = ScriptResult(logs=logs)
+    try:
+        value = _evaluate(request, deadline, logs)
+        result.output_json = _encode_output(value)
+    except _TimedOut:
+        result.error = timeout_error(request.timeout)
+    except starlark.StarlarkError as error:
+        described = describe_starlark_error(error)
+        if time.monotonic() >= deadline and "cancelled" in described.message.lower():
+            described = timeout_error(request.timeout)
+        result.error = described
+    except (MemoryError, RecursionError) as error:
+        result.error = ScriptError(f"script exceeded a resource limit: {type(error).__name__}")
+    except ValueError as error:
+        result.error = ScriptError(str(error))
+    result.duration = time.monotonic() - started
+    return result
+
+
+def _evaluate(request: ScriptRequest, deadline: float, logs: list[str]) -> Any:
+    module = starlark.Module()
+    module["input"] = request.input
+    module["steps"] = request.steps
+    module["attempt"] = request.attempt
+    module.add_callable("log", lambda message: _append_log(logs, message))
+    module.add_callable("mock_api", _bound_mock_api(request.attempt, deadline))
+    options = starlark.EvalOptions(check_cancelled=lambda: time.monotonic() >= deadline)
+    ast = parse(request.script)
+    try:
+        return starlark.eval_with(options, module, ast, GLOBALS).value
+    except starlark.StarlarkError as error:
+        if "MockApiTimeout" in str(error):
+            raise _TimedOut from error
+        raise
+
+
+def _append_log(logs: list[str], message: object) -> None:
+    if len(logs) < MAX_LOG_LINES:
+        logs.append(str(message)[:MAX_LOG_LINE_CHARS])
+    elif len(logs) == MAX_LOG_LINES:
+        logs.append(f"(log truncated after {MAX_LOG_LINES} lines)")
+
+
+def _bound_mock_api(attempt: int, deadline: float):
+    def bound(scenario: str, fail_times: int = 0, delay: float = 0.0, payload: Any = None):
+        remaining = max(0.0, deadline - time.monotonic())
+        if scenario == "timeout":
+            mock_api(scenario, timeout=remaining)
+        if delay > remaining:
+            time.sleep(remaining)
+            raise MockApiTimeout("mock API did not answer before the step's timeout")
+        return mock_api(scenario, fail_times, delay, payload, attempt=attempt, timeout=remaining)
+
+    return bound
+
+
+def _encode_output(value: Any) -> str:
+    try:
+        encoded = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"output cannot be stored as JSON: {error}") from None
+    size = len(encoded.encode())
+    if size > MAX_OUTPUT_BYTES:
+        raise ValueError(
+            f"output is {size / 1024 / 1024:.1f} MiB, over the "
+            f"{MAX_OUTPUT_BYTES // 1024 // 1024} MiB limit"
+        )
+    return encoded

@@ -1,0 +1,61 @@
+"""Turn Starlark's diagnostics into one-line messages with line and column."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import starlark
+
+SCRIPT_FILENAME = "step.star"
+DIALECT = starlark.Dialect.extended()
+
+_LOCATION = re.compile(r"--> " + re.escape(SCRIPT_FILENAME) + r":(\d+):(\d+)")
+_TRACEBACK_LINE = re.compile(r"\* " + re.escape(SCRIPT_FILENAME) + r":(\d+)")
+
+
+@dataclass(frozen=True)
+class ScriptError:
+    """A script problem located in the source (line and column are 1-based; 0 when unknown)."""
+
+    message: str
+    line: int = 0
+    column: int = 0
+
+    def __str__(self) -> str:
+        if self.line:
+            return f"line {self.line}, column {self.column}: {self.message}"
+        return self.message
+
+    def to_dict(self) -> dict[str, object]:
+        return {"message": self.message, "line": self.line, "column": self.column}
+
+
+def describe_starlark_error(error: Exception) -> ScriptError:
+    """Boil a StarlarkError's multi-line report down to its message and innermost location."""
+    text = str(error)
+    message = next(
+        (line[len("error: ") :] for line in text.splitlines() if line.startswith("error: ")),
+        text.strip().splitlines()[0] if text.strip() else type(error).__name__,
+    )
+    message = message.removeprefix("Parse error: ")
+    if match := _LOCATION.search(text):
+        return ScriptError(message, int(match.group(1)), int(match.group(2)))
+    lines = _TRACEBACK_LINE.findall(text)
+    return ScriptError(message, int(lines[-1]) if lines else 0, 0)
+
+
+def parse(source: str) -> starlark.AstModule:
+    """Parse a step script; raises starlark.StarlarkError."""
+    return starlark.parse(SCRIPT_FILENAME, source, DIALECT)
+
+
+def check_script(source: str) -> ScriptError | None:
+    """Return where and why the script does not parse, or None when it does."""
+    if not source.strip():
+        return ScriptError("script is empty")
+    try:
+        parse(source)
+    except starlark.StarlarkError as error:
+        return describe_starlark_error(error)
+    return None

@@ -1,0 +1,60 @@
+"""A persistent sandbox worker: reads script requests as JSON lines on stdin, answers on stdout.
+
+Started by the WorkerPool, never by hand. Its address space is capped, so a memory bomb kills
+only this process; the pool notices, reports the attempt as failed and starts a new worker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+
+from flows.engine.sandbox.starlark_runtime import ScriptRequest, ScriptResult, run_script
+from flows.engine.sandbox.syntax import ScriptError
+
+
+def _cap_memory(megabytes: int) -> None:
+    limit = megabytes * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def serve(requests, answers, memory_mb: int) -> None:
+    for line in requests:
+        result = _run_guarded(ScriptRequest(**json.loads(line)), memory_mb)
+        answers.write(json.dumps(result.to_dict()) + "\n")
+        answers.flush()
+        if result.fatal:
+            return
+
+
+def _run_guarded(request: ScriptRequest, memory_mb: int) -> ScriptResult:
+    """Starlark panics (out of memory above all) surface as pyo3's PanicException, a
+    BaseException: report them as the attempt's error, then let this worker be replaced."""
+    try:
+        return run_script(request)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as error:
+        if "out of memory" in str(error):
+            message = f"script ran out of memory (limit {memory_mb} MiB)"
+        else:
+            message = f"script engine failed: {error}"
+        return ScriptResult(error=ScriptError(message), fatal=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--memory-mb", type=int, default=256)
+    arguments = parser.parse_args()
+    # Keep the protocol channel to ourselves: anything else printing goes to stderr.
+    answers = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    _cap_memory(arguments.memory_mb)
+    serve(sys.stdin, answers, arguments.memory_mb)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,190 @@
+"""Atomic run transitions, one Lua script each, and reads of run state.
+
+Every transition goes through a script in flows/engine/lua/, so two runners (or a runner and
+an operator) can never both move the same step; the loser of a race gets a plain answer.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import redis.asyncio as redis
+
+from flows.engine.builder import Flow
+from flows.engine.keys import RUNNER_GROUP, Keys
+from flows.engine.state import FlowState, StepState
+
+
+def _load_script(client: redis.Redis, name: str) -> Any:
+    lua = resources.files("flows.engine") / "lua"
+    prelude = (lua / "prelude.lua").read_text()
+    return client.register_script(prelude + "\n" + (lua / f"{name}.lua").read_text())
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A claimed attempt: what the script needs to run."""
+
+    attempt: int
+    retry_base: int
+    input: dict[str, Any]
+    definition: Flow
+    outputs: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    """The answer to an operator action: done, or why nothing happened."""
+
+    done: bool
+    message: str
+
+
+class RunNotFound(LookupError):
+    pass
+
+
+class RunStore:
+    def __init__(self, client: redis.Redis, keys: Keys) -> None:
+        self.client = client
+        self.keys = keys
+        self._scripts = {
+            name: _load_script(client, name)
+            for name in ("create", "claim", "finish", "retry", "cancel", "release")
+        }
+
+    async def ensure_group(self) -> None:
+        """Create the runners' consumer group; from id 0 so no task queued before it is lost."""
+        try:
+            await self.client.xgroup_create(self.keys.queue, RUNNER_GROUP, id="0", mkstream=True)
+        except redis.ResponseError as error:
+            if "BUSYGROUP" not in str(error):
+                raise
+
+    async def create(self, flow_id: str, flow: Flow, input_json: str, meta_json: str) -> None:
+        keys = [self.keys.flow(flow_id), self.keys.queue, self.keys.events, self.keys.runs]
+        keys += [self.keys.step(flow_id, step.name) for step in flow.steps]
+        args: list[Any] = [
+            flow_id,
+            flow.name,
+            input_json,
+            json.dumps(flow.to_dict()),
+            meta_json,
+            self.keys.flow_channel(flow_id),
+        ]
+        for step in flow.steps:
+            args += [step.name, step.max_attempts]
+        await self._scripts["create"](keys=keys, args=args)
+
+    async def claim(self, task_id: str, flow_id: str, step_id: str, consumer: str) -> Claim | str:
+        """Claim an attempt, or return why the task is not to be run."""
+        answer = await self._scripts["claim"](
+            keys=[self.keys.flow(flow_id), self.keys.step(flow_id, step_id), self.keys.events],
+            args=[task_id, consumer, self.keys.flow_channel(flow_id), self.keys.step(flow_id, "")],
+        )
+        if answer[0] != "run":
+            return answer[1]
+        _, attempt, retry_base, input_json, definition_json, outputs_json = answer
+        return Claim(
+            attempt=int(attempt),
+            retry_base=int(retry_base),
+            input=json.loads(input_json),
+            definition=Flow.from_dict(json.loads(definition_json)),
+            outputs=json.loads(outputs_json),
+        )
+
+    async def finish(
+        self,
+        task_id: str,
+        flow_id: str,
+        step_id: str,
+        *,
+        attempt: int,
+        consumer: str,
+        output_json: str | None,
+        error: str,
+        logs: list[str],
+        next_step_id: str | None,
+    ) -> str:
+        """Record an attempt's end; returns the outcome, or 'lost' if another runner owns it."""
+        step_key = self.keys.step(flow_id, step_id)
+        next_key = self.keys.step(flow_id, next_step_id) if next_step_id else step_key
+        return await self._scripts["finish"](
+            keys=[self.keys.flow(flow_id), step_key, self.keys.events, self.keys.queue, next_key],
+            args=[
+                task_id,
+                attempt,
+                consumer,
+                "completed" if output_json is not None else "failed",
+                output_json or "",
+                error,
+                json.dumps(logs),
+                self.keys.flow_channel(flow_id),
+                RUNNER_GROUP,
+                next_step_id or "",
+            ],
+        )
+
+    async def release(
+        self, task_id: str, flow_id: str, step_id: str, *, attempt: int, consumer: str
+    ) -> str:
+        return await self._scripts["release"](
+            keys=[self.keys.step(flow_id, step_id), self.keys.queue, self.keys.events],
+            args=[task_id, attempt, consumer, RUNNER_GROUP, self.keys.flow_channel(flow_id)],
+        )
+
+    async def retry(
+        self, flow_id: str, step_id: str, replacement: Flow | None = None
+    ) -> ActionResult:
+        max_attempts = replacement.step(step_id).max_attempts if replacement else ""
+        status, message = await self._scripts["retry"](
+            keys=[
+                self.keys.flow(flow_id),
+                self.keys.step(flow_id, step_id),
+                self.keys.events,
+                self.keys.queue,
+            ],
+            args=[
+                self.keys.flow_channel(flow_id),
+                json.dumps(replacement.to_dict()) if replacement else "",
+                max_attempts,
+            ],
+        )
+        return self._action_result(status, message or f"step {step_id} will run again")
+
+    async def cancel(self, flow_id: str) -> ActionResult:
+        state = await self.read_flow(flow_id)
+        keys = [self.keys.flow(flow_id), self.keys.events]
+        keys += [self.keys.step(flow_id, step.name) for step in state.definition.steps]
+        status, message = await self._scripts["cancel"](
+            keys=keys, args=[self.keys.flow_channel(flow_id), self.keys.cancel_channel]
+        )
+        return self._action_result(status, message or "run cancelled")
+
+    async def read_flow(self, flow_id: str) -> FlowState:
+        data = await self.client.hgetall(self.keys.flow(flow_id))
+        if not data:
+            raise RunNotFound(f"no run {flow_id!r} in Redis")
+        return FlowState.from_hash(data)
+
+    async def read_step(self, flow_id: str, step_id: str) -> StepState:
+        data = await self.client.hgetall(self.keys.step(flow_id, step_id))
+        if not data:
+            raise RunNotFound(f"run {flow_id!r} has no step {step_id!r} in Redis")
+        return StepState.from_hash(data)
+
+    async def read_steps(self, flow_id: str, step_ids: list[str]) -> list[StepState]:
+        async with self.client.pipeline(transaction=False) as pipe:
+            for step_id in step_ids:
+                pipe.hgetall(self.keys.step(flow_id, step_id))
+            rows = await pipe.execute()
+        return [StepState.from_hash(row) for row in rows if row]
+
+    @staticmethod
+    def _action_result(status: str, message: str) -> ActionResult:
+        if status == "missing":
+            raise RunNotFound(message)
+        return ActionResult(done=status == "ok", message=message)
