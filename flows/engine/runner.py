@@ -134,11 +134,12 @@ class Runner:
         """Take over tasks whose runner stopped renewing its lease (it died)."""
         if self._free_slots() <= 0 or self._stopping.is_set():
             return
-        _next, messages, _deleted = await self.redis.xautoclaim(
+        answer = await self.redis.xautoclaim(
             self.keys.queue, RUNNER_GROUP, self.name,
             min_idle_time=int(self.lease_seconds * 1000), count=self._free_slots(),
         )
-        for task_id, fields in messages:
+        # [next id, messages] on Redis 6.2, plus deleted ids on 7; deleted ones have no fields.
+        for task_id, fields in answer[1]:
             if fields and task_id not in self._tasks:
                 logger.warning("runner %s takes over task %s (lease lapsed)", self.name, task_id)
                 self._begin(task_id, fields)

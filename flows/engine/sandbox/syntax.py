@@ -55,7 +55,8 @@ def check_script(source: str) -> ScriptError | None:
     if not source.strip():
         return ScriptError("script is empty")
     try:
-        parse(source)
+        # Without trailing blank lines: at end of input Starlark reports line 1, column 1.
+        parse(source.rstrip())
     except starlark.StarlarkError as error:
         return describe_starlark_error(error)
     return None

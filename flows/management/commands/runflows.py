@@ -1,0 +1,32 @@
+"""`python manage.py runflows`: an extra flow runner configured from the Django settings."""
+
+from __future__ import annotations
+
+import asyncio
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from flows.engine.runner import Runner
+from flows.runner import run_until_signalled
+from flowsite.embedded_redis import EmbeddedRedis
+
+
+class Command(BaseCommand):
+    help = "Run a flow runner until SIGTERM/SIGINT (see also python -m flows.runner)."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--concurrency", type=int, default=settings.FLOWS_RUNNER_CONCURRENCY)
+
+    def handle(self, *args, concurrency: int, **options) -> None:
+        embedded = EmbeddedRedis(settings.EMBEDDED_REDIS_DIR) if settings.REDIS_EMBEDDED else None
+        if embedded:
+            embedded.start()
+        try:
+            runner = Runner(
+                settings.REDIS_URL, concurrency=concurrency, key_prefix=settings.FLOWS_KEY_PREFIX
+            )
+            asyncio.run(run_until_signalled(runner))
+        finally:
+            if embedded:
+                embedded.stop()

@@ -1,0 +1,39 @@
+"""`python manage.py serve` (what `make run` calls): everything a fresh machine needs.
+
+Starts the embedded Redis when REDIS_URL is unset, migrates, installs the example flows and
+the local admin account, collects static files, then serves the app with uvicorn; the flow
+runner runs inside it through the ASGI lifespan. Stops the embedded Redis on exit.
+"""
+
+from __future__ import annotations
+
+import uvicorn
+from django.conf import settings
+from django.core.management import call_command, get_commands
+from django.core.management.base import BaseCommand
+
+from flowsite.embedded_redis import EmbeddedRedis
+
+
+class Command(BaseCommand):
+    help = "Set up and serve Flowsite with its embedded runner (and Redis, if none is set)."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+
+    def handle(self, *args, host: str, port: int, **options) -> None:
+        embedded = EmbeddedRedis(settings.EMBEDDED_REDIS_DIR) if settings.REDIS_EMBEDDED else None
+        if embedded:
+            embedded.start()
+            self.stdout.write(f"Embedded Redis at {embedded.url} (data in {embedded.directory})")
+        try:
+            call_command("migrate", interactive=False, verbosity=0)
+            if "bootstrap" in get_commands():
+                call_command("bootstrap")
+            call_command("collectstatic", interactive=False, verbosity=0)
+            self.stdout.write(f"Serving Flowsite on http://{host}:{port}/")
+            uvicorn.run("flowsite.asgi:application", host=host, port=port, lifespan="on")
+        finally:
+            if embedded:
+                embedded.stop()

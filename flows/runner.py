@@ -1,0 +1,59 @@
+"""Standalone flow runner: `python -m flows.runner --redis-url URL --concurrency N`.
+
+Runs until SIGTERM or SIGINT, then stops taking work, finishes or hands back what it holds,
+and exits 0. Start as many as you like, on as many machines as you like: they share the work
+through Redis with no coordinator.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+
+from flows.engine.runner import Runner
+
+
+async def run_until_signalled(runner: Runner) -> None:
+    """Run `runner`, stopping it gracefully on the first SIGTERM or SIGINT."""
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, runner.stop)
+    try:
+        await runner.run()
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m flows.runner", description=__doc__)
+    parser.add_argument(
+        "--redis-url", default=os.environ.get("REDIS_URL"), help="default: $REDIS_URL"
+    )
+    parser.add_argument("--concurrency", type=int, default=4, help="steps run at once")
+    parser.add_argument("--key-prefix", default=os.environ.get("FLOWS_KEY_PREFIX", ""))
+    parser.add_argument("--lease-seconds", type=float, default=5.0,
+                        help="how long a dead runner's step waits before another takes it")
+    parser.add_argument("--log-level", default=os.environ.get("LOG_LEVEL", "INFO"))
+    arguments = parser.parse_args(argv)
+    if not arguments.redis_url:
+        parser.error("--redis-url is required (or set REDIS_URL)")
+    if arguments.concurrency < 1:
+        parser.error("--concurrency must be at least 1")
+    logging.basicConfig(
+        level=arguments.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    runner = Runner(
+        arguments.redis_url,
+        concurrency=arguments.concurrency,
+        key_prefix=arguments.key_prefix,
+        lease_seconds=arguments.lease_seconds,
+    )
+    asyncio.run(run_until_signalled(runner))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,24 @@
+"""Suite-wide setup: every test talks to a real Redis named by REDIS_URL.
+
+`make test` sets REDIS_URL to the machine's Redis (CI: database 15) or to an embedded server it
+starts. Tests flush that database, so refuse to run against an unnamed one.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not os.environ.get("REDIS_URL"):
+        raise pytest.UsageError(
+            "REDIS_URL is not set. Run `make test` (it starts an embedded Redis), or point "
+            "REDIS_URL at a Redis database the tests may flush, e.g. redis://127.0.0.1:6379/15"
+        )
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    return os.environ["REDIS_URL"]

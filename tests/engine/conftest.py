@@ -1,0 +1,66 @@
+"""Engine fixtures: a flushed Redis database, an executor, in-process and separate runners."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Callable, Iterator
+
+import pytest
+import redis
+
+from flows.engine import FlowExecutor, Runner
+from flows.runner import run_until_signalled  # noqa: F401 - the CLI module must import cleanly
+
+
+@pytest.fixture(autouse=True)
+def clean_redis(redis_url: str) -> Iterator[None]:
+    with redis.Redis.from_url(redis_url) as client:
+        client.flushdb()
+    yield
+
+
+@pytest.fixture
+async def executor(redis_url: str) -> AsyncIterator[FlowExecutor]:
+    async with FlowExecutor(redis_url) as executor:
+        yield executor
+
+
+@pytest.fixture
+async def runner(redis_url: str) -> AsyncIterator[Runner]:
+    """A runner working in the test's event loop."""
+    import asyncio
+
+    runner = Runner(redis_url, concurrency=2, lease_seconds=1.0)
+    task = asyncio.create_task(runner.run(), name="test-runner")
+    yield runner
+    runner.stop()
+    await task
+
+
+@pytest.fixture
+def start_runner_process(redis_url: str) -> Iterator[Callable[..., subprocess.Popen]]:
+    """Start `python -m flows.runner` processes; any still alive at teardown are killed."""
+    processes: list[subprocess.Popen] = []
+
+    def start(concurrency: int = 2, lease_seconds: float = 1.0) -> subprocess.Popen:
+        process = subprocess.Popen(
+            [
+                sys.executable, "-m", "flows.runner",
+                "--redis-url", redis_url,
+                "--concurrency", str(concurrency),
+                "--lease-seconds", str(lease_seconds),
+                "--log-level", "WARNING",
+            ],
+            env={**os.environ, "PYTHONWARNINGS": "error"},
+        )
+        processes.append(process)
+        return process
+
+    yield start
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+        process.wait()
