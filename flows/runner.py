@@ -35,8 +35,18 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--concurrency", type=int, default=4, help="steps run at once")
     parser.add_argument("--key-prefix", default=os.environ.get("FLOWS_KEY_PREFIX", ""))
-    parser.add_argument("--lease-seconds", type=float, default=5.0,
-                        help="how long a dead runner's step waits before another takes it")
+    parser.add_argument(
+        "--lease-seconds",
+        type=float,
+        default=5.0,
+        help="how long a dead runner's step waits before another takes it",
+    )
+    parser.add_argument(
+        "--shutdown-grace",
+        type=float,
+        default=10.0,
+        help="seconds running steps get to finish on SIGTERM before hand-back",
+    )
     parser.add_argument("--log-level", default=os.environ.get("LOG_LEVEL", "INFO"))
     arguments = parser.parse_args(argv)
     if not arguments.redis_url:
@@ -51,6 +61,7 @@ def main(argv: list[str] | None = None) -> None:
         concurrency=arguments.concurrency,
         key_prefix=arguments.key_prefix,
         lease_seconds=arguments.lease_seconds,
+        shutdown_grace_seconds=arguments.shutdown_grace,
     )
     asyncio.run(run_until_signalled(runner))
 

@@ -75,4 +75,6 @@ def env_database(name: str, default_url: str) -> dict:
     try:
         return dj_database_url.parse(raw, conn_max_age=60, conn_health_checks=True)
     except (ValueError, KeyError) as error:
-        raise ImproperlyConfigured(f"{name} is not a valid database URL ({error}): {raw!r}") from None
+        raise ImproperlyConfigured(
+            f"{name} is not a valid database URL ({error}): {raw!r}"
+        ) from None

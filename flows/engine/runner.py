@@ -85,10 +85,13 @@ class Runner:
         await self.start()
         logger.info("runner %s started with concurrency %d", self.name, self.concurrency)
         helpers = [
-            asyncio.create_task(self._every(self.lease_seconds / 3, self._renew_leases),
-                                name=f"{self.name}-leases"),
-            asyncio.create_task(self._every(self.lease_seconds / 2, self._reclaim_expired),
-                                name=f"{self.name}-reclaim"),
+            asyncio.create_task(
+                self._every(self.lease_seconds / 3, self._renew_leases), name=f"{self.name}-leases"
+            ),
+            asyncio.create_task(
+                self._every(self.lease_seconds / 2, self._reclaim_expired),
+                name=f"{self.name}-reclaim",
+            ),
             asyncio.create_task(self._listen_for_cancels(), name=f"{self.name}-cancels"),
         ]
         try:
@@ -116,8 +119,11 @@ class Runner:
             return False
         try:
             answer = await self.redis.xreadgroup(
-                RUNNER_GROUP, self.name, {self.keys.queue: ">"},
-                count=self._free_slots(), block=READ_BLOCK_MS,
+                RUNNER_GROUP,
+                self.name,
+                {self.keys.queue: ">"},
+                count=self._free_slots(),
+                block=READ_BLOCK_MS,
             )
         except redis.ResponseError as error:
             if "NOGROUP" not in str(error):
@@ -135,8 +141,11 @@ class Runner:
         if self._free_slots() <= 0 or self._stopping.is_set():
             return
         answer = await self.redis.xautoclaim(
-            self.keys.queue, RUNNER_GROUP, self.name,
-            min_idle_time=int(self.lease_seconds * 1000), count=self._free_slots(),
+            self.keys.queue,
+            RUNNER_GROUP,
+            self.name,
+            min_idle_time=int(self.lease_seconds * 1000),
+            count=self._free_slots(),
         )
         # [next id, messages] on Redis 6.2, plus deleted ids on 7; deleted ones have no fields.
         for task_id, fields in answer[1]:
@@ -161,8 +170,11 @@ class Runner:
             result = await self._run_script(task, claim)
             if result is None:
                 await self.store.release(
-                    task.task_id, task.flow_id, task.step_id,
-                    attempt=claim.attempt, consumer=self.name,
+                    task.task_id,
+                    task.flow_id,
+                    task.step_id,
+                    attempt=claim.attempt,
+                    consumer=self.name,
                 )
                 logger.info("flow %s step %s handed back", task.flow_id, task.step_id)
                 return
@@ -178,12 +190,18 @@ class Runner:
         """Run the step's script; None when it was interrupted by shutdown."""
         step = claim.definition.step(task.step_id)
         if claim.attempt - claim.retry_base > step.max_attempts + LOST_RUNNER_ALLOWANCE:
-            return ScriptResult(error=ScriptError(
-                f"gave up: runners were lost during {LOST_RUNNER_ALLOWANCE} attempts of this step"
-            ))
+            return ScriptResult(
+                error=ScriptError(
+                    f"gave up: runners were lost during {LOST_RUNNER_ALLOWANCE} attempts "
+                    "of this step"
+                )
+            )
         request = ScriptRequest(
-            script=step.script, input=claim.input, steps=claim.outputs,
-            attempt=claim.attempt, timeout=step.timeout,
+            script=step.script,
+            input=claim.input,
+            steps=claim.outputs,
+            attempt=claim.attempt,
+            timeout=step.timeout,
         )
         task.script = asyncio.ensure_future(self.engine.run(request))
         try:
@@ -199,18 +217,31 @@ class Runner:
         next_step = claim.definition.next_step_after(task.step_id)
         error = str(result.error) if result.error else ""
         outcome = await self.store.finish(
-            task.task_id, task.flow_id, task.step_id,
-            attempt=claim.attempt, consumer=self.name,
+            task.task_id,
+            task.flow_id,
+            task.step_id,
+            attempt=claim.attempt,
+            consumer=self.name,
             output_json=result.output_json if result.ok else None,
-            error=error, logs=result.logs,
+            error=error,
+            logs=result.logs,
             next_step_id=next_step.name if next_step else None,
         )
         if error:
-            logger.info("flow %s step %s attempt %d failed: %s",
-                        task.flow_id, task.step_id, claim.attempt, error)
+            logger.info(
+                "flow %s step %s attempt %d failed: %s",
+                task.flow_id,
+                task.step_id,
+                claim.attempt,
+                error,
+            )
         if outcome == "lost":
-            logger.warning("flow %s step %s attempt %d was taken over by another runner",
-                           task.flow_id, task.step_id, claim.attempt)
+            logger.warning(
+                "flow %s step %s attempt %d was taken over by another runner",
+                task.flow_id,
+                task.step_id,
+                claim.attempt,
+            )
 
     async def _drop(self, task_id: str) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:
@@ -226,8 +257,12 @@ class Runner:
         if not held:
             return
         await self.redis.xclaim(
-            self.keys.queue, RUNNER_GROUP, self.name, min_idle_time=0,
-            message_ids=[task.task_id for task in held], justid=True,
+            self.keys.queue,
+            RUNNER_GROUP,
+            self.name,
+            min_idle_time=0,
+            message_ids=[task.task_id for task in held],
+            justid=True,
         )
         async with self.redis.pipeline(transaction=False) as pipe:
             for task in held:
@@ -271,8 +306,12 @@ class Runner:
     async def _shut_down(self, helpers: list[asyncio.Task]) -> None:
         workers = [task.worker for task in self._tasks.values() if task.worker]
         if workers:
-            logger.info("runner %s stopping: waiting up to %gs for %d running step(s)",
-                        self.name, self.shutdown_grace_seconds, len(workers))
+            logger.info(
+                "runner %s stopping: waiting up to %gs for %d running step(s)",
+                self.name,
+                self.shutdown_grace_seconds,
+                len(workers),
+            )
             _done, still_running = await asyncio.wait(workers, timeout=self.shutdown_grace_seconds)
             if still_running:
                 logger.info("runner %s handing back %d step(s)", self.name, len(still_running))

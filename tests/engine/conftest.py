@@ -45,14 +45,23 @@ def start_runner_process(redis_url: str) -> Iterator[Callable[..., subprocess.Po
     """Start `python -m flows.runner` processes; any still alive at teardown are killed."""
     processes: list[subprocess.Popen] = []
 
-    def start(concurrency: int = 2, lease_seconds: float = 1.0) -> subprocess.Popen:
+    def start(
+        concurrency: int = 2, lease_seconds: float = 1.0, *extra_arguments: str
+    ) -> subprocess.Popen:
         process = subprocess.Popen(
             [
-                sys.executable, "-m", "flows.runner",
-                "--redis-url", redis_url,
-                "--concurrency", str(concurrency),
-                "--lease-seconds", str(lease_seconds),
-                "--log-level", "WARNING",
+                sys.executable,
+                "-m",
+                "flows.runner",
+                "--redis-url",
+                redis_url,
+                "--concurrency",
+                str(concurrency),
+                "--lease-seconds",
+                str(lease_seconds),
+                "--log-level",
+                "WARNING",
+                *extra_arguments,
             ],
             env={**os.environ, "PYTHONWARNINGS": "error"},
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flows.engine import Flow, new_flow, new_step
+from flows.engine import Flow, FlowExecutor, StepStatus, new_flow, new_step
 
 
 def one_step_flow(script: str, *, name: str = "one", timeout: float = 30, retries: int = 0) -> Flow:
@@ -15,3 +15,13 @@ def chain_flow(count: int, script: str = "1", name: str = "chain") -> Flow:
     for index in range(count):
         builder.add_step(new_step(f"s{index}").script(script).build())
     return builder.build()
+
+
+async def wait_for_step_status(
+    executor: FlowExecutor, flow_id: str, step_id: str, status: StepStatus
+) -> None:
+    """Wait for a step to reach `status`, woken by the run's own events (no sleeping)."""
+    async with executor.redis.pubsub() as pubsub:
+        await pubsub.subscribe(executor.keys.flow_channel(flow_id))
+        while (await executor.get_step_state(flow_id, step_id)).status != status:
+            await pubsub.get_message(timeout=None)

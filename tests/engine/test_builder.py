@@ -32,8 +32,10 @@ def test_a_flow_survives_a_round_trip_through_a_dict():
         (lambda: new_step("a").script("1").retries(1.5).build(), "retries must be a whole number"),
         (lambda: new_step("a").script("").build(), "script is empty"),
         (lambda: new_flow("f").build(), "flow 'f' has no steps"),
-        (lambda: new_flow("").add_step(new_step("a").script("1").build()).build(),
-         "flow name must not be empty"),
+        (
+            lambda: new_flow("").add_step(new_step("a").script("1").build()).build(),
+            "flow name must not be empty",
+        ),
     ],
 )
 def test_build_says_exactly_what_is_wrong(build, message):

@@ -9,7 +9,7 @@ import pytest
 import redis.asyncio as redis
 
 from flows.engine import FlowExecutor, FlowStatus, Runner, StepStatus, new_flow, new_step
-from tests.engine.flows import one_step_flow
+from tests.engine.flows import one_step_flow, wait_for_step_status
 
 
 async def test_a_flow_runs_to_completed_with_both_hashes_written_field_by_field(
@@ -34,8 +34,9 @@ async def test_a_flow_runs_to_completed_with_both_hashes_written_field_by_field(
     assert json.loads(flow_hash["completed_steps"]) == ["stripe_config", "charge"]
     assert json.loads(flow_hash["input"]) == {"key": "sk_test"}
     assert flow_hash["error"] == ""
-    created, started, finished = (float(flow_hash[f]) for f in
-                                  ("created_at", "started_at", "finished_at"))
+    created, started, finished = (
+        float(flow_hash[f]) for f in ("created_at", "started_at", "finished_at")
+    )
     assert created <= started <= finished
     assert step_hash["step_id"] == "charge"
     assert step_hash["status"] == "completed"
@@ -52,7 +53,9 @@ async def test_execute_flow_returns_before_any_step_runs(executor: FlowExecutor)
     state = await executor.get_flow_state(flow_id)
     step = await executor.get_step_state(flow_id, "one")
     assert (state.status, state.current_step, state.completed_steps) == (
-        FlowStatus.CREATED, "one", [],
+        FlowStatus.CREATED,
+        "one",
+        [],
     )
     assert (step.status, step.attempt_count) == (StepStatus.PENDING, 0)
 
@@ -106,7 +109,8 @@ async def test_an_endless_loop_stops_at_its_timeout_while_another_flow_keeps_run
     endless = one_step_flow(
         "def f():\n    for i in range(100000000):\n        for j in range(100000000):\n"
         "            pass\nf()",
-        name="endless", timeout=1,
+        name="endless",
+        timeout=1,
     )
     started = time.monotonic()
     endless_id = await executor.execute_flow(endless)
@@ -130,10 +134,7 @@ async def test_cancel_stops_the_running_step_and_cancels_the_rest(
     slow = new_step("slow").script("mock_api('slow', delay=20)").build()
     after = new_step("after").script("1").build()
     flow_id = await executor.execute_flow(new_flow("c").add_step(slow).add_step(after).build())
-    async with executor.redis.pubsub() as pubsub:
-        await pubsub.subscribe(executor.keys.flow_channel(flow_id))
-        while (await executor.get_step_state(flow_id, "slow")).status != StepStatus.RUNNING:
-            await pubsub.get_message(timeout=None)
+    await wait_for_step_status(executor, flow_id, "slow", StepStatus.RUNNING)
 
     started = time.monotonic()
     result = await executor.cancel_flow(flow_id)

@@ -1,0 +1,87 @@
+"""The engine is a library of its own: it imports no Django and runs on the embedded Redis."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from flows.engine import FlowExecutor, FlowStatus, Runner
+from flows.engine.mock_api import MockApiError, MockApiTimeout, mock_api
+from flowsite.embedded_redis import EmbeddedRedis
+from tests.engine.flows import one_step_flow
+
+
+def test_importing_the_engine_loads_no_django_module():
+    code = (
+        "import sys\n"
+        "from flows import new_step, new_flow, FlowExecutor, FlowStatus, StepStatus\n"
+        "import flows.engine, flows.runner\n"
+        "print(sorted(name for name in sys.modules if name.split('.')[0] == 'django'))\n"
+    )
+    environment = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=environment
+    )
+    assert loaded.stdout.strip() == "[]"
+
+
+async def test_a_flow_completes_on_the_embedded_redis_when_redis_url_is_unset(tmp_path):
+    with EmbeddedRedis(tmp_path / "redis") as server:
+        runner = Runner(server.url, concurrency=1)
+        import asyncio
+
+        task = asyncio.create_task(runner.run())
+        async with FlowExecutor(server.url) as executor:
+            flow_id = await executor.execute_flow(one_step_flow("'embedded'"))
+            final = await executor.wait_for_flow(flow_id, timeout=30)
+            assert (await executor.get_step_state(flow_id, "one")).output == "embedded"
+        runner.stop()
+        await task
+    assert final.status == FlowStatus.COMPLETED
+    assert (tmp_path / "redis" / "appendonly.aof").exists()
+
+
+def test_the_settings_point_at_the_embedded_redis_when_redis_url_is_unset(tmp_path):
+    environment = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DATABASE_URL"}}
+    environment |= {
+        "DJANGO_SETTINGS_MODULE": "flowsite.settings",
+        "FLOWSITE_VAR_DIR": str(tmp_path),
+    }
+    code = "from django.conf import settings; print(settings.REDIS_EMBEDDED, settings.REDIS_URL)"
+    shown = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=environment
+    )
+    assert shown.stdout.split() == ["True", f"unix://{tmp_path / 'redis' / 'redis.sock'}"]
+
+
+def test_bad_settings_stop_start_up_naming_the_variable(tmp_path):
+    environment = dict(
+        os.environ,
+        REDIS_URL="http://nope",
+        FLOWSITE_VAR_DIR=str(tmp_path),
+        DJANGO_SETTINGS_MODULE="flowsite.settings",
+    )
+    shown = subprocess.run(
+        [sys.executable, "-c", "from django.conf import settings; settings.REDIS_URL"],
+        capture_output=True,
+        text=True,
+        env=environment,
+    )
+    assert shown.returncode != 0
+    assert "REDIS_URL must be a redis://, rediss:// or unix:// URL" in shown.stderr
+
+
+def test_mock_api_behaves_the_same_from_python():
+    assert mock_api("success", payload={"ok": 1}) == {"ok": 1}
+    assert mock_api("flaky", fail_times=1, attempt=2)["status"] == "ok"
+    with pytest.raises(MockApiError, match="flaky failure on attempt 1"):
+        mock_api("flaky", fail_times=1, attempt=1)
+    with pytest.raises(MockApiError, match="answered 500"):
+        mock_api("failure")
+    with pytest.raises(MockApiTimeout, match=r"did not answer within 0\.01s"):
+        mock_api("timeout", timeout=0.01)
+    with pytest.raises(ValueError, match="use one of success, failure, timeout, flaky, slow"):
+        mock_api("sideways")
