@@ -1,0 +1,90 @@
+"""The Django side's door to the engine: one short-lived FlowExecutor per call.
+
+Views are synchronous; each helper runs its coroutine with async_to_sync and always closes the
+executor's Redis connections before returning.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from asgiref.sync import async_to_sync
+from django.conf import settings
+
+from flows.engine.builder import Flow
+from flows.engine.executor import FlowExecutor
+from flows.engine.sandbox.one_off import run_once
+from flows.engine.sandbox.starlark_runtime import ScriptRequest, ScriptResult
+from flows.engine.state import FlowState, StepState
+from flows.engine.statuses import FINAL_FLOW_STATUSES, StepStatus
+from flows.engine.store import RunNotFound
+
+T = TypeVar("T")
+
+
+def _with_executor(work: Callable[[FlowExecutor], Awaitable[T]]) -> T:
+    async def run() -> T:
+        async with FlowExecutor(settings.REDIS_URL, key_prefix=settings.FLOWS_KEY_PREFIX) as ex:
+            return await work(ex)
+
+    return async_to_sync(run)()
+
+
+def launch(flow: Flow, input: dict[str, Any], meta: dict[str, Any]) -> str:
+    """Queue a run and return its flow id; ValueError if the input is not a JSON object."""
+    return _with_executor(lambda executor: executor.execute_flow(flow, input, meta=meta))
+
+
+@dataclass(frozen=True)
+class RunSnapshot:
+    state: FlowState
+    steps: list[StepState]
+
+
+def read_run(flow_id: str) -> RunSnapshot:
+    """The run's state and its steps; raises RunNotFound."""
+
+    async def read(executor: FlowExecutor) -> RunSnapshot:
+        state = await executor.get_flow_state(flow_id)
+        return RunSnapshot(state, await executor.get_steps(flow_id))
+
+    return _with_executor(read)
+
+
+def run_statuses(flow_ids: list[str]) -> dict[str, str]:
+    """Status of each run in one round trip; runs no longer in Redis are left out."""
+    if not flow_ids:
+        return {}
+
+    async def read(executor: FlowExecutor) -> list[str | None]:
+        async with executor.redis.pipeline(transaction=False) as pipe:
+            for flow_id in flow_ids:
+                pipe.hget(executor.keys.flow(flow_id), "status")
+            return await pipe.execute()
+
+    statuses = _with_executor(read)
+    return {fid: status for fid, status in zip(flow_ids, statuses, strict=True) if status}
+
+
+def run_samples(flow_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A run's input and the outputs of its completed steps, as sample data for a test run."""
+    try:
+        run = read_run(flow_id)
+    except RunNotFound:
+        return {}, {}
+    completed = [step for step in run.steps if step.status == StepStatus.COMPLETED]
+    outputs = {step.step_id: step.output for step in completed}
+    return run.state.input, outputs
+
+
+def active_run_ids(flow_ids: list[str]) -> list[str]:
+    """The runs among these that have not finished yet."""
+    final = {str(status) for status in FINAL_FLOW_STATUSES}
+    return [fid for fid, status in run_statuses(flow_ids).items() if status not in final]
+
+
+def run_script_once(request: ScriptRequest) -> ScriptResult:
+    """Run one script in the runner's sandbox, in a throwaway worker, without creating a run."""
+    return async_to_sync(run_once)(request)

@@ -1,0 +1,125 @@
+"""Builder forms. The model fields carry the engine's validators (flows/validators.py), so a
+step that saves is one the engine accepts; these forms add labels, widgets and JSON fields."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import forms
+
+from flows.engine.builder import Flow
+from flows.engine.executor import encode_input
+from flows.models import FlowDefinition, StepDefinition
+from flows.portable import parse_import
+
+
+def parse_json_object(text: str, what: str) -> dict[str, Any]:
+    """Parse text that must hold a JSON object; ValidationError says where it goes wrong."""
+    try:
+        value = json.loads(text or "{}")
+    except json.JSONDecodeError as error:
+        raise forms.ValidationError(
+            f"{what} is not valid JSON: line {error.lineno}, column {error.colno}: {error.msg}"
+        ) from None
+    try:
+        encode_input(value)
+    except ValueError:
+        kind = "null" if value is None else type(value).__name__
+        raise forms.ValidationError(
+            f'{what} must be a JSON object, like {{"key": "value"}}, not {kind}'
+        ) from None
+    return value
+
+
+class FlowForm(forms.ModelForm):
+    class Meta:
+        model = FlowDefinition
+        fields = ["name", "description"]
+        labels = {"name": "Name", "description": "Description"}
+        widgets = {"description": forms.Textarea(attrs={"rows": 2})}
+
+
+class StepForm(forms.ModelForm):
+    class Meta:
+        model = StepDefinition
+        fields = ["name", "script", "timeout", "retries"]
+        labels = {
+            "name": "Step name",
+            "script": "Script",
+            "timeout": "Timeout (seconds)",
+            "retries": "Retries",
+        }
+        widgets = {
+            "script": forms.Textarea(
+                attrs={"rows": 8, "spellcheck": "false", "data-code-editor": "python"}
+            ),
+            "timeout": forms.NumberInput(attrs={"step": "any", "min": "0"}),
+        }
+
+    def __init__(self, *args: Any, flow: FlowDefinition, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.instance.flow = flow
+        # Keep the script exactly as typed: indentation matters in Starlark.
+        self.fields["script"].strip = False
+
+    def clean_name(self) -> str:
+        # The (flow, name) constraint is not checked by the form because flow is not a field.
+        name = self.cleaned_data["name"]
+        if self.instance.flow.steps.exclude(pk=self.instance.pk).filter(name=name).exists():
+            raise forms.ValidationError(f"This flow already has a step named {name!r}.")
+        return name
+
+
+class StepTestForm(forms.Form):
+    """Sample data for a test run of the step being edited."""
+
+    sample_input = forms.CharField(
+        label="Sample input (JSON)",
+        required=False,
+        initial="{}",
+        widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
+    )
+    sample_steps = forms.CharField(
+        label="Outputs of earlier steps (JSON, by step name)",
+        required=False,
+        initial="{}",
+        widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
+    )
+
+    def clean_sample_input(self) -> dict[str, Any]:
+        return parse_json_object(self.cleaned_data["sample_input"], "Sample input")
+
+    def clean_sample_steps(self) -> dict[str, Any]:
+        return parse_json_object(self.cleaned_data["sample_steps"], "Outputs of earlier steps")
+
+
+class LaunchForm(forms.Form):
+    input = forms.CharField(
+        label="Input (JSON)",
+        required=False,
+        initial="{}",
+        widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false"}),
+    )
+
+    def clean_input(self) -> dict[str, Any]:
+        return parse_json_object(self.cleaned_data["input"], "Input")
+
+
+class ImportForm(forms.Form):
+    definition = forms.CharField(
+        label="Flow JSON",
+        widget=forms.Textarea(attrs={"rows": 12, "spellcheck": "false"}),
+        help_text="Paste a flow exported from Flowsite (Export as JSON).",
+    )
+
+    def clean_definition(self) -> tuple[Flow, str]:
+        try:
+            return parse_import(self.cleaned_data["definition"])
+        except ValueError as error:
+            text = str(error)
+            raise forms.ValidationError(text[:1].upper() + text[1:]) from None
+
+
+class TokenForm(forms.Form):
+    name = forms.CharField(label="Token name", max_length=100, help_text="e.g. ci-pipeline")

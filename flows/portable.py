@@ -1,0 +1,116 @@
+"""Flows in and out of the builder: export as JSON or as Python builder code, import from JSON.
+
+The JSON is the engine's `Flow.to_dict()` plus a description; an import goes through the
+engine's builder, so it is accepted only if it would run.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_slug
+
+from flows.engine.builder import Flow, Step, new_flow, new_step
+from flows.models import NAME_MAX_LENGTH, FlowDefinition
+
+
+def export_dict(definition: FlowDefinition) -> dict[str, Any]:
+    return {
+        "name": definition.name,
+        "description": definition.description,
+        "steps": [
+            {
+                "name": step.name,
+                "script": step.script,
+                "timeout": step.timeout,
+                "retries": step.retries,
+            }
+            for step in definition.steps.all()
+        ],
+    }
+
+
+def _string_literal(text: str) -> str:
+    """A triple-quoted literal when the text allows it (readable scripts), else repr()."""
+    if '"""' in text or "\\" in text or text.endswith('"'):
+        return repr(text)
+    return '"""' + text + '"""'
+
+
+def export_python(definition: FlowDefinition) -> str:
+    """Python that builds the same engine Flow with new_flow/new_step."""
+    lines = [
+        "from flows.engine import new_flow, new_step",
+        "",
+        "flow = (",
+        f"    new_flow({definition.name!r})",
+    ]
+    for step in definition.steps.all():
+        timeout = int(step.timeout) if float(step.timeout).is_integer() else step.timeout
+        lines += [
+            "    .add_step(",
+            f"        new_step({step.name!r})",
+            f"        .script({_string_literal(step.script)})",
+            f"        .timeout({timeout!r})",
+            f"        .retries({step.retries!r})",
+            "        .build()",
+            "    )",
+        ]
+    lines += ["    .build()", ")", ""]
+    return "\n".join(lines)
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise ValueError(message)
+
+
+def _parse_step(index: int, data: Any) -> Step:
+    where = f"step {index + 1}"
+    _require(isinstance(data, dict), f"{where} must be a JSON object")
+    for key in ("name", "script"):
+        _require(isinstance(data.get(key), str), f"{where} needs a text field {key!r}")
+    _check_slug(data["name"], f"{where} name")
+    builder = new_step(data["name"]).script(data["script"])
+    if "timeout" in data:
+        builder.timeout(data["timeout"])
+    if "retries" in data:
+        builder.retries(data["retries"])
+    return builder.build()
+
+
+def _check_slug(name: str, what: str) -> None:
+    _require(len(name) <= NAME_MAX_LENGTH, f"{what} is over {NAME_MAX_LENGTH} characters")
+    try:
+        validate_slug(name)
+    except ValidationError:
+        raise ValueError(
+            f"{what} {name!r} may only use letters, digits, underscores and hyphens"
+        ) from None
+
+
+def parse_import(text: str) -> tuple[Flow, str]:
+    """Read exported JSON into an engine Flow and its description; ValueError says what's wrong."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(
+            f"not valid JSON: line {error.lineno}, column {error.colno}: {error.msg}"
+        ) from None
+    _require(isinstance(data, dict), "the file must hold one JSON object describing a flow")
+    _require(isinstance(data.get("name"), str), "the flow needs a text field 'name'")
+    _check_slug(data["name"], "flow name")
+    _require(isinstance(data.get("steps"), list), "the flow needs a list field 'steps'")
+    description = data.get("description", "")
+    _require(isinstance(description, str), "'description' must be text")
+    builder = new_flow(data["name"])
+    for index, step in enumerate(data["steps"]):
+        builder.add_step(_parse_step(index, step))
+    flow = builder.build()
+    _require(
+        not FlowDefinition.objects.filter(name=flow.name).exists(),
+        f"a flow named {flow.name!r} already exists: rename it in the JSON or delete that flow",
+    )
+    return flow, description

@@ -1,0 +1,1 @@
+"""Builder views, one module per area: flow pages, steps, runs, API tokens."""

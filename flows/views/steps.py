@@ -1,0 +1,198 @@
+"""Step editing on the flow page: add, edit in place, delete, reorder, live check, test run.
+
+Each view answers htmx with the fragment that changed and a plain POST with a redirect (or the
+full step page when there are errors to show), so the builder works without JavaScript.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpResponse, HttpResponseBadRequest
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import reswap, retarget
+
+from flows import definitions, engine_client
+from flows.engine.sandbox.starlark_runtime import ScriptRequest
+from flows.forms import StepForm, StepTestForm
+from flows.models import FlowDefinition, StepDefinition
+from flows.validators import script_problem
+from flows.views.common import HtmxHttpRequest, get_flow, get_step, requires
+
+# A test run holds a web worker while it runs, so it gets at most this long.
+TEST_TIMEOUT_CAP_SECONDS = 30.0
+
+
+def _key(step: StepDefinition | None) -> str:
+    """Tells apart the element ids of several step forms open on one page."""
+    return str(step.pk) if step else "new"
+
+
+def _forms(
+    flow: FlowDefinition, step: StepDefinition | None, data: Any = None
+) -> tuple[StepForm, StepTestForm]:
+    key = _key(step)
+    form = StepForm(data, instance=step, flow=flow, auto_id=f"id_step_{key}_%s")
+    initial = _samples(flow, step) if data is None else None
+    test_form = StepTestForm(data, auto_id=f"id_test_{key}_%s", initial=initial)
+    return form, test_form
+
+
+def _samples(flow: FlowDefinition, step: StepDefinition | None) -> dict[str, str]:
+    """Sample data for a test run: the latest run's input and earlier outputs, when there is one."""
+    earlier = flow.steps.all() if step is None else flow.steps.filter(position__lt=step.position)
+    names = list(earlier.values_list("name", flat=True))
+    last_run = flow.runs.values_list("flow_id", flat=True).first()
+    run_input, outputs = engine_client.run_samples(last_run) if last_run else ({}, {})
+    sample_steps = {name: outputs.get(name) for name in names}
+    return {
+        "sample_input": json.dumps(run_input, indent=2),
+        "sample_steps": json.dumps(sample_steps, indent=2),
+    }
+
+
+def _render_form(
+    request: HtmxHttpRequest,
+    flow: FlowDefinition,
+    step: StepDefinition | None,
+    forms: tuple[StepForm, StepTestForm],
+    test: dict[str, Any] | None = None,
+) -> HttpResponse:
+    """The step form: as a fragment for htmx, or on its own page without JavaScript."""
+    context = {"flow": flow, "step": step, "key": _key(step), "form": forms[0]}
+    context |= {"test_form": forms[1], "test": test}
+    template = "flows/_step_form.html" if request.htmx else "flows/step_page.html"
+    return render(request, template, context)
+
+
+def _saved(request: HtmxHttpRequest, step: StepDefinition, created: bool) -> HttpResponse:
+    step.flow.record_change(request.user)
+    if not request.htmx:
+        messages.success(request, f"Step {step.name} saved.")
+        return redirect(f"{step.flow.get_absolute_url()}#step-{step.pk}")
+    response = render(
+        request, "flows/_step_saved.html", {"flow": step.flow, "step": step, "created": created}
+    )
+    if created:
+        return reswap(retarget(response, "#step-list"), "beforeend")
+    return reswap(retarget(response, f"#step-{step.pk}"), "outerHTML")
+
+
+@require_http_methods(["GET", "POST"])
+@requires("flows.add_stepdefinition")
+def step_new(request: HtmxHttpRequest, name: str) -> HttpResponse:
+    flow = get_flow(name)
+    forms = _forms(flow, None, request.POST or None)
+    if request.method == "POST" and forms[0].is_valid():
+        forms[0].instance.position = definitions.next_position(flow)
+        return _saved(request, forms[0].save(), created=True)
+    return _render_form(request, flow, None, forms)
+
+
+@require_http_methods(["GET", "POST"])
+@requires("flows.change_stepdefinition")
+def step_edit(request: HtmxHttpRequest, name: str, step_id: int) -> HttpResponse:
+    step = get_step(name, step_id)
+    forms = _forms(step.flow, step, request.POST or None)
+    if request.method == "POST" and forms[0].is_valid():
+        return _saved(request, forms[0].save(), created=False)
+    return _render_form(request, step.flow, step, forms)
+
+
+@require_GET
+@requires("flows.view_stepdefinition")
+def step_row(request: HtmxHttpRequest, name: str, step_id: int) -> HttpResponse:
+    """The step as listed (what "Cancel" puts back in place of its form)."""
+    step = get_step(name, step_id)
+    if not request.htmx:
+        return redirect(f"{step.flow.get_absolute_url()}#step-{step.pk}")
+    return render(request, "flows/_step.html", {"flow": step.flow, "step": step})
+
+
+@require_http_methods(["GET", "POST"])
+@requires("flows.delete_stepdefinition")
+def step_delete(request: HtmxHttpRequest, name: str, step_id: int) -> HttpResponse:
+    step = get_step(name, step_id)
+    if request.method == "GET":
+        return render(request, "flows/confirm_delete.html", {"thing": f"step {step.name}"})
+    step.delete()
+    step.flow.record_change(request.user)
+    if request.htmx:
+        # The step's row is swapped for nothing; only the version badge changes elsewhere.
+        return render(request, "flows/_flow_version.html", {"flow": step.flow, "oob": True})
+    messages.success(request, f"Step {step.name} deleted.")
+    return redirect(step.flow.get_absolute_url())
+
+
+@require_POST
+@requires("flows.change_stepdefinition")
+def step_move(request: HtmxHttpRequest, name: str, step_id: int) -> HttpResponse:
+    step = get_step(name, step_id)
+    offset = {"up": -1, "down": 1}.get(request.POST.get("direction", ""))
+    if offset is None:
+        return HttpResponseBadRequest("direction must be up or down")
+    definitions.move_step(step, offset, request.user)
+    return _step_list(request, step.flow)
+
+
+@require_POST
+@requires("flows.change_stepdefinition")
+def step_reorder(request: HtmxHttpRequest, name: str) -> HttpResponse:
+    flow = get_flow(name)
+    try:
+        order = [int(step_id) for step_id in request.POST.getlist("order")]
+        definitions.reorder_steps(flow, order, request.user)
+    except ValueError as error:
+        return HttpResponseBadRequest(str(error))
+    return _step_list(request, flow)
+
+
+def _step_list(request: HtmxHttpRequest, flow: FlowDefinition) -> HttpResponse:
+    if not request.htmx:
+        return redirect(flow.get_absolute_url())
+    context = {"flow": flow, "steps": flow.steps.all(), "oob_version": True}
+    return render(request, "flows/_step_list.html", context)
+
+
+@require_POST
+@requires("flows.view_stepdefinition")
+def step_check(request: HtmxHttpRequest, name: str, step_id: int | None = None) -> HttpResponse:
+    """Live check while typing: where the script stops parsing, if it does."""
+    get_flow(name)
+    context = {"key": str(step_id) if step_id else "new"}
+    context["problem"] = script_problem(request.POST.get("script", ""))
+    return render(request, "flows/_script_check.html", context)
+
+
+@require_POST
+@requires("flows.test_step")
+def step_test(request: HtmxHttpRequest, name: str, step_id: int | None = None) -> HttpResponse:
+    """Run the script as typed (saved or not) once in the sandbox, without creating a run."""
+    flow = get_flow(name)
+    step = get_step(name, step_id) if step_id else None
+    forms = _forms(flow, step, request.POST)
+    test = _run_test(*forms)
+    if request.htmx:
+        return render(request, "flows/_test_result.html", {"key": _key(step), "test": test})
+    return _render_form(request, flow, step, forms, test)
+
+
+def _run_test(form: StepForm, test_form: StepTestForm) -> dict[str, Any]:
+    form.is_valid()
+    problems = [e for field in ("script", "timeout") for e in form.errors.get(field, [])]
+    if not test_form.is_valid():
+        problems += [e for errors in test_form.errors.values() for e in errors]
+    if problems:
+        return {"problems": problems}
+    request = ScriptRequest(
+        script=form.cleaned_data["script"],
+        input=test_form.cleaned_data["sample_input"],
+        steps=test_form.cleaned_data["sample_steps"],
+        timeout=min(form.cleaned_data["timeout"], TEST_TIMEOUT_CAP_SECONDS),
+    )
+    result = engine_client.run_script_once(request)
+    output = json.dumps(json.loads(result.output_json), indent=2) if result.ok else ""
+    return {"result": result, "output": output}

@@ -1,0 +1,93 @@
+// Builder enhancements, all optional: without this file the script fields are plain textareas
+// and steps are reordered with the up/down buttons.
+(function () {
+  "use strict";
+
+  // Script fields become CodeMirror editors (line numbers, Python highlighting). The textarea
+  // stays in the form: every change is copied back and announced with an "input" event, which
+  // drives htmx's debounced live check exactly as typing in the textarea would.
+  function enhanceScriptEditors(root) {
+    if (!window.CodeMirror) return;
+    root.querySelectorAll("textarea[data-code-editor]").forEach(function (textarea) {
+      if (textarea.dataset.enhanced) return;
+      textarea.dataset.enhanced = "true";
+      var leaving = false; // Esc then Tab moves focus on instead of indenting.
+      var passIfLeaving = function (command) {
+        return function (editor) {
+          if (leaving) { leaving = false; return CodeMirror.Pass; }
+          editor.execCommand(command(editor));
+        };
+      };
+      var label = document.querySelector('label[for="' + textarea.id + '"]');
+      var editor = CodeMirror.fromTextArea(textarea, {
+        mode: "python",
+        lineNumbers: true,
+        indentUnit: 4,
+        viewportMargin: Infinity,
+        inputStyle: "contenteditable",
+        screenReaderLabel: label ? label.textContent.trim() : "Script",
+        extraKeys: {
+          Esc: function () { leaving = true; },
+          Tab: passIfLeaving(function (ed) { return ed.somethingSelected() ? "indentMore" : "insertSoftTab"; }),
+          "Shift-Tab": passIfLeaving(function () { return "indentLess"; }),
+        },
+      });
+      editor.on("keydown", function (_editor, event) {
+        if (event.key !== "Escape" && event.key !== "Tab" && event.key !== "Shift") leaving = false;
+      });
+      editor.on("change", function () {
+        editor.save();
+        textarea.dispatchEvent(new Event("input", { bubbles: true }));
+      });
+    });
+  }
+
+  // Drag a step by its handle; on drop the new order is posted and the server's list replaces
+  // the one on the page (the up/down buttons do the same without dragging).
+  var dragged = null;
+
+  function stepOf(target) {
+    return target.closest ? target.closest("#step-list > li.step") : null;
+  }
+
+  document.addEventListener("dragstart", function (event) {
+    if (!event.target.classList || !event.target.classList.contains("drag-handle")) return;
+    dragged = stepOf(event.target);
+    if (!dragged) return;
+    dragged.classList.add("dragging");
+    event.dataTransfer.effectAllowed = "move";
+    event.dataTransfer.setData("text/plain", dragged.dataset.stepId);
+    event.dataTransfer.setDragImage(dragged, 20, 20);
+  });
+
+  document.addEventListener("dragover", function (event) {
+    var over = dragged && stepOf(event.target);
+    if (!over || over === dragged) return;
+    event.preventDefault();
+    var box = over.getBoundingClientRect();
+    var after = event.clientY > box.top + box.height / 2;
+    over.parentNode.insertBefore(dragged, after ? over.nextSibling : over);
+  });
+
+  document.addEventListener("drop", function (event) {
+    if (dragged && stepOf(event.target)) event.preventDefault();
+  });
+
+  document.addEventListener("dragend", function () {
+    if (!dragged) return;
+    var list = dragged.parentNode;
+    dragged.classList.remove("dragging");
+    dragged = null;
+    var order = Array.prototype.map.call(list.querySelectorAll(":scope > li.step"), function (li) {
+      return li.dataset.stepId;
+    });
+    htmx.ajax("POST", list.dataset.reorderUrl, {
+      source: list, target: "#step-list", swap: "outerHTML", values: { order: order },
+    });
+  });
+
+  document.addEventListener("DOMContentLoaded", function () {
+    enhanceScriptEditors(document);
+    if (window.htmx) htmx.onLoad(enhanceScriptEditors);
+  });
+})();

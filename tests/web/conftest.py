@@ -1,0 +1,75 @@
+"""Web fixtures: users in each role, logged-in clients, a flushed Redis, an example flow."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+import redis
+from django.conf import settings
+from django.contrib.auth.models import Group, User
+from django.test import Client
+
+from flows import definitions
+from flows.examples import stripe_payment_request
+from flows.models import ApiToken, FlowDefinition
+from flows.roles import ADMIN, OPERATOR, VIEWER
+
+
+@pytest.fixture(autouse=True, scope="session")
+def static_root() -> None:
+    """WhiteNoise warns (an error here) when STATIC_ROOT is missing; `serve` collects into it."""
+    settings.STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+
+
+@pytest.fixture(autouse=True)
+def clean_redis(redis_url: str) -> Iterator[None]:
+    with redis.Redis.from_url(redis_url) as client:
+        client.flushdb()
+    yield
+
+
+@pytest.fixture
+def make_user(db: None) -> Callable[[str], User]:
+    def make(role: str) -> User:
+        user = User.objects.create_user(username=role.lower(), password="correct horse 12")
+        user.groups.add(Group.objects.get(name=role))
+        return user
+
+    return make
+
+
+def _client_for(user: User) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def viewer(make_user: Callable[[str], User]) -> Client:
+    return _client_for(make_user(VIEWER))
+
+
+@pytest.fixture
+def operator(make_user: Callable[[str], User]) -> Client:
+    return _client_for(make_user(OPERATOR))
+
+
+@pytest.fixture
+def admin(make_user: Callable[[str], User]) -> Client:
+    return _client_for(make_user(ADMIN))
+
+
+@pytest.fixture
+def stripe(db: None) -> FlowDefinition:
+    return definitions.create_from_flow(stripe_payment_request(), description="example")
+
+
+@pytest.fixture
+def token_for(make_user: Callable[[str], User]) -> Callable[[str], str]:
+    """An API token (the plain key) for a new user in the given role."""
+
+    def issue(role: str) -> str:
+        return ApiToken.issue(make_user(role), "tests")[1]
+
+    return issue
