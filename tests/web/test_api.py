@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+import json
+
+from django.test import Client
+
+from flows.models import FlowRun
+
+
+def _launch(client: Client, token: str | None, name: str, body: str = "{}"):
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return client.post(
+        f"/api/flows/{name}/runs", body, content_type="application/json", headers=headers
+    )
+
+
+def test_launch_answers_202_with_the_run_id_and_url(client: Client, stripe, token_for):
+    response = _launch(client, token_for("Operator"), stripe.name, '{"currency": "eur"}')
+
+    assert response.status_code == 202
+    body = response.json()
+    run = FlowRun.objects.get()
+    assert body["flow_id"] == run.flow_id
+    assert body["url"] == f"http://testserver/runs/{run.flow_id}/"
+    assert body["status_url"] == f"http://testserver/api/runs/{run.flow_id}"
+    assert run.launched_by.username == "operator"
+
+
+def test_missing_token_is_401_with_a_json_error(client: Client, stripe):
+    response = _launch(client, None, stripe.name)
+
+    assert response.status_code == 401
+    assert "Authorization: Bearer" in response.json()["error"]
+
+
+def test_wrong_token_is_401(client: Client, stripe, token_for):
+    token_for("Operator")
+
+    assert _launch(client, "fst_not-a-real-token", stripe.name).status_code == 401
+
+
+def test_a_viewer_may_not_launch(client: Client, stripe, token_for):
+    response = _launch(client, token_for("Viewer"), stripe.name)
+
+    assert response.status_code == 403
+    assert response.json() == {"error": "your account lacks the permission flows.launch_flow"}
+    assert not FlowRun.objects.exists()
+
+
+def test_unknown_flow_is_404(client: Client, db: None, token_for):
+    response = _launch(client, token_for("Operator"), "nope")
+
+    assert response.status_code == 404
+    assert response.json() == {"error": "no flow named 'nope'"}
+
+
+def test_bad_json_is_400(client: Client, stripe, token_for):
+    response = _launch(client, token_for("Operator"), stripe.name, "{oops")
+
+    assert response.status_code == 400
+    assert response.json()["error"].startswith("the body is not valid JSON")
+
+
+def test_input_must_be_an_object(client: Client, stripe, token_for):
+    response = _launch(client, token_for("Operator"), stripe.name, "[1]")
+
+    assert response.status_code == 400
+    assert response.json() == {"error": "the input must be a JSON object, not list"}
+
+
+def test_get_on_the_launch_endpoint_is_405(client: Client, stripe, token_for):
+    response = client.get(
+        f"/api/flows/{stripe.name}/runs",
+        headers={"Authorization": f"Bearer {token_for('Operator')}"},
+    )
+
+    assert response.status_code == 405
+    assert response.json() == {"error": "use POST"}
+
+
+def test_run_state_has_the_run_and_its_steps(client: Client, stripe, token_for):
+    token = token_for("Operator")
+    flow_id = _launch(client, token, stripe.name, '{"a": 1}').json()["flow_id"]
+
+    response = client.get(f"/api/runs/{flow_id}", headers={"Authorization": f"Bearer {token}"})
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["flow_id"] == flow_id
+    assert body["name"] == "stripe_payment_request"
+    assert body["input"] == {"a": 1}
+    assert body["meta"]["launched_by"] == "operator"
+    assert [step["step_id"] for step in body["steps"]] == [
+        "stripe_config",
+        "stripe_config_confirm",
+        "create_product",
+    ]
+    json.dumps(body)
+
+
+def test_unknown_run_is_404(client: Client, db: None, token_for):
+    response = client.get(
+        "/api/runs/nope", headers={"Authorization": f"Bearer {token_for('Viewer')}"}
+    )
+
+    assert response.status_code == 404
+    assert response.json() == {"error": "no run 'nope'"}
+
+
+def test_the_api_ignores_session_logins(operator: Client, stripe):
+    response = operator.post(
+        f"/api/flows/{stripe.name}/runs", "{}", content_type="application/json"
+    )
+
+    assert response.status_code == 401

@@ -1,0 +1,48 @@
+"""Pages cost a fixed number of SQL queries however many flows, steps and runs there are."""
+
+from __future__ import annotations
+
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from flows import definitions
+from flows.engine.builder import Flow, Step
+from flows.models import FlowDefinition, FlowRun
+
+
+def _flows(count: int, steps: int = 3, start: int = 0) -> list[FlowDefinition]:
+    made = []
+    for number in range(start, start + count):
+        flow = Flow(f"flow{number:04}", tuple(Step(f"s{i}", "1") for i in range(steps)))
+        definition = definitions.create_from_flow(flow)
+        FlowRun.objects.create(flow_id=f"run{number}", definition=definition, version=1)
+        made.append(definition)
+    return made
+
+
+def _queries(client: Client, path: str) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(path).status_code == 200
+    return len(captured)
+
+
+def test_flows_list_queries_do_not_grow_with_flows(operator: Client):
+    _flows(3)
+    few = _queries(operator, "/")
+    _flows(57, start=3)
+
+    many = _queries(operator, "/")
+
+    assert many == few
+    assert many <= 8
+
+
+def test_flow_editor_queries_do_not_grow_with_steps(operator: Client):
+    small = _flows(1, steps=2)[0]
+    large = _flows(1, steps=50, start=1)[0]
+
+    assert _queries(operator, f"/flows/{large.name}/") == _queries(
+        operator, f"/flows/{small.name}/"
+    )
+    assert _queries(operator, f"/flows/{large.name}/") <= 8
