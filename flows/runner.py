@@ -13,6 +13,8 @@ import logging
 import os
 import signal
 
+import uvloop
+
 from flows.engine.runner import Runner
 
 
@@ -63,7 +65,7 @@ def main(argv: list[str] | None = None) -> None:
         lease_seconds=arguments.lease_seconds,
         shutdown_grace_seconds=arguments.shutdown_grace,
     )
-    asyncio.run(run_until_signalled(runner))
+    uvloop.run(run_until_signalled(runner))
 
 
 if __name__ == "__main__":

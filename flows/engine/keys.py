@@ -46,3 +46,9 @@ class Keys:
     def cancel_channel(self) -> str:
         """Pub/sub channel telling runners to stop the step of a cancelled run."""
         return f"{self.prefix}flows:cancel"
+
+    def script_key_prefixes(self) -> list[str]:
+        """What take.lua prepends to a flow id to reach the keys of a run it has just read:
+        the flow hash, the step hashes (then ':' and the step id) and the run's channel.
+        Must agree with flow(), step() and flow_channel() above."""
+        return [self.flow(""), f"{self.prefix}step:", self.flow_channel("")]

@@ -41,7 +41,7 @@ class _Task:
 
     task_id: str
     flow_id: str
-    step_id: str
+    step_id: str = ""
     worker: asyncio.Task | None = None
     script: asyncio.Future | None = None
     interrupted_by: str = ""  # "cancel" (the run was cancelled) or "shutdown"
@@ -111,13 +111,21 @@ class Runner:
         return self.concurrency - len(self._tasks)
 
     async def _take_new_tasks(self) -> bool:
-        """Read tasks for the free slots (blocking briefly); say whether any were found."""
+        """Take tasks for the free slots, blocking briefly when there are none; say whether
+        any were found. Claiming in the same call as reading keeps a busy runner fast."""
         if self._free_slots() <= 0:
             self._slot_freed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._slot_freed.wait(), READ_BLOCK_MS / 1000)
             return False
         try:
+            taken = await self.store.take(self.name, self._free_slots())
+            for task_id, flow_id, claim in taken:
+                if isinstance(claim, Claim):
+                    self._begin(task_id, flow_id, claim)
+            if taken:
+                return True
+            # Nothing queued: wait for the next task; it is claimed by the task's own worker.
             answer = await self.redis.xreadgroup(
                 RUNNER_GROUP,
                 self.name,
@@ -133,7 +141,7 @@ class Runner:
             return False
         for _stream, messages in answer or []:
             for task_id, fields in messages:
-                self._begin(task_id, fields)
+                self._begin(task_id, fields["flow_id"])
         return bool(answer)
 
     async def _reclaim_expired(self) -> None:
@@ -151,34 +159,31 @@ class Runner:
         for task_id, fields in answer[1]:
             if fields and task_id not in self._tasks:
                 logger.warning("runner %s takes over task %s (lease lapsed)", self.name, task_id)
-                self._begin(task_id, fields)
+                self._begin(task_id, fields["flow_id"])
 
-    def _begin(self, task_id: str, fields: dict[str, str]) -> None:
-        task = _Task(task_id, fields["flow_id"], fields["step_id"])
+    def _begin(self, task_id: str, flow_id: str, claim: Claim | None = None) -> None:
+        task = _Task(task_id, flow_id)
         self._tasks[task_id] = task
-        task.worker = asyncio.create_task(self._process(task), name=f"step-{task_id}")
+        task.worker = asyncio.create_task(self._process(task, claim), name=f"run-{task_id}")
 
     # -- running one task --------------------------------------------------------------
 
-    async def _process(self, task: _Task) -> None:
+    async def _process(self, task: _Task, claim: Claim | str | None) -> None:
+        """Run the task's run step after step until it ends, is handed back, or is lost."""
         try:
-            claim = await self.store.claim(task.task_id, task.flow_id, task.step_id, self.name)
+            if claim is None:
+                claim = await self.store.claim(task.task_id, task.flow_id, self.name)
             if isinstance(claim, str):
                 logger.debug("task %s skipped: %s", task.task_id, claim)
                 await self._drop(task.task_id)
                 return
-            result = await self._run_script(task, claim)
-            if result is None:
-                await self.store.release(
-                    task.task_id,
-                    task.flow_id,
-                    task.step_id,
-                    attempt=claim.attempt,
-                    consumer=self.name,
-                )
-                logger.info("flow %s step %s handed back", task.flow_id, task.step_id)
-                return
-            await self._record(task, claim, result)
+            while isinstance(claim, Claim):
+                task.step_id = claim.step_id
+                result = await self._run_script(task, claim)
+                if result is None:
+                    await self._hand_back(task, claim)
+                    return
+                claim = await self._record(task, claim, result)
         except Exception:
             # The task stays in our pending list; once our lease on it lapses it is retried.
             logger.exception("flow %s step %s: runner error", task.flow_id, task.step_id)
@@ -188,14 +193,10 @@ class Runner:
 
     async def _run_script(self, task: _Task, claim: Claim) -> ScriptResult | None:
         """Run the step's script; None when it was interrupted by shutdown."""
-        step = claim.definition.step(task.step_id)
+        step = claim.definition.step(claim.step_id)
         if claim.attempt - claim.retry_base > step.max_attempts + LOST_RUNNER_ALLOWANCE:
-            return ScriptResult(
-                error=ScriptError(
-                    f"gave up: runners were lost during {LOST_RUNNER_ALLOWANCE} attempts "
-                    "of this step"
-                )
-            )
+            message = f"gave up: runners were lost during {LOST_RUNNER_ALLOWANCE} attempts"
+            return ScriptResult(error=ScriptError(message))
         request = ScriptRequest(
             script=step.script,
             input=claim.input,
@@ -203,23 +204,37 @@ class Runner:
             attempt=claim.attempt,
             timeout=step.timeout,
         )
-        task.script = asyncio.ensure_future(self.engine.run(request))
+        if not task.interrupted_by:
+            task.script = asyncio.ensure_future(self.engine.run(request))
         try:
-            return await task.script
+            if task.script is not None:
+                return await task.script
         except asyncio.CancelledError:
-            if task.interrupted_by == "cancel":
-                return ScriptResult(error=ScriptError("cancelled"))
-            if task.interrupted_by == "shutdown":
-                return None
-            raise
+            if not task.interrupted_by:
+                raise
+        finally:
+            task.script = None
+        return (
+            ScriptResult(error=ScriptError("cancelled"))
+            if task.interrupted_by == "cancel"
+            else None
+        )
 
-    async def _record(self, task: _Task, claim: Claim, result: ScriptResult) -> None:
-        next_step = claim.definition.next_step_after(task.step_id)
+    async def _record(self, task: _Task, claim: Claim, result: ScriptResult) -> Claim | str:
+        next_step = claim.definition.next_step_after(claim.step_id)
         error = str(result.error) if result.error else ""
+        if error:
+            logger.info(
+                "flow %s step %s attempt %d failed: %s",
+                task.flow_id,
+                claim.step_id,
+                claim.attempt,
+                error,
+            )
         outcome = await self.store.finish(
             task.task_id,
             task.flow_id,
-            task.step_id,
+            claim.step_id,
             attempt=claim.attempt,
             consumer=self.name,
             output_json=result.output_json if result.ok else None,
@@ -227,21 +242,20 @@ class Runner:
             logs=result.logs,
             next_step_id=next_step.name if next_step else None,
         )
-        if error:
-            logger.info(
-                "flow %s step %s attempt %d failed: %s",
-                task.flow_id,
-                task.step_id,
-                claim.attempt,
-                error,
-            )
         if outcome == "lost":
             logger.warning(
                 "flow %s step %s attempt %d was taken over by another runner",
                 task.flow_id,
-                task.step_id,
+                claim.step_id,
                 claim.attempt,
             )
+        return outcome
+
+    async def _hand_back(self, task: _Task, claim: Claim) -> None:
+        await self.store.release(
+            task.task_id, task.flow_id, claim.step_id, attempt=claim.attempt, consumer=self.name
+        )
+        logger.info("flow %s step %s handed back", task.flow_id, claim.step_id)
 
     async def _drop(self, task_id: str) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:
@@ -253,7 +267,7 @@ class Runner:
 
     async def _renew_leases(self) -> None:
         """Reset the idle time of held tasks, and catch cancellations pub/sub may have missed."""
-        held = [task for task in self._tasks.values() if task.script is not None]
+        held = list(self._tasks.values())
         if not held:
             return
         await self.redis.xclaim(
@@ -284,8 +298,9 @@ class Runner:
                         self._interrupt(task, "cancel")
 
     def _interrupt(self, task: _Task, reason: str) -> None:
+        """Stop the task's script now, or keep the next one from starting."""
+        task.interrupted_by = reason
         if task.script is not None and not task.script.done():
-            task.interrupted_by = reason
             task.script.cancel()
 
     async def _every(self, seconds: float, work) -> None:

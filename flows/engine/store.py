@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib import resources
 from typing import Any
 
@@ -24,10 +25,17 @@ def _load_script(client: redis.Redis, name: str) -> Any:
     return client.register_script(prelude + "\n" + (lua / f"{name}.lua").read_text())
 
 
+@lru_cache(maxsize=256)
+def _parse_definition(definition_json: str) -> Flow:
+    """Runs of one flow share a definition: parse it once, not at every step."""
+    return Flow.from_dict(json.loads(definition_json))
+
+
 @dataclass(frozen=True)
 class Claim:
-    """A claimed attempt: what the script needs to run."""
+    """A claimed attempt: which step, and what its script needs to run."""
 
+    step_id: str
     attempt: int
     retry_base: int
     input: dict[str, Any]
@@ -53,7 +61,7 @@ class RunStore:
         self.keys = keys
         self._scripts = {
             name: _load_script(client, name)
-            for name in ("create", "claim", "finish", "retry", "cancel", "release")
+            for name in ("create", "take", "claim", "finish", "retry", "cancel", "release")
         }
 
     async def ensure_group(self) -> None:
@@ -79,20 +87,37 @@ class RunStore:
             args += [step.name, step.max_attempts]
         await self._scripts["create"](keys=keys, args=args)
 
-    async def claim(self, task_id: str, flow_id: str, step_id: str, consumer: str) -> Claim | str:
-        """Claim an attempt, or return why the task is not to be run."""
+    async def take(self, consumer: str, count: int) -> list[tuple[str, str, Claim | str]]:
+        """Read up to `count` new tasks and claim their runs' current steps, in one call.
+
+        Returns (task_id, flow_id, claim or the reason it was dropped) for each task read."""
+        taken = await self._scripts["take"](
+            keys=[self.keys.queue, self.keys.events],
+            args=[RUNNER_GROUP, consumer, count, *self.keys.script_key_prefixes()],
+        )
+        return [
+            (task_id, flow_id, self._claim_or_reason(claim)) for task_id, flow_id, claim in taken
+        ]
+
+    async def claim(self, task_id: str, flow_id: str, consumer: str) -> Claim | str:
+        """Claim an attempt at the run's current step, or return why there is none to run."""
         answer = await self._scripts["claim"](
-            keys=[self.keys.flow(flow_id), self.keys.step(flow_id, step_id), self.keys.events],
+            keys=[self.keys.flow(flow_id), self.keys.events],
             args=[task_id, consumer, self.keys.flow_channel(flow_id), self.keys.step(flow_id, "")],
         )
+        return self._claim_or_reason(answer)
+
+    @staticmethod
+    def _claim_or_reason(answer: list) -> Claim | str:
         if answer[0] != "run":
             return answer[1]
-        _, attempt, retry_base, input_json, definition_json, outputs_json = answer
+        _, step_id, attempt, retry_base, input_json, definition_json, outputs_json = answer
         return Claim(
+            step_id=step_id,
             attempt=int(attempt),
             retry_base=int(retry_base),
             input=json.loads(input_json),
-            definition=Flow.from_dict(json.loads(definition_json)),
+            definition=_parse_definition(definition_json),
             outputs=json.loads(outputs_json),
         )
 
@@ -108,11 +133,16 @@ class RunStore:
         error: str,
         logs: list[str],
         next_step_id: str | None,
-    ) -> str:
-        """Record an attempt's end; returns the outcome, or 'lost' if another runner owns it."""
+    ) -> Claim | str:
+        """Record an attempt's end and move the run on.
+
+        Returns the claim on what this runner runs next for the run (the next step, or the
+        same step again while retries remain), else the outcome: 'completed', 'failed',
+        'stale' (the run was cancelled meanwhile) or 'lost' (another runner took over).
+        """
         step_key = self.keys.step(flow_id, step_id)
         next_key = self.keys.step(flow_id, next_step_id) if next_step_id else step_key
-        return await self._scripts["finish"](
+        answer = await self._scripts["finish"](
             keys=[self.keys.flow(flow_id), step_key, self.keys.events, self.keys.queue, next_key],
             args=[
                 task_id,
@@ -125,12 +155,15 @@ class RunStore:
                 self.keys.flow_channel(flow_id),
                 RUNNER_GROUP,
                 next_step_id or "",
+                self.keys.step(flow_id, ""),
             ],
         )
+        return self._claim_or_reason(answer)
 
     async def release(
         self, task_id: str, flow_id: str, step_id: str, *, attempt: int, consumer: str
     ) -> str:
+        """Hand a running attempt back uncounted, queued again for any runner."""
         return await self._scripts["release"](
             keys=[self.keys.step(flow_id, step_id), self.keys.queue, self.keys.events],
             args=[task_id, attempt, consumer, RUNNER_GROUP, self.keys.flow_channel(flow_id)],

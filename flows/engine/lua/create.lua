@@ -15,7 +15,7 @@ for i = 5, #KEYS do
     'error', '', 'logs', '[]', 'attempts', '[]', 'created_at', t, 'started_at', '',
     'finished_at', '', 'task', '', 'owner', '')
 end
-local task = enqueue(KEYS[2], flow_id, first_step)
+local task = enqueue(KEYS[2], flow_id)
 redis.call('HSET', KEYS[5], 'task', task)
 redis.call('HSET', KEYS[1], 'flow_id', flow_id, 'name', name, 'status', 'created',
   'current_step', first_step, 'completed_steps', '[]', 'input', ARGV[3], 'error', '',

@@ -1,18 +1,20 @@
--- Record the end of an attempt and move the run on: next step, retry, or the run's end.
--- Only the runner that holds the attempt may finish it; a runner whose attempt was taken over
--- gets 'lost' and must leave the task alone (it now belongs to another runner).
+-- Record the end of an attempt and move the run on. The runner keeps the run's task: when
+-- there is a next step (or a retry), it is claimed here for the same runner and returned, so a
+-- run moves from step to step with one call. Only the runner that holds the attempt may finish
+-- it; one whose attempt was taken over gets 'lost' and must leave the task alone.
 -- KEYS: flow, step, events, queue, next step (the step itself when there is none)
 -- ARGV: task_id, attempt, consumer, outcome ('completed' | 'failed'), output_json, error,
---       logs_json, channel, group, next_step_id ('' when last)
+--       logs_json, channel, group, next_step_id ('' when last), step key prefix
+-- Returns a claim (see claim_current_step) or {'done', outcome}.
 local task_id, attempt, consumer, outcome = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local channel, group, next_step = ARGV[8], ARGV[9], ARGV[10]
 local step = redis.call('HMGET', KEYS[2], 'status', 'attempt_count', 'owner', 'max_attempts',
   'attempts', 'step_id', 'retry_base', 'flow_id')
-if step[3] ~= consumer or step[2] ~= attempt then return 'lost' end
+if step[3] ~= consumer or step[2] ~= attempt then return {'done', 'lost'} end
 if step[1] ~= 'running' then
   -- Cancelled while it ran: nothing moves on, but the task is ours to drop.
   finish_task(KEYS[4], group, task_id)
-  return 'stale'
+  return {'done', 'stale'}
 end
 local t = now()
 local flow_id, step_id = step[8], step[6]
@@ -22,6 +24,9 @@ last.finished_at = t
 last.result = outcome
 if ARGV[6] ~= '' then last.error = ARGV[6] end
 local name = redis.call('HGET', KEYS[1], 'name')
+local function continue_run()
+  return claim_current_step(KEYS[1], KEYS[3], task_id, consumer, channel, ARGV[11])
+end
 if outcome == 'completed' then
   redis.call('HSET', KEYS[2], 'status', 'completed', 'output', ARGV[5], 'error', '',
     'logs', ARGV[7], 'finished_at', t, 'attempts', cjson.encode(attempts))
@@ -29,21 +34,20 @@ if outcome == 'completed' then
   local done = cjson.decode(redis.call('HGET', KEYS[1], 'completed_steps'))
   done[#done + 1] = step_id
   if next_step ~= '' then
-    local task = enqueue(KEYS[4], flow_id, next_step)
-    redis.call('HSET', KEYS[5], 'task', task)
+    redis.call('HSET', KEYS[5], 'task', task_id)
     redis.call('HSET', KEYS[1], 'completed_steps', cjson.encode(done), 'current_step', next_step,
       'updated_at', t)
     emit(KEYS[3], channel, flow_event(flow_id, name, 'running', next_step, t))
-  else
-    redis.call('HSET', KEYS[1], 'status', 'completed', 'completed_steps', cjson.encode(done),
-      'finished_at', t, 'updated_at', t)
-    emit(KEYS[3], channel, flow_event(flow_id, name, 'completed', step_id, t))
+    return continue_run()
   end
+  redis.call('HSET', KEYS[1], 'status', 'completed', 'completed_steps', cjson.encode(done),
+    'finished_at', t, 'updated_at', t)
+  emit(KEYS[3], channel, flow_event(flow_id, name, 'completed', step_id, t))
 elseif tonumber(attempt) - tonumber(step[7]) < tonumber(step[4]) then
-  local task = enqueue(KEYS[4], flow_id, step_id)
   redis.call('HSET', KEYS[2], 'status', 'pending', 'error', ARGV[6], 'logs', ARGV[7],
-    'task', task, 'attempts', cjson.encode(attempts))
+    'attempts', cjson.encode(attempts))
   emit(KEYS[3], channel, step_event(flow_id, step_id, 'pending', attempt, t, ARGV[6]))
+  return continue_run()
 else
   local error = 'step ' .. step_id .. ' failed: ' .. ARGV[6]
   redis.call('HSET', KEYS[2], 'status', 'failed', 'error', ARGV[6], 'logs', ARGV[7],
@@ -54,4 +58,4 @@ else
   emit(KEYS[3], channel, flow_event(flow_id, name, 'failed', step_id, t, error))
 end
 finish_task(KEYS[4], group, task_id)
-return outcome
+return {'done', outcome}

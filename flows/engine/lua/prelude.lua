@@ -29,6 +29,56 @@ local function finish_task(queue_key, group, task_id)
   redis.call('XDEL', queue_key, task_id)
 end
 
-local function enqueue(queue_key, flow_id, step_id)
-  return redis.call('XADD', queue_key, '*', 'flow_id', flow_id, 'step_id', step_id)
+-- A run has one task in the queue at a time; whoever holds it runs the run's current step.
+local function enqueue(queue_key, flow_id)
+  return redis.call('XADD', queue_key, '*', 'flow_id', flow_id)
+end
+
+-- Claim the run's current step for one attempt by `consumer`, holding task `task_id`.
+-- Only the task recorded on the step may run it, and only while the run is live. A step found
+-- 'running' was held by a runner whose lease lapsed (it died): that attempt is recorded as
+-- lost and this claim takes over.
+-- Returns {'run', step_id, attempt, retry_base, input_json, definition_json, outputs_json}
+--      or {'skip', reason}.
+local function claim_current_step(flow_key, events_key, task_id, consumer, channel, step_prefix)
+  local flow = redis.call('HMGET', flow_key, 'status', 'flow_id', 'name', 'input', 'definition',
+    'completed_steps', 'current_step')
+  if flow[1] ~= 'created' and flow[1] ~= 'running' then
+    return {'skip', 'run is ' .. tostring(flow[1])}
+  end
+  local step_id = flow[7]
+  local step_key = step_prefix .. step_id
+  local step = redis.call('HMGET', step_key, 'status', 'task', 'attempt_count', 'attempts',
+    'retry_base', 'started_at')
+  if step[2] ~= task_id then return {'skip', 'task is stale'} end
+  local t = now()
+  local attempts = cjson.decode(step[4])
+  if step[1] == 'running' then
+    local last = attempts[#attempts]
+    if last then
+      last.finished_at = t
+      last.result = 'lost'
+      last.error = 'runner ' .. tostring(last.runner) .. ' stopped renewing its lease'
+    end
+  elseif step[1] ~= 'pending' then
+    return {'skip', 'step is ' .. tostring(step[1])}
+  end
+  local attempt = tonumber(step[3]) + 1
+  attempts[#attempts + 1] = {attempt = attempt, runner = consumer, started_at = t}
+  local started_at = step[6]
+  if started_at == '' then started_at = t end
+  redis.call('HSET', step_key, 'status', 'running', 'attempt_count', attempt, 'owner', consumer,
+    'started_at', started_at, 'finished_at', '', 'attempts', cjson.encode(attempts))
+  emit(events_key, channel, step_event(flow[2], step_id, 'running', attempt, t))
+  if flow[1] == 'created' then
+    redis.call('HSET', flow_key, 'status', 'running', 'started_at', t, 'updated_at', t)
+    emit(events_key, channel, flow_event(flow[2], flow[3], 'running', step_id, t))
+  end
+  local outputs = {}
+  for _, name in ipairs(cjson.decode(flow[6])) do
+    local output = redis.call('HGET', step_prefix .. name, 'output')
+    outputs[#outputs + 1] = cjson.encode(name) .. ':' .. (output or 'null')
+  end
+  return {'run', step_id, attempt, tonumber(step[5]), flow[4], flow[5],
+    '{' .. table.concat(outputs, ',') .. '}'}
 end

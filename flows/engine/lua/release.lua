@@ -8,7 +8,7 @@ if step[1] ~= 'running' or step[3] ~= ARGV[3] or step[2] ~= ARGV[2] then return 
 local attempts = cjson.decode(step[4])
 table.remove(attempts)
 local attempt = tonumber(step[2]) - 1
-local task = enqueue(KEYS[2], step[6], step[5])
+local task = enqueue(KEYS[2], step[6])
 redis.call('HSET', KEYS[1], 'status', 'pending', 'attempt_count', attempt, 'owner', '',
   'task', task, 'attempts', #attempts > 0 and cjson.encode(attempts) or '[]')
 finish_task(KEYS[2], ARGV[4], ARGV[1])

@@ -12,7 +12,7 @@ if step[1] ~= 'failed' or flow[1] ~= 'failed' then
   return {'noop', 'step ' .. step[2] .. ' is ' .. step[1] .. ' and the run is ' .. flow[1]}
 end
 local t = now()
-local task = enqueue(KEYS[4], flow[2], step[2])
+local task = enqueue(KEYS[4], flow[2])
 redis.call('HSET', KEYS[2], 'status', 'pending', 'error', '', 'finished_at', '', 'task', task,
   'owner', '', 'retry_base', step[3])
 if ARGV[3] ~= '' then redis.call('HSET', KEYS[2], 'max_attempts', ARGV[3]) end

@@ -99,9 +99,8 @@ class WorkerPool:
         async with self._slots:
             worker = self._idle.get_nowait() if not self._idle.empty() else await self._spawn()
             try:
-                result = await asyncio.wait_for(
-                    worker.run(request), request.timeout + KILL_GRACE_SECONDS
-                )
+                async with asyncio.timeout(request.timeout + KILL_GRACE_SECONDS):
+                    result = await worker.run(request)
             except TimeoutError:
                 await self._discard(worker)
                 return ScriptResult(error=timeout_error(request.timeout))

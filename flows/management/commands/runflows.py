@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-
+import uvloop
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
@@ -26,7 +25,7 @@ class Command(BaseCommand):
             runner = Runner(
                 settings.REDIS_URL, concurrency=concurrency, key_prefix=settings.FLOWS_KEY_PREFIX
             )
-            asyncio.run(run_until_signalled(runner))
+            uvloop.run(run_until_signalled(runner))
         finally:
             if embedded:
                 embedded.stop()
