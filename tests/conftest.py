@@ -7,8 +7,10 @@ starts. Tests flush that database, so refuse to run against an unnamed one.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import pytest
+import redis
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -22,3 +24,13 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture(scope="session")
 def redis_url() -> str:
     return os.environ["REDIS_URL"]
+
+
+@pytest.fixture(autouse=True)
+def clean_redis(redis_url: str) -> Iterator[None]:
+    """Each test starts and ends with an empty Redis database: no run leaks between tests."""
+    with redis.Redis.from_url(redis_url) as client:
+        client.flushdb()
+    yield
+    with redis.Redis.from_url(redis_url) as client:
+        client.flushdb()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import redis.asyncio as redis
@@ -73,24 +74,35 @@ class FlowExecutor:
         state = await self.store.read_flow(flow_id)
         return await self.store.read_steps(flow_id, [s.name for s in state.definition.steps])
 
-    async def wait_for_flow(self, flow_id: str, timeout: float | None = None) -> FlowState:
-        """Return the run's state as soon as it is Completed, Failed or Cancelled.
+    async def watch_flow(self, flow_id: str) -> AsyncIterator[dict[str, Any]]:
+        """Yield the run's transition events as they happen, until the run ends.
 
-        Listens on the run's pub/sub channel; subscribing before the first read means a
-        transition between the two cannot be missed. Raises TimeoutError after `timeout`.
+        Events are dicts with kind ("flow" or "step"), flow_id, status, at, error, and for
+        steps step_id and attempt_count. Subscribing before reading the state means a
+        transition between the two cannot be missed; nothing is yielded for an ended run.
         """
         async with self.redis.pubsub(ignore_subscribe_messages=True) as pubsub:
             await pubsub.subscribe(self.keys.flow_channel(flow_id))
-            async with asyncio.timeout(timeout):
-                state = await self.store.read_flow(flow_id)
-                while state.status not in FINAL_FLOW_STATUSES:
-                    message = await pubsub.get_message(timeout=None)
-                    if message is None:
-                        continue
-                    event = json.loads(message["data"])
-                    if event["kind"] == "flow" and event["status"] in FINAL_FLOW_STATUSES:
-                        state = await self.store.read_flow(flow_id)
-            return state
+            if (await self.store.read_flow(flow_id)).status in FINAL_FLOW_STATUSES:
+                return
+            while True:
+                message = await pubsub.get_message(timeout=None)
+                if message is None:
+                    continue
+                event = json.loads(message["data"])
+                yield event
+                if event["kind"] == "flow" and event["status"] in FINAL_FLOW_STATUSES:
+                    return
+
+    async def wait_for_flow(self, flow_id: str, timeout: float | None = None) -> FlowState:
+        """Return the run's state as soon as it is Completed, Failed or Cancelled.
+
+        Raises TimeoutError after `timeout` seconds.
+        """
+        async with asyncio.timeout(timeout):
+            async for _event in self.watch_flow(flow_id):
+                pass
+            return await self.store.read_flow(flow_id)
 
     async def retry_step(
         self, flow_id: str, step_id: str, *, replacement: Flow | None = None

@@ -9,17 +9,9 @@ import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
-import redis
 
 from flows.engine import FlowExecutor, Runner
 from flows.runner import run_until_signalled  # noqa: F401 - the CLI module must import cleanly
-
-
-@pytest.fixture(autouse=True)
-def clean_redis(redis_url: str) -> Iterator[None]:
-    with redis.Redis.from_url(redis_url) as client:
-        client.flushdb()
-    yield
 
 
 @pytest.fixture

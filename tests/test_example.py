@@ -1,0 +1,22 @@
+"""The README's example runs to Completed and prints each step as it changes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "stripe_flow_example.py"
+
+
+def test_the_stripe_example_runs_to_completed():
+    shown = subprocess.run([sys.executable, str(EXAMPLE)], capture_output=True, text=True)
+
+    lines = shown.stdout.splitlines()
+    assert shown.returncode == 0, shown.stderr
+    assert lines[0].startswith("launched flow ")
+    assert "  stripe_config_confirm: pending, attempt 1 (line 3, column 13: MockApiError" in (
+        "\n".join(lines)
+    )
+    assert lines[-2] == "flow completed: all steps done"
+    assert "'id': 'prod_mock_1'" in lines[-1]
