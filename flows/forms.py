@@ -37,7 +37,7 @@ class FlowForm(forms.ModelForm):
         model = FlowDefinition
         fields = ["name", "description"]
         labels = {"name": "Name", "description": "Description"}
-        widgets = {"description": forms.Textarea(attrs={"rows": 2})}
+        widgets = {"description": forms.Textarea(attrs={"rows": 3})}
 
 
 class StepForm(forms.ModelForm):
@@ -81,7 +81,7 @@ class StepTestForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
     )
     sample_steps = forms.CharField(
-        label="Outputs of earlier steps (JSON, by step name)",
+        label="Outputs of earlier steps (JSON, keyed by step)",
         required=False,
         initial="{}",
         widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
