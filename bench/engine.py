@@ -19,14 +19,11 @@ import subprocess
 import sys
 import time
 import uuid
-from pathlib import Path
 
 import redis.asyncio as redis
 import uvloop
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from flows.engine import Flow, FlowExecutor, FlowStatus, new_flow, new_step  # noqa: E402
+from flows.engine import Flow, FlowExecutor, FlowStatus, new_flow, new_step
 
 
 def chain(steps: int) -> Flow:
@@ -37,8 +34,19 @@ def chain(steps: int) -> Flow:
 
 
 def start_runners(redis_url: str, prefix: str, count: int, concurrency: int) -> list:
-    command = [sys.executable, "-m", "flows.runner", "--redis-url", redis_url,
-               "--key-prefix", prefix, "--concurrency", str(concurrency), "--log-level", "WARNING"]
+    command = [
+        sys.executable,
+        "-m",
+        "flows.runner",
+        "--redis-url",
+        redis_url,
+        "--key-prefix",
+        prefix,
+        "--concurrency",
+        str(concurrency),
+        "--log-level",
+        "WARNING",
+    ]
     return [subprocess.Popen(command) for _ in range(count)]
 
 
@@ -55,19 +63,16 @@ async def chain_wall_times(executor: FlowExecutor, steps: int, repeats: int) -> 
 
 
 async def execute_latencies(executor: FlowExecutor, count: int) -> list[float]:
+    """Time execute_flow alone, then let the runners finish those runs before going on."""
     flow = chain(1)
-    latencies = []
+    latencies, flow_ids = [], []
     for _ in range(count):
         started = time.perf_counter()
-        await executor.execute_flow(flow)
+        flow_ids.append(await executor.execute_flow(flow))
         latencies.append(time.perf_counter() - started)
+    for flow_id in flow_ids:
+        await executor.wait_for_flow(flow_id, timeout=60)
     return latencies
-
-
-async def drain(executor: FlowExecutor) -> None:
-    """Wait until every queued task has been taken and finished."""
-    while await executor.redis.xlen(executor.keys.queue):
-        await asyncio.sleep(0.05)
 
 
 async def throughput(executor: FlowExecutor, flows: int) -> float:
@@ -116,7 +121,6 @@ async def main() -> None:
             await chain_wall_times(executor, 40, 3)  # warm up workers and connections
             wall = statistics.median(await chain_wall_times(executor, 40, arguments.repeats))
             latency = statistics.median(await execute_latencies(executor, 500))
-            await drain(executor)
             rate = await throughput(executor, arguments.flows)
     finally:
         for runner in runners:

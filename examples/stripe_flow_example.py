@@ -14,12 +14,11 @@ import os
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from flows import FlowExecutor, FlowStatus, new_flow, new_step
+from flows.engine import Runner
+from flowsite.embedded_redis import EmbeddedRedis
 
-from flows import FlowExecutor, FlowStatus, new_flow, new_step  # noqa: E402
-from flows.engine import Runner  # noqa: E402
-from flowsite.embedded_redis import EmbeddedRedis  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 STRIPE_CONFIG = """
 log("configuring Stripe for " + input["customer_email"])
