@@ -1,49 +1,57 @@
-"""Example definitions a newcomer finds on a fresh install, written with the engine's builder."""
+"""Example flows a newcomer finds on a fresh install (`manage.py bootstrap`), written with the
+engine's builder: the original Quick Start's Stripe payment request, against the mock API.
+
+Imports no Django, so scripts outside the web app can build the same flow.
+"""
 
 from __future__ import annotations
+
+import json
 
 from flows.engine.builder import Flow, new_flow, new_step
 
 STRIPE_CONFIG = """\
-config = {
-    "api_version": "2024-06-20",
-    "currency": input.get("currency", "usd"),
-}
-log("configured Stripe for " + config["currency"])
+log("configuring Stripe for " + input["customer_email"])
+config = mock_api("success", payload = {"api_key": "sk_test_mock", "currency": "usd"})
 config
 """
 
 STRIPE_CONFIG_CONFIRM = """\
 config = steps["stripe_config"]
-confirmation = mock_api("success", payload={"confirmed": True, "currency": config["currency"]})
-log("Stripe configuration confirmed")
-confirmation
+confirmed = mock_api("flaky", fail_times = 1, payload = {"confirmed": True})
+log("attempt " + str(attempt) + ": Stripe answered " + str(confirmed))
+{"currency": config["currency"], "confirmed": confirmed["confirmed"]}
 """
 
 CREATE_PRODUCT = """\
-# The mock service fails on the first attempt; the step's retries absorb it.
-product = mock_api("flaky", fail_times=1, payload={
-    "id": "prod_123",
-    "name": input.get("product_name", "Flowsite T-shirt"),
+product = mock_api("slow", delay = 0.2, payload = {
+    "id": "prod_mock_1",
+    "name": input["product_name"],
+    "price": input["amount"],
     "currency": steps["stripe_config_confirm"]["currency"],
 })
-log("created product " + product["id"] + " on attempt " + str(attempt))
+log("created product " + product["id"])
 product
 """
 
+STRIPE_SAMPLE_INPUT = {
+    "customer_email": "ada@example.com",
+    "product_name": "Flow plan",
+    "amount": 4200,
+}
+
 
 def stripe_payment_request() -> Flow:
+    stripe_config = new_step("stripe_config").script(STRIPE_CONFIG).timeout(5).build()
+    confirm = (
+        new_step("stripe_config_confirm").script(STRIPE_CONFIG_CONFIRM).timeout(5).retries(2)
+    ).build()
+    create_product = new_step("create_product").script(CREATE_PRODUCT).timeout(5).build()
     return (
         new_flow("stripe_payment_request")
-        .add_step(new_step("stripe_config").script(STRIPE_CONFIG).timeout(5).retries(0).build())
-        .add_step(
-            new_step("stripe_config_confirm")
-            .script(STRIPE_CONFIG_CONFIRM)
-            .timeout(10)
-            .retries(1)
-            .build()
-        )
-        .add_step(new_step("create_product").script(CREATE_PRODUCT).timeout(10).retries(2).build())
+        .add_step(stripe_config)
+        .add_step(confirm)
+        .add_step(create_product)
         .build()
     )
 
@@ -51,7 +59,7 @@ def stripe_payment_request() -> Flow:
 EXAMPLES: list[tuple[Flow, str]] = [
     (
         stripe_payment_request(),
-        "Configure Stripe, confirm the configuration and create a product, against the built-in "
-        'mock API. Try input {"currency": "eur", "product_name": "Mug"}.',
+        "Configure Stripe, confirm the configuration (the mock fails once; retries absorb it) "
+        f"and create a product. Launch with input {json.dumps(STRIPE_SAMPLE_INPUT)}.",
     ),
 ]

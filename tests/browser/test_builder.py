@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from concurrent.futures import ThreadPoolExecutor
 
@@ -13,7 +14,7 @@ from playwright.sync_api import Locator, Page, expect
 from flows import definitions
 from flows.engine.executor import FlowExecutor
 from flows.engine.state import FlowState
-from flows.examples import stripe_payment_request
+from flows.examples import STRIPE_SAMPLE_INPUT, stripe_payment_request
 from flows.models import FlowDefinition
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -112,13 +113,13 @@ def test_test_step_shows_output_logs_and_timing(page: Page, live_server, log_in,
     page.get_by_role("button", name="Edit stripe_config", exact=True).click()
     form = page.locator(f"#step-form-{step.pk}")
     form.get_by_text("Test this step with sample data").click()
-    form.get_by_label("Sample input (JSON)").fill('{"currency": "eur"}')
+    form.get_by_label("Sample input (JSON)").fill('{"customer_email": "ada@example.com"}')
     form.get_by_role("button", name="Test step").click()
 
     result = page.locator(f"#test-result-{step.pk}")
     expect(result).to_contain_text("completed")
-    expect(result).to_contain_text('"currency": "eur"')
-    expect(result).to_contain_text("configured Stripe for eur")
+    expect(result).to_contain_text('"api_key": "sk_test_mock"')
+    expect(result).to_contain_text("configuring Stripe for ada@example.com")
     expect(result).to_contain_text(re.compile(r"in \d+\.\d{3} s"))
 
 
@@ -133,7 +134,7 @@ def test_launch_refuses_bad_json_then_lands_on_the_finished_run(
     expect(page.locator("#launch-form")).to_contain_text("Input is not valid JSON: line 1")
     expect(page.get_by_label("Input (JSON)")).to_have_value('{"currency": eur}')
 
-    page.get_by_label("Input (JSON)").fill('{"currency": "eur"}')
+    page.get_by_label("Input (JSON)").fill(json.dumps(STRIPE_SAMPLE_INPUT))
     page.get_by_role("button", name="Launch").click()
     expect(page).to_have_url(re.compile(r"/runs/[0-9a-f]{32}/$"))
 
@@ -142,7 +143,7 @@ def test_launch_refuses_bad_json_then_lands_on_the_finished_run(
     assert state.status == "completed"
     page.reload()
     expect(page.locator("h1 .badge")).to_have_text("completed")
-    expect(page.locator("#step-row-create_product")).to_contain_text("prod_123")
+    expect(page.locator("#step-row-create_product")).to_contain_text("prod_mock_1")
 
 
 def _wait_for_flow(flow_id: str) -> FlowState:

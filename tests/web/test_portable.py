@@ -27,7 +27,7 @@ def test_export_json_downloads_the_definition(operator: Client, stripe):
     assert response["Content-Disposition"] == 'attachment; filename="stripe_payment_request.json"'
     data = json.loads(response.content)
     assert data["description"] == "example"
-    assert data["steps"][2]["retries"] == 2
+    assert data["steps"][1]["retries"] == 2
 
 
 def test_import_of_an_export_recreates_the_flow(operator: Client, stripe):

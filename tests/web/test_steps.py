@@ -195,9 +195,9 @@ def test_test_step_without_javascript_shows_the_result_on_the_step_page(operator
 
     response = operator.post(
         f"/flows/{stripe.name}/steps/{step.pk}/test/",
-        {**data, "sample_input": '{"currency": "eur"}', "sample_steps": "{}"},
+        {**data, "sample_input": '{"customer_email": "ada@example.com"}', "sample_steps": "{}"},
     )
 
     assert b"<html" in response.content
-    assert b"configured Stripe for eur" in response.content
+    assert b"configuring Stripe for ada@example.com" in response.content
     assert b'value="stripe_config"' in response.content
