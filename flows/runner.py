@@ -16,6 +16,7 @@ import signal
 import uvloop
 
 from flows.engine.runner import Runner
+from flows.engine.store import DEFAULT_RETENTION_SECONDS
 
 
 async def run_until_signalled(runner: Runner) -> None:
@@ -49,6 +50,12 @@ def main(argv: list[str] | None = None) -> None:
         default=10.0,
         help="seconds running steps get to finish on SIGTERM before hand-back",
     )
+    parser.add_argument(
+        "--retention-seconds",
+        type=int,
+        default=DEFAULT_RETENTION_SECONDS,
+        help="how long ended runs stay in Redis (0: forever)",
+    )
     parser.add_argument("--log-level", default=os.environ.get("LOG_LEVEL", "INFO"))
     arguments = parser.parse_args(argv)
     if not arguments.redis_url:
@@ -64,6 +71,7 @@ def main(argv: list[str] | None = None) -> None:
         key_prefix=arguments.key_prefix,
         lease_seconds=arguments.lease_seconds,
         shutdown_grace_seconds=arguments.shutdown_grace,
+        retention_seconds=arguments.retention_seconds,
     )
     uvloop.run(run_until_signalled(runner))
 

@@ -23,6 +23,7 @@ def _embedded_runner() -> Runner | None:
         settings.REDIS_URL,
         concurrency=settings.FLOWS_RUNNER_CONCURRENCY,
         key_prefix=settings.FLOWS_KEY_PREFIX,
+        retention_seconds=settings.FLOWS_RETENTION_SECONDS,
     )
 
 

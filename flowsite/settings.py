@@ -39,6 +39,8 @@ REDIS_URL = _configured_redis_url or f"unix://{EMBEDDED_REDIS_DIR / 'redis.sock'
 FLOWS_KEY_PREFIX = env_str("FLOWS_KEY_PREFIX", "")
 FLOWS_EMBEDDED_RUNNER = env_bool("FLOWS_EMBEDDED_RUNNER", True)
 FLOWS_RUNNER_CONCURRENCY = env_int("FLOWS_RUNNER_CONCURRENCY", 4, minimum=1)
+# How long ended runs stay in Redis; the web app's archive keeps them after that.
+FLOWS_RETENTION_SECONDS = env_int("FLOWS_RETENTION_SECONDS", 7 * 24 * 3600, minimum=0)
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -18,7 +18,7 @@ from flows.engine.builder import Flow, validate_flow
 from flows.engine.keys import Keys
 from flows.engine.state import FlowState, StepState
 from flows.engine.statuses import FINAL_FLOW_STATUSES
-from flows.engine.store import ActionResult, RunStore
+from flows.engine.store import DEFAULT_RETENTION_SECONDS, ActionResult, RunStore
 
 
 def encode_input(input: Any) -> str:
@@ -36,10 +36,16 @@ def encode_input(input: Any) -> str:
 class FlowExecutor:
     """Client of the engine's Redis state. Creating one does no I/O."""
 
-    def __init__(self, redis_url: str, *, key_prefix: str = "") -> None:
+    def __init__(
+        self,
+        redis_url: str,
+        *,
+        key_prefix: str = "",
+        retention_seconds: int = DEFAULT_RETENTION_SECONDS,
+    ) -> None:
         self.redis = redis.Redis.from_url(redis_url, decode_responses=True)
         self.keys = Keys(key_prefix)
-        self.store = RunStore(self.redis, self.keys)
+        self.store = RunStore(self.redis, self.keys, retention_seconds)
 
     async def __aenter__(self) -> FlowExecutor:
         return self

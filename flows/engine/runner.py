@@ -25,7 +25,7 @@ from flows.engine.sandbox.pool import WorkerPool
 from flows.engine.sandbox.starlark_runtime import ScriptRequest, ScriptResult
 from flows.engine.sandbox.syntax import ScriptError
 from flows.engine.statuses import FlowStatus
-from flows.engine.store import Claim, RunStore
+from flows.engine.store import DEFAULT_RETENTION_SECONDS, Claim, RunStore
 
 logger = logging.getLogger(__name__)
 
@@ -56,11 +56,12 @@ class Runner:
         key_prefix: str = "",
         lease_seconds: float = 5.0,
         shutdown_grace_seconds: float = 10.0,
+        retention_seconds: int = DEFAULT_RETENTION_SECONDS,
         engine: ScriptEngine | None = None,
     ) -> None:
         self.redis = redis.Redis.from_url(redis_url, decode_responses=True)
         self.keys = Keys(key_prefix)
-        self.store = RunStore(self.redis, self.keys)
+        self.store = RunStore(self.redis, self.keys, retention_seconds)
         self.concurrency = concurrency
         self.lease_seconds = lease_seconds
         self.shutdown_grace_seconds = shutdown_grace_seconds

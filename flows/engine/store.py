@@ -55,10 +55,20 @@ class RunNotFound(LookupError):
     pass
 
 
+# How long an ended run's state stays in Redis (its history lives on in the web app's archive).
+DEFAULT_RETENTION_SECONDS = 7 * 24 * 3600
+
+
 class RunStore:
-    def __init__(self, client: redis.Redis, keys: Keys) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        keys: Keys,
+        retention_seconds: int = DEFAULT_RETENTION_SECONDS,
+    ) -> None:
         self.client = client
         self.keys = keys
+        self.retention_seconds = retention_seconds
         self._scripts = {
             name: _load_script(client, name)
             for name in ("create", "take", "claim", "finish", "retry", "cancel", "release")
@@ -82,6 +92,7 @@ class RunStore:
             json.dumps(flow.to_dict()),
             meta_json,
             self.keys.flow_channel(flow_id),
+            self.retention_seconds,
         ]
         for step in flow.steps:
             args += [step.name, step.max_attempts]
@@ -156,6 +167,7 @@ class RunStore:
                 RUNNER_GROUP,
                 next_step_id or "",
                 self.keys.step(flow_id, ""),
+                self.retention_seconds,
             ],
         )
         return self._claim_or_reason(answer)
@@ -184,6 +196,7 @@ class RunStore:
                 self.keys.flow_channel(flow_id),
                 json.dumps(replacement.to_dict()) if replacement else "",
                 max_attempts,
+                self.keys.step(flow_id, ""),
             ],
         )
         return self._action_result(status, message or f"step {step_id} will run again")
@@ -193,7 +206,12 @@ class RunStore:
         keys = [self.keys.flow(flow_id), self.keys.events]
         keys += [self.keys.step(flow_id, step.name) for step in state.definition.steps]
         status, message = await self._scripts["cancel"](
-            keys=keys, args=[self.keys.flow_channel(flow_id), self.keys.cancel_channel]
+            keys=keys,
+            args=[
+                self.keys.flow_channel(flow_id),
+                self.keys.cancel_channel,
+                self.retention_seconds,
+            ],
         )
         return self._action_result(status, message or "run cancelled")
 

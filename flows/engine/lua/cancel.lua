@@ -1,7 +1,7 @@
 -- Cancel a live run: the run and its unfinished steps become Cancelled, and runners are told
 -- to stop the step they are running for it.
 -- KEYS: flow, events, step keys
--- ARGV: channel, cancel channel
+-- ARGV: channel, cancel channel, retention
 local flow = redis.call('HMGET', KEYS[1], 'status', 'flow_id', 'name', 'current_step')
 if not flow[1] then return {'missing', 'no such run'} end
 if flow[1] ~= 'created' and flow[1] ~= 'running' then
@@ -26,4 +26,9 @@ redis.call('HSET', KEYS[1], 'status', 'cancelled', 'error', 'cancelled', 'finish
   'updated_at', t)
 emit(KEYS[2], ARGV[1], flow_event(flow[2], flow[3], 'cancelled', flow[4], t, 'cancelled'))
 redis.call('PUBLISH', ARGV[2], flow[2])
+if tonumber(ARGV[3]) > 0 then
+  for i = 1, #KEYS do
+    if i ~= 2 then redis.call('EXPIRE', KEYS[i], ARGV[3]) end
+  end
+end
 return {'ok', ''}

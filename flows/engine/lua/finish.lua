@@ -4,7 +4,7 @@
 -- it; one whose attempt was taken over gets 'lost' and must leave the task alone.
 -- KEYS: flow, step, events, queue, next step (the step itself when there is none)
 -- ARGV: task_id, attempt, consumer, outcome ('completed' | 'failed'), output_json, error,
---       logs_json, channel, group, next_step_id ('' when last), step key prefix
+--       logs_json, channel, group, next_step_id ('' when last), step key prefix, retention
 -- Returns a claim (see claim_current_step) or {'done', outcome}.
 local task_id, attempt, consumer, outcome = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local channel, group, next_step = ARGV[8], ARGV[9], ARGV[10]
@@ -23,7 +23,8 @@ local last = attempts[#attempts]
 last.finished_at = t
 last.result = outcome
 if ARGV[6] ~= '' then last.error = ARGV[6] end
-local name = redis.call('HGET', KEYS[1], 'name')
+local flow = redis.call('HMGET', KEYS[1], 'name', 'definition')
+local name = flow[1]
 local function continue_run()
   return claim_current_step(KEYS[1], KEYS[3], task_id, consumer, channel, ARGV[11])
 end
@@ -57,5 +58,6 @@ else
     'updated_at', t)
   emit(KEYS[3], channel, flow_event(flow_id, name, 'failed', step_id, t, error))
 end
+expire_run(KEYS[1], ARGV[11], flow[2], ARGV[12])
 finish_task(KEYS[4], group, task_id)
 return {'done', outcome}

@@ -29,6 +29,23 @@ local function finish_task(queue_key, group, task_id)
   redis.call('XDEL', queue_key, task_id)
 end
 
+-- Once a run has ended, its state need only outlive the retention (seconds; 0 keeps it).
+local function expire_run(flow_key, step_prefix, definition_json, retention)
+  if tonumber(retention) <= 0 then return end
+  redis.call('EXPIRE', flow_key, retention)
+  for _, step in ipairs(cjson.decode(definition_json).steps) do
+    redis.call('EXPIRE', step_prefix .. step.name, retention)
+  end
+end
+
+-- A run that goes on again (retry) is kept until it ends anew.
+local function persist_run(flow_key, step_prefix, definition_json)
+  redis.call('PERSIST', flow_key)
+  for _, step in ipairs(cjson.decode(definition_json).steps) do
+    redis.call('PERSIST', step_prefix .. step.name)
+  end
+end
+
 -- A run has one task in the queue at a time; whoever holds it runs the run's current step.
 local function enqueue(queue_key, flow_id)
   return redis.call('XADD', queue_key, '*', 'flow_id', flow_id)

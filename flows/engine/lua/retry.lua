@@ -2,9 +2,10 @@
 -- outputs; attempt_count keeps counting, with a fresh retry budget. Idempotent: a step that is
 -- not failed (already pending again after a double click, say) is left alone.
 -- KEYS: flow, step, events, queue
--- ARGV: channel, replacement definition_json ('' to keep), replacement max_attempts ('' to keep)
+-- ARGV: channel, replacement definition_json ('' to keep), replacement max_attempts ('' to keep),
+--       step key prefix
 local channel = ARGV[1]
-local flow = redis.call('HMGET', KEYS[1], 'status', 'flow_id', 'name')
+local flow = redis.call('HMGET', KEYS[1], 'status', 'flow_id', 'name', 'definition')
 if not flow[1] then return {'missing', 'no such run'} end
 local step = redis.call('HMGET', KEYS[2], 'status', 'step_id', 'attempt_count')
 if not step[1] then return {'missing', 'no such step in this run'} end
@@ -12,6 +13,7 @@ if step[1] ~= 'failed' or flow[1] ~= 'failed' then
   return {'noop', 'step ' .. step[2] .. ' is ' .. step[1] .. ' and the run is ' .. flow[1]}
 end
 local t = now()
+persist_run(KEYS[1], ARGV[4], flow[4])
 local task = enqueue(KEYS[4], flow[2])
 redis.call('HSET', KEYS[2], 'status', 'pending', 'error', '', 'finished_at', '', 'task', task,
   'owner', '', 'retry_base', step[3])

@@ -23,7 +23,10 @@ class Command(BaseCommand):
             embedded.start()
         try:
             runner = Runner(
-                settings.REDIS_URL, concurrency=concurrency, key_prefix=settings.FLOWS_KEY_PREFIX
+                settings.REDIS_URL,
+                concurrency=concurrency,
+                key_prefix=settings.FLOWS_KEY_PREFIX,
+                retention_seconds=settings.FLOWS_RETENTION_SECONDS,
             )
             uvloop.run(run_until_signalled(runner))
         finally:
