@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
@@ -10,7 +12,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from flows import definitions, engine_client
 from flows.engine.store import RunNotFound
 from flows.forms import LaunchForm
-from flows.models import FlowRun
+from flows.models import FlowDefinition, FlowRun
 from flows.views.common import HtmxHttpRequest, get_flow, requires
 
 RECENT_RUNS = 50
@@ -20,7 +22,9 @@ RECENT_RUNS = 50
 @requires("flows.launch_flow")
 def launch(request: HtmxHttpRequest, name: str) -> HttpResponse:
     flow = get_flow(name)
-    form = LaunchForm(request.POST or None)
+    form = LaunchForm(
+        request.POST or None, initial=_last_input(flow) if request.method == "GET" else None
+    )
     if request.method == "POST" and form.is_valid():
         try:
             run = definitions.launch(flow, form.cleaned_data["input"], request.user)
@@ -31,6 +35,15 @@ def launch(request: HtmxHttpRequest, name: str) -> HttpResponse:
             return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
     template = "flows/launch.html#launch-form" if request.htmx else "flows/launch.html"
     return render(request, template, {"flow": flow, "form": form})
+
+
+def _last_input(flow: FlowDefinition) -> dict[str, str]:
+    """Start from the input of the flow's latest run: relaunching is the common case."""
+    last_run = flow.runs.values_list("flow_id", flat=True).first()
+    if last_run is None:
+        return {}
+    run_input, _ = engine_client.run_samples(last_run)
+    return {"input": json.dumps(run_input, indent=2)}
 
 
 @require_GET

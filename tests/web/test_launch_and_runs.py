@@ -95,3 +95,11 @@ def test_runs_list_shows_recent_runs_with_status(operator: Client, stripe):
 
     assert b"stripe_payment_request" in response.content
     assert response.context["runs"][0].status in {"created", "running"}
+
+
+def test_launch_form_starts_from_the_last_runs_input(operator: Client, stripe):
+    operator.post(f"/flows/{stripe.name}/launch/", {"input": '{"amount": 42}'})
+
+    response = operator.get(f"/flows/{stripe.name}/launch/")
+
+    assert b"&quot;amount&quot;: 42" in response.content
