@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
+from django.db.models.signals import m2m_changed, post_migrate
 
 
 class FlowsConfig(AppConfig):
@@ -9,6 +9,13 @@ class FlowsConfig(AppConfig):
     verbose_name = "Flows"
 
     def ready(self) -> None:
-        from flows.roles import install_roles
+        from django.contrib.auth import get_user_model
+
+        from flows.roles import install_roles, sync_staff_status
 
         post_migrate.connect(install_roles, sender=self, dispatch_uid="flows.install_roles")
+        m2m_changed.connect(
+            sync_staff_status,
+            sender=get_user_model().groups.through,
+            dispatch_uid="flows.sync_staff_status",
+        )

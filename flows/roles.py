@@ -59,3 +59,27 @@ def install_roles(**_signal_arguments: object) -> None:
                 Permission.objects.get(content_type__app_label=app_label, codename=codename)
             )
         group.permissions.set(permissions)
+
+
+def sync_staff_status(
+    instance: object, action: str, reverse: bool, pk_set: set[int] | None, **_: object
+) -> None:
+    """Admins manage users in the Django admin, which only lets staff in: staff status follows
+    membership of the Admin group (superusers keep theirs).
+
+    Connected to m2m_changed of User.groups; covers user.groups.add/remove/set/clear and
+    group.user_set.add/remove (a group's user_set.clear is not tracked).
+    """
+    from django.contrib.auth import get_user_model
+
+    if action not in {"post_add", "post_remove", "post_clear"}:
+        return
+    users = get_user_model().objects
+    affected = users.filter(pk__in=pk_set or ()) if reverse else users.filter(pk=instance.pk)
+    for user in affected:
+        staff = user.is_superuser or user.groups.filter(name=ADMIN).exists()
+        if user.is_staff != staff:
+            users.filter(pk=user.pk).update(is_staff=staff)
+            user.is_staff = staff
+        if not reverse:
+            instance.is_staff = staff

@@ -1,12 +1,15 @@
-"""What every builder view shares: the typed request and flow lookup."""
+"""What every builder view shares: the typed request, access checks and lookups."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import wraps
 
 from django.contrib.auth.decorators import login_required, permission_required
+from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
+from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
 from flows.models import FlowDefinition, StepDefinition
@@ -28,10 +31,24 @@ def get_step(name: str, step_id: int) -> StepDefinition:
     )
 
 
+def login_required_page(view: View) -> View:
+    """login_required that also works for htmx: an expired session sends the whole page to the
+    login form (and back here after), instead of swapping the login page into a fragment."""
+
+    @wraps(view)
+    def wrapper(request: HtmxHttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        if request.htmx and not request.user.is_authenticated:
+            page = request.htmx.current_url_abs_path or request.get_full_path()
+            return HttpResponseClientRedirect(redirect_to_login(page).url)
+        return login_required(view)(request, *args, **kwargs)
+
+    return wrapper
+
+
 def requires(permission: str) -> Callable[[View], View]:
     """Log in first (anonymous users go to the login page), then 403 without the permission."""
 
     def decorate(view: View) -> View:
-        return login_required(permission_required(permission, raise_exception=True)(view))
+        return login_required_page(permission_required(permission, raise_exception=True)(view))
 
     return decorate

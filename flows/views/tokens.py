@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from flows.forms import TokenForm
 from flows.models import ApiToken
-from flows.views.common import HtmxHttpRequest
+from flows.views.common import HtmxHttpRequest, login_required_page
 
 
 @require_http_methods(["GET", "POST"])
-@login_required
+@login_required_page
 def token_list(request: HtmxHttpRequest) -> HttpResponse:
     form = TokenForm(request.POST or None)
     new_key = None
@@ -28,7 +27,7 @@ def token_list(request: HtmxHttpRequest) -> HttpResponse:
 
 
 @require_POST
-@login_required
+@login_required_page
 def token_revoke(request: HtmxHttpRequest, token_id: int) -> HttpResponse:
     token = get_object_or_404(ApiToken, pk=token_id, user=request.user)
     token.delete()

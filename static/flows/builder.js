@@ -86,6 +86,29 @@
     });
   });
 
+  // htmx leaves the page unchanged on an error answer; say what happened instead of nothing.
+  function showProblem(text) {
+    var banner = document.getElementById("client-problem");
+    if (!banner) {
+      banner = document.createElement("p");
+      banner.id = "client-problem";
+      banner.className = "message message-error";
+      banner.setAttribute("role", "alert");
+      document.querySelector("main").prepend(banner);
+    }
+    banner.textContent = text;
+  }
+
+  document.addEventListener("htmx:responseError", function (event) {
+    var status = event.detail.xhr.status;
+    showProblem(status === 403 ? "Your account is not allowed to do that."
+      : "The server could not do that (error " + status + "). Reload the page and try again.");
+  });
+
+  document.addEventListener("htmx:sendError", function () {
+    showProblem("The server cannot be reached. Check the connection and try again; nothing was lost.");
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     enhanceScriptEditors(document);
     if (window.htmx) htmx.onLoad(enhanceScriptEditors);

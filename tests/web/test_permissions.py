@@ -84,3 +84,29 @@ def test_pages_carry_the_csrf_token_for_htmx(operator: Client, stripe):
     response = operator.get("/")
 
     assert b'hx-headers=\'{"X-CSRFToken": "' in response.content
+
+
+def test_admins_get_staff_status_to_manage_users_and_operators_do_not(make_user):
+    admin, operator = make_user("Admin"), make_user("Operator")
+    client = Client()
+
+    client.force_login(admin)
+    admin_users_page = client.get("/admin/auth/user/")
+    client.force_login(operator)
+    operator_users_page = client.get("/admin/auth/user/")
+
+    assert admin_users_page.status_code == 200
+    assert operator_users_page.status_code == 302
+    admin.groups.clear()
+    admin.refresh_from_db()
+    assert not admin.is_staff
+
+
+def test_an_expired_session_sends_htmx_requests_to_the_login_page(client: Client, stripe):
+    response = client.post(
+        f"/flows/{stripe.name}/steps/check/",
+        {"script": "1"},
+        headers={"HX-Request": "true", "HX-Current-URL": f"http://testserver/flows/{stripe.name}/"},
+    )
+
+    assert response["HX-Redirect"] == f"/accounts/login/?next=/flows/{stripe.name}/"
