@@ -8,7 +8,6 @@ from typing import Any
 
 from django import forms
 
-from flows.engine.builder import Flow
 from flows.engine.executor import encode_input
 from flows.models import FlowDefinition, StepDefinition
 from flows.portable import parse_import
@@ -62,6 +61,8 @@ class StepForm(forms.ModelForm):
         self.instance.flow = flow
         # Keep the script exactly as typed: indentation matters in Starlark.
         self.fields["script"].strip = False
+        if not self.is_bound and float(self.instance.timeout).is_integer():
+            self.initial["timeout"] = int(self.instance.timeout)  # "5", not "5.0"
 
     def clean_name(self) -> str:
         # The (flow, name) constraint is not checked by the form because flow is not a field.
@@ -109,16 +110,32 @@ class LaunchForm(forms.Form):
 class ImportForm(forms.Form):
     definition = forms.CharField(
         label="Flow JSON",
+        required=False,
         widget=forms.Textarea(attrs={"rows": 12, "spellcheck": "false"}),
-        help_text="Paste a flow exported from Flowsite (Export as JSON).",
+        help_text="Paste a flow exported from Flowsite (Export as JSON)…",
     )
+    file = forms.FileField(label="…or choose the exported file", required=False)
 
-    def clean_definition(self) -> tuple[Flow, str]:
+    def clean(self) -> dict[str, Any]:
+        """Read the pasted text, else the file, into (engine Flow, description) as `flow`."""
+        cleaned = super().clean()
+        field, text = "definition", cleaned.get("definition", "")
+        if not text and cleaned.get("file"):
+            field = "file"
+            try:
+                text = cleaned["file"].read().decode()
+            except UnicodeDecodeError:
+                self.add_error(field, "The file is not UTF-8 text: choose the exported .json file.")
+                return cleaned
+        if not text:
+            self.add_error("definition", "Paste the flow's JSON or choose the exported file.")
+            return cleaned
         try:
-            return parse_import(self.cleaned_data["definition"])
+            cleaned["flow"] = parse_import(text)
         except ValueError as error:
-            text = str(error)
-            raise forms.ValidationError(text[:1].upper() + text[1:]) from None
+            message = str(error)
+            self.add_error(field, message[:1].upper() + message[1:])
+        return cleaned
 
 
 class TokenForm(forms.Form):

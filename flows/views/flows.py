@@ -146,9 +146,9 @@ def _download(body: str, content_type: str, filename: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @requires("flows.add_flowdefinition")
 def flow_import(request: HtmxHttpRequest) -> HttpResponse:
-    form = ImportForm(request.POST or None)
+    form = ImportForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
-        flow, description = form.cleaned_data["definition"]
+        flow, description = form.cleaned_data["flow"]
         definition = definitions.create_from_flow(flow, description=description, user=request.user)
         messages.success(request, f"Imported flow {definition.name}.")
         return _redirect(request, definition.get_absolute_url())

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from flows.examples import stripe_payment_request
@@ -65,3 +66,19 @@ def test_import_refuses_an_existing_name_and_bad_names(operator: Client, stripe)
     assert b"already exists" in operator.post("/flows/import/", {"definition": same}).content
     response = operator.post("/flows/import/", {"definition": spaced})
     assert b"may only use letters, digits, underscores and hyphens" in response.content
+
+
+def test_import_takes_the_exported_file(operator: Client, stripe):
+    exported = operator.get(f"/flows/{stripe.name}/export.json").content
+    stripe.delete()
+
+    upload = SimpleUploadedFile("stripe.json", exported, content_type="application/json")
+    response = operator.post("/flows/import/", {"file": upload})
+
+    assert response["Location"] == "/flows/stripe_payment_request/"
+
+
+def test_import_asks_for_json_when_given_nothing(operator: Client, db: None):
+    response = operator.post("/flows/import/", {"definition": ""})
+
+    assert b"Paste the flow&#x27;s JSON or choose the exported file." in response.content

@@ -94,6 +94,7 @@ def test_edit_in_place_swaps_the_row_back_after_saving(operator: Client, stripe)
     )
 
     assert form.content.lstrip().startswith(f'<form id="step-form-{step.pk}"'.encode())
+    assert b'name="timeout" value="5"' in form.content
     assert response["HX-Retarget"] == f"#step-{step.pk}"
     step.refresh_from_db()
     assert (step.name, step.timeout) == ("stripe_setup", 7)
