@@ -6,18 +6,13 @@
   // Script fields become CodeMirror editors (line numbers, Python highlighting). The textarea
   // stays in the form: every change is copied back and announced with an "input" event, which
   // drives htmx's debounced live check exactly as typing in the textarea would.
+  var LEAVE_KEYS = { Tab: false, "Shift-Tab": false };
+
   function enhanceScriptEditors(root) {
     if (!window.CodeMirror) return;
     root.querySelectorAll("textarea[data-code-editor]").forEach(function (textarea) {
       if (textarea.dataset.enhanced) return;
       textarea.dataset.enhanced = "true";
-      var leaving = false; // Esc then Tab moves focus on instead of indenting.
-      var passIfLeaving = function (command) {
-        return function (editor) {
-          if (leaving) { leaving = false; return CodeMirror.Pass; }
-          editor.execCommand(command(editor));
-        };
-      };
       var label = document.querySelector('label[for="' + textarea.id + '"]');
       var editor = CodeMirror.fromTextArea(textarea, {
         mode: "python",
@@ -27,14 +22,18 @@
         inputStyle: "contenteditable",
         screenReaderLabel: label ? label.textContent.trim() : "Script",
         extraKeys: {
-          Esc: function () { leaving = true; },
-          Tab: passIfLeaving(function (ed) { return ed.somethingSelected() ? "indentMore" : "insertSoftTab"; }),
-          "Shift-Tab": passIfLeaving(function () { return "indentLess"; }),
+          Esc: function (ed) { ed.removeKeyMap(LEAVE_KEYS); ed.addKeyMap(LEAVE_KEYS); },
+          Tab: function (ed) { ed.execCommand(ed.somethingSelected() ? "indentMore" : "insertSoftTab"); },
+          "Shift-Tab": "indentLess",
         },
       });
-      editor.on("keydown", function (_editor, event) {
-        if (event.key !== "Escape" && event.key !== "Tab" && event.key !== "Shift") leaving = false;
+      // Tab indents, so keyboard users leave with Esc then Tab (or Shift-Tab): after Esc the
+      // Tab keys are left to the browser until any other key is pressed or focus moves on.
+      var leaveNoMore = function () { editor.removeKeyMap(LEAVE_KEYS); };
+      editor.on("keydown", function (_ed, event) {
+        if (["Escape", "Tab", "Shift"].indexOf(event.key) < 0) leaveNoMore();
       });
+      editor.on("blur", leaveNoMore);
       editor.on("change", function () {
         editor.save();
         textarea.dispatchEvent(new Event("input", { bubbles: true }));

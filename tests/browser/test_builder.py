@@ -182,3 +182,23 @@ def test_the_builder_works_without_javascript(browser, live_server, make_user, s
         ["stripe_config", "stripe_config_confirm", "create_product", "refund"]
     )
     context.close()
+
+
+def test_keyboard_users_indent_in_the_editor_and_leave_it_with_escape_then_tab(
+    page: Page, live_server, log_in, stripe
+):
+    log_in(page, "Operator")
+    page.goto(f"{live_server.url}/flows/{stripe.name}/")
+
+    page.get_by_role("button", name="Add step").focus()
+    page.keyboard.press("Enter")
+    page.get_by_label("Step name").fill("typed")
+    page.keyboard.press("Tab")
+    page.keyboard.type("x = 1")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Escape")
+    page.keyboard.press("Tab")
+
+    expect(page.get_by_label("Timeout (seconds)")).to_be_focused()
+    expect(page.locator("#step-form-new .CodeMirror")).to_contain_text("x = 1")
+    expect(page.locator("#id_step_new_script")).to_have_value("x = 1   ")
