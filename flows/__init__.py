@@ -1,6 +1,5 @@
-"""Flowsite's flows: the engine API is importable from here with no Django settings configured.
-
-    from flows import new_step, new_flow, FlowExecutor, FlowStatus, StepStatus
+"""Flowsite's flows. The engine API is importable from here with no Django settings configured:
+`from flows import new_step, new_flow, FlowExecutor, FlowStatus, StepStatus`.
 """
 
 from flows.engine import (
