@@ -2,7 +2,8 @@
 
     make example            (or: python examples/stripe_flow_example.py)
 
-Builds the flow with the fluent builder, launches it (the flow id prints at once), then prints
+Builds the flow with the fluent builder (flows/examples.py, the same definition `make run`
+installs for the browser), launches it (the flow id prints at once), then prints
 each step's status as it changes until the flow completes. Uses $REDIS_URL, or starts the
 embedded Redis under var/ when it is unset; runs its own runner, so nothing else is needed.
 """
@@ -14,50 +15,12 @@ import os
 import sys
 from pathlib import Path
 
-from flows import FlowExecutor, FlowStatus, new_flow, new_step
+from flows import FlowExecutor, FlowStatus
 from flows.engine import Runner
+from flows.examples import STRIPE_SAMPLE_INPUT, stripe_payment_request
 from flowsite.embedded_redis import EmbeddedRedis
 
 ROOT = Path(__file__).resolve().parent.parent
-
-STRIPE_CONFIG = """
-log("configuring Stripe for " + input["customer_email"])
-config = mock_api("success", payload = {"api_key": "sk_test_mock", "currency": "usd"})
-config
-"""
-
-STRIPE_CONFIG_CONFIRM = """
-config = steps["stripe_config"]
-confirmed = mock_api("flaky", fail_times = 1, payload = {"confirmed": True})
-log("attempt " + str(attempt) + ": Stripe answered " + str(confirmed))
-{"currency": config["currency"], "confirmed": confirmed["confirmed"]}
-"""
-
-CREATE_PRODUCT = """
-product = mock_api("slow", delay = 0.2, payload = {
-    "id": "prod_mock_1",
-    "name": input["product_name"],
-    "price": input["amount"],
-    "currency": steps["stripe_config_confirm"]["currency"],
-})
-log("created product " + product["id"])
-product
-"""
-
-
-def build_flow():
-    stripe_config = new_step("stripe_config").script(STRIPE_CONFIG).timeout(5).build()
-    confirm = (
-        new_step("stripe_config_confirm").script(STRIPE_CONFIG_CONFIRM).timeout(5).retries(2)
-    ).build()
-    create_product = new_step("create_product").script(CREATE_PRODUCT).timeout(5).build()
-    return (
-        new_flow("stripe_payment_request")
-        .add_step(stripe_config)
-        .add_step(confirm)
-        .add_step(create_product)
-        .build()
-    )
 
 
 async def run(redis_url: str) -> FlowStatus:
@@ -65,10 +28,7 @@ async def run(redis_url: str) -> FlowStatus:
     runner_task = asyncio.create_task(runner.run(), name="example-runner")
     try:
         async with FlowExecutor(redis_url) as executor:
-            flow_id = await executor.execute_flow(
-                build_flow(),
-                {"customer_email": "ada@example.com", "product_name": "Flow plan", "amount": 4200},
-            )
+            flow_id = await executor.execute_flow(stripe_payment_request(), STRIPE_SAMPLE_INPUT)
             print(f"launched flow {flow_id}")
             async for event in executor.watch_flow(flow_id):
                 if event["kind"] == "step":
