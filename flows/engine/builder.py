@@ -9,7 +9,9 @@ the JSON API use the same `validate_*` functions so that a definition that saves
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from flows.engine.sandbox.syntax import check_script
@@ -102,7 +104,20 @@ def validate_step(step: Step) -> None:
         raise ValueError(f"step {step.name!r}: {error}") from None
 
 
+@lru_cache(maxsize=256)
 def validate_flow(flow: Flow) -> None:
+    """Raise ValueError naming what is wrong. Cached: a flow launched again and again (they
+    are immutable) is checked once, keeping execute_flow fast."""
+    _check_flow(flow)
+
+
+@lru_cache(maxsize=256)
+def definition_json(flow: Flow) -> str:
+    """The flow as the JSON a run keeps of it (cached, like validation)."""
+    return json.dumps(flow.to_dict(), separators=(",", ":"))
+
+
+def _check_flow(flow: Flow) -> None:
     validate_name(flow.name, what="flow")
     if not flow.steps:
         raise ValueError(f"flow {flow.name!r} has no steps: add at least one")

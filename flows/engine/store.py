@@ -14,7 +14,7 @@ from typing import Any
 
 import redis.asyncio as redis
 
-from flows.engine.builder import Flow
+from flows.engine.builder import Flow, definition_json
 from flows.engine.keys import RUNNER_GROUP, Keys
 from flows.engine.state import FlowState, StepState
 
@@ -89,7 +89,7 @@ class RunStore:
             flow_id,
             flow.name,
             input_json,
-            json.dumps(flow.to_dict()),
+            definition_json(flow),
             meta_json,
             self.keys.flow_channel(flow_id),
             self.retention_seconds,
@@ -194,7 +194,7 @@ class RunStore:
             ],
             args=[
                 self.keys.flow_channel(flow_id),
-                json.dumps(replacement.to_dict()) if replacement else "",
+                definition_json(replacement) if replacement else "",
                 max_attempts,
                 self.keys.step(flow_id, ""),
             ],
