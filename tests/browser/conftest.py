@@ -12,7 +12,7 @@ from django.conf import settings
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from flows.engine.runner import Runner
-from tests.web.conftest import clean_redis, make_user, static_root  # noqa: F401 - shared fixtures
+from tests.web.conftest import make_user  # noqa: F401 - shared fixture
 
 CHROMIUM = "/usr/bin/chromium"
 # Root in a container: no sandbox; no network chatter of its own.

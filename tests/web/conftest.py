@@ -1,12 +1,10 @@
-"""Web fixtures: users in each role, logged-in clients, a flushed Redis, an example flow."""
+"""Web fixtures: users in each role, logged-in clients, an example flow."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
-import redis
-from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.test import Client
 
@@ -14,19 +12,6 @@ from flows import definitions
 from flows.examples import stripe_payment_request
 from flows.models import ApiToken, FlowDefinition
 from flows.roles import ADMIN, OPERATOR, VIEWER
-
-
-@pytest.fixture(autouse=True, scope="session")
-def static_root() -> None:
-    """WhiteNoise warns (an error here) when STATIC_ROOT is missing; `serve` collects into it."""
-    settings.STATIC_ROOT.mkdir(parents=True, exist_ok=True)
-
-
-@pytest.fixture(autouse=True)
-def clean_redis(redis_url: str) -> Iterator[None]:
-    with redis.Redis.from_url(redis_url) as client:
-        client.flushdb()
-    yield
 
 
 @pytest.fixture
