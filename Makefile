@@ -51,6 +51,7 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(WITH_REDIS) $(BIN)/python bench/engine.py
+	$(WITH_REDIS) $(BIN)/python bench/builder.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache
