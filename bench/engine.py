@@ -108,7 +108,7 @@ async def delete_prefix(redis_url: str, prefix: str) -> None:
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL"))
-    parser.add_argument("--concurrency", type=int, default=4, help="per runner process")
+    parser.add_argument("--concurrency", type=int, default=8, help="per runner process")
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--flows", type=int, default=2000)
     arguments = parser.parse_args()

@@ -84,7 +84,8 @@ class WorkerPool:
     def __init__(self, size: int, memory_mb: int = DEFAULT_MEMORY_MB) -> None:
         self.size = size
         self.memory_mb = memory_mb
-        self._idle: asyncio.Queue[_Worker] = asyncio.Queue()
+        # Last in, first out: the most recently used worker is the likeliest to be warm.
+        self._idle: asyncio.LifoQueue[_Worker] = asyncio.LifoQueue()
         self._slots = asyncio.Semaphore(size)
         self._all: set[_Worker] = set()
 
