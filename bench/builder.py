@@ -101,7 +101,7 @@ def main() -> int:
     try:
         client, editor_name = _populate()
         pages = {
-            f"flows list, {FLOWS} definitions": "/",
+            f"flows list, {FLOWS} definitions": "/flows/",
             f"flow editor, {EDITOR_STEPS} steps": f"/flows/{editor_name}/",
         }
         print(f"database: {connection.vendor}; {REPEATS} requests each after {WARMUP} warm-up")

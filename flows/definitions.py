@@ -11,7 +11,7 @@ from django.db.models import Max
 
 from flows import engine_client
 from flows.engine.builder import Flow, Step
-from flows.models import NAME_MAX_LENGTH, FlowDefinition, FlowRun, StepDefinition
+from flows.models import NAME_MAX_LENGTH, AuditEntry, FlowDefinition, FlowRun, StepDefinition
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -104,6 +104,13 @@ def launch(definition: FlowDefinition, input: dict[str, Any], user: AbstractBase
         "definition_version": definition.version,
     }
     flow_id = engine_client.launch(flow, input, meta)
+    AuditEntry.record(
+        AuditEntry.Action.LAUNCH,
+        user,
+        flow_id=flow_id,
+        definition=definition,
+        version=meta["definition_version"],
+    )
     return FlowRun.objects.create(
         flow_id=flow_id, definition=definition, version=definition.version, launched_by=user
     )

@@ -22,15 +22,19 @@ from flows.engine.sandbox.one_off import run_once
 from flows.engine.sandbox.starlark_runtime import ScriptRequest, ScriptResult
 from flows.engine.state import FlowState, StepState
 from flows.engine.statuses import FINAL_FLOW_STATUSES, StepStatus
-from flows.engine.store import RunNotFound
+from flows.engine.store import ActionResult, RunNotFound
 
 T = TypeVar("T")
 
 
 def _with_executor(work: Callable[[FlowExecutor], Awaitable[T]]) -> T:
     async def run() -> T:
-        async with FlowExecutor(settings.REDIS_URL, key_prefix=settings.FLOWS_KEY_PREFIX) as ex:
-            return await work(ex)
+        async with FlowExecutor(
+            settings.REDIS_URL,
+            key_prefix=settings.FLOWS_KEY_PREFIX,
+            retention_seconds=settings.FLOWS_RETENTION_SECONDS,
+        ) as executor:
+            return await work(executor)
 
     return async_to_sync(run)()
 
@@ -90,6 +94,21 @@ def active_run_ids(flow_ids: list[str]) -> list[str]:
     """The runs among these that have not finished yet."""
     final = {str(status) for status in FINAL_FLOW_STATUSES}
     return [fid for fid, status in run_statuses(flow_ids).items() if status not in final]
+
+
+def retry_step(flow_id: str, step_id: str, replacement: Flow | None = None) -> ActionResult:
+    """Resume a failed run from its failed step (with a replacement definition: fix and resume).
+
+    A step that is not failed is left alone and the result says why: double clicks are safe.
+    Raises RunNotFound, and ValueError for a replacement that does not fit the run."""
+    return _with_executor(
+        lambda executor: executor.retry_step(flow_id, step_id, replacement=replacement)
+    )
+
+
+def cancel_run(flow_id: str) -> ActionResult:
+    """Cancel a live run; an ended run is left alone and the result says so."""
+    return _with_executor(lambda executor: executor.cancel_flow(flow_id))
 
 
 def run_script_once(request: ScriptRequest) -> ScriptResult:

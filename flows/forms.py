@@ -11,6 +11,7 @@ from django import forms
 from flows.engine.executor import encode_input
 from flows.models import FlowDefinition, StepDefinition
 from flows.portable import parse_import
+from flows.validators import retries_validator, script_validator, timeout_validator
 
 
 def parse_json_object(text: str, what: str) -> dict[str, Any]:
@@ -140,3 +141,21 @@ class ImportForm(forms.Form):
 
 class TokenForm(forms.Form):
     name = forms.CharField(label="Token name", max_length=100, help_text="e.g. ci-pipeline")
+
+
+class FixStepForm(forms.Form):
+    """A failed step's script, timeout and retries, edited to resume its run."""
+
+    script = forms.CharField(
+        label="Script",
+        strip=False,
+        validators=[script_validator],
+        widget=forms.Textarea(
+            attrs={"rows": 10, "spellcheck": "false", "data-code-editor": "python"}
+        ),
+    )
+    timeout = forms.FloatField(label="Timeout (seconds)", validators=[timeout_validator])
+    retries = forms.IntegerField(label="Retries", min_value=0, validators=[retries_validator])
+    save_to_definition = forms.BooleanField(
+        label="Also save this fix to the flow definition (a new version)", required=False
+    )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.validators import validate_slug
@@ -86,6 +86,9 @@ class FlowDefinition(models.Model):
             version=F("version") + 1, updated_by=user, updated_at=timezone.now()
         )
         self.refresh_from_db(fields=["version", "updated_by", "updated_at"])
+        AuditEntry.record(
+            AuditEntry.Action.DEFINITION_CHANGE, user, definition=self, version=self.version
+        )
 
 
 class StepDefinition(models.Model):
@@ -173,3 +176,100 @@ class ApiToken(models.Model):
             return None
         cls.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
         return token
+
+
+class RunRecord(models.Model):
+    """The archive of a run: what Redis held for it, kept after Redis lets it go.
+
+    Written by the archiver (flows/archive/) from the engine's events; `state` and `steps` are
+    the run's Redis hashes as they were last read, so the run page renders an archived run
+    exactly as a live one.
+    """
+
+    flow_id = models.CharField(max_length=64, unique=True)
+    name = models.CharField(max_length=NAME_MAX_LENGTH)
+    definition = models.ForeignKey(
+        FlowDefinition, null=True, blank=True, on_delete=models.SET_NULL, related_name="records"
+    )
+    definition_version = models.PositiveIntegerField(null=True, blank=True)
+    status = models.CharField(max_length=16)
+    current_step = models.CharField(max_length=NAME_MAX_LENGTH, blank=True)
+    error = models.TextField(blank=True)
+    launched_by = models.CharField(max_length=150, blank=True)
+    patch_count = models.PositiveIntegerField(default=0)
+    step_count = models.PositiveIntegerField(default=0)
+    completed_count = models.PositiveIntegerField(default=0)
+    state = models.JSONField(default=dict, help_text="The run's flow hash from Redis.")
+    steps = models.JSONField(default=list, help_text="Its step hashes, attempts included.")
+    created_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-flow_id"]
+        indexes = [
+            models.Index(fields=["-created_at", "-flow_id"], name="run_newest"),
+            models.Index(fields=["name", "-created_at", "-flow_id"], name="run_newest_by_flow"),
+            models.Index(fields=["status", "-created_at", "-flow_id"], name="run_newest_by_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.flow_id}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("flows:run_detail", args=[self.flow_id])
+
+    @property
+    def progress_percent(self) -> int:
+        return round(100 * self.completed_count / self.step_count) if self.step_count else 0
+
+
+class AuditEntry(models.Model):
+    """Who did what to a run or a definition, and when."""
+
+    class Action(models.TextChoices):
+        LAUNCH = "launch", "launched"
+        RETRY = "retry", "retried a step"
+        FIX_AND_RESUME = "fix_and_resume", "fixed a step and resumed"
+        CANCEL = "cancel", "cancelled"
+        DEFINITION_CHANGE = "definition_change", "changed the definition"
+
+    flow_id = models.CharField(max_length=64, blank=True, help_text="The run, if any.")
+    definition = models.ForeignKey(
+        FlowDefinition, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    username = models.CharField(max_length=150, blank=True, help_text="Kept if the user goes.")
+    action = models.CharField(max_length=32, choices=Action.choices)
+    details = models.JSONField(default=dict, blank=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name_plural = "audit entries"
+        indexes = [models.Index(fields=["flow_id", "-at"], name="audit_by_run")]
+
+    def __str__(self) -> str:
+        return f"{self.username} {self.get_action_display()} {self.flow_id}".strip()
+
+    @classmethod
+    def record(
+        cls,
+        action: AuditEntry.Action,
+        user: AbstractBaseUser | None,
+        *,
+        flow_id: str = "",
+        definition: FlowDefinition | None = None,
+        **details: Any,
+    ) -> AuditEntry:
+        return cls.objects.create(
+            action=action,
+            user=user,
+            username=user.get_username() if user else "",
+            flow_id=flow_id,
+            definition=definition,
+            details=details,
+        )

@@ -3,14 +3,15 @@ from __future__ import annotations
 from django.urls import path
 
 from flows import api
-from flows.views import flows, runs, steps, tokens
+from flows.views import actions, flows, runs, steps, tokens
 
 app_name = "flows"
 
 step = "flows/<slug:name>/steps/<int:step_id>/"
 
 urlpatterns = [
-    path("", flows.flow_list, name="flow_list"),
+    path("", runs.dashboard, name="dashboard"),
+    path("flows/", flows.flow_list, name="flow_list"),
     path("flows/new/", flows.flow_new, name="flow_new"),
     path("flows/import/", flows.flow_import, name="flow_import"),
     path("flows/<slug:name>/", flows.flow_detail, name="flow_detail"),
@@ -31,7 +32,11 @@ urlpatterns = [
     path(step + "check/", steps.step_check, name="step_check"),
     path(step + "test/", steps.step_test, name="step_test"),
     path("runs/", runs.run_list, name="run_list"),
+    path("runs/retry/", actions.runs_retry, name="runs_retry"),
     path("runs/<str:flow_id>/", runs.run_detail, name="run_detail"),
+    path("runs/<str:flow_id>/cancel/", actions.run_cancel, name="run_cancel"),
+    path("runs/<str:flow_id>/steps/<str:step_id>/retry/", actions.step_retry, name="step_retry"),
+    path("runs/<str:flow_id>/steps/<str:step_id>/fix/", actions.step_fix, name="step_fix"),
     path("account/tokens/", tokens.token_list, name="token_list"),
     path("account/tokens/<int:token_id>/revoke/", tokens.token_revoke, name="token_revoke"),
     path("api/flows/<slug:name>/runs", api.launch_run, name="api_launch_run"),

@@ -1,4 +1,5 @@
-"""ASGI entry point: HTTP and WebSocket through Channels, lifespan running the flow runner."""
+"""ASGI entry point: HTTP and WebSocket through Channels; lifespan runs the background services
+(the embedded flow runner, the live bridge and the run archiver)."""
 
 from __future__ import annotations
 
@@ -9,25 +10,45 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "flowsite.settings")
 django_asgi_app = get_asgi_application()
 
-from channels.routing import ProtocolTypeRouter  # noqa: E402
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 
+from flows.archiver import Archiver  # noqa: E402
 from flows.engine.runner import Runner  # noqa: E402
-from flowsite.lifespan import LifespanRunner  # noqa: E402
+from flows.live.bridge import LiveBridge  # noqa: E402
+from flows.live.feeds import publish_archived  # noqa: E402
+from flows.routing import websocket_urlpatterns  # noqa: E402
+from flowsite.lifespan import LifespanServices, Service  # noqa: E402
 
 
-def _embedded_runner() -> Runner | None:
-    if not settings.FLOWS_EMBEDDED_RUNNER:
-        return None
-    return Runner(
-        settings.REDIS_URL,
-        concurrency=settings.FLOWS_RUNNER_CONCURRENCY,
-        key_prefix=settings.FLOWS_KEY_PREFIX,
-        retention_seconds=settings.FLOWS_RETENTION_SECONDS,
+def background_services() -> list[Service]:
+    services: list[Service] = []
+    if settings.FLOWS_EMBEDDED_RUNNER:
+        services.append(
+            Runner(
+                settings.REDIS_URL,
+                concurrency=settings.FLOWS_RUNNER_CONCURRENCY,
+                key_prefix=settings.FLOWS_KEY_PREFIX,
+                retention_seconds=settings.FLOWS_RETENTION_SECONDS,
+            )
+        )
+    services.append(LiveBridge(settings.REDIS_URL, settings.FLOWS_KEY_PREFIX))
+    services.append(
+        Archiver(settings.REDIS_URL, settings.FLOWS_KEY_PREFIX, on_archived=publish_archived)
     )
+    return services
 
 
-application = LifespanRunner(
-    ProtocolTypeRouter({"http": django_asgi_app}),
-    runner_factory=_embedded_runner,
+application = LifespanServices(
+    ProtocolTypeRouter(
+        {
+            "http": django_asgi_app,
+            "websocket": AllowedHostsOriginValidator(
+                AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+            ),
+        }
+    ),
+    services_factory=background_services,
 )

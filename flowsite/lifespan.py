@@ -1,8 +1,9 @@
-"""ASGI lifespan handling: runs the flow runner inside the web process.
+"""ASGI lifespan handling: runs background services inside the web process.
 
 Channels' ProtocolTypeRouter knows http and websocket only; uvicorn also sends a `lifespan`
-scope, which this wrapper answers by starting the embedded runner on startup and stopping it
-gracefully (stop claiming, finish or hand back) on shutdown.
+scope, which this wrapper answers by starting the services on startup, in order, and stopping
+them on shutdown in the same order: the embedded runner first (stop claiming, finish or hand
+back), so the live bridge and the archiver still see its last transitions.
 """
 
 from __future__ import annotations
@@ -10,19 +11,26 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
-
-from flows.engine.runner import Runner
+from typing import Any, Protocol
 
 logger = logging.getLogger(__name__)
 
-RunnerFactory = Callable[[], Runner | None]
+
+class Service(Protocol):
+    async def start(self) -> None: ...
+
+    async def run(self) -> None: ...
+
+    def stop(self) -> None: ...
 
 
-class LifespanRunner:
-    def __init__(self, application: Any, runner_factory: RunnerFactory) -> None:
+ServicesFactory = Callable[[], list[Service]]
+
+
+class LifespanServices:
+    def __init__(self, application: Any, services_factory: ServicesFactory) -> None:
         self.application = application
-        self.runner_factory = runner_factory
+        self.services_factory = services_factory
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         if scope["type"] != "lifespan":
@@ -33,21 +41,20 @@ class LifespanRunner:
     async def _lifespan(
         self, receive: Callable[[], Awaitable[dict]], send: Callable[[dict], Awaitable[None]]
     ) -> None:
-        runner: Runner | None = None
-        task: asyncio.Task | None = None
+        running: list[tuple[Service, asyncio.Task]] = []
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                runner = self.runner_factory()
-                if runner is not None:
-                    await runner.start()
-                    task = asyncio.create_task(runner.run(), name="flows-embedded-runner")
-                    logger.info("embedded flow runner started")
+                for service in self.services_factory():
+                    await service.start()
+                    name = type(service).__name__
+                    running.append((service, asyncio.create_task(service.run(), name=name)))
+                    logger.info("%s started", name)
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                if runner is not None and task is not None:
-                    runner.stop()
+                for service, task in running:
+                    service.stop()
                     await task
-                    logger.info("embedded flow runner stopped")
+                    logger.info("%s stopped", task.get_name())
                 await send({"type": "lifespan.shutdown.complete"})
                 return

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from django import template
@@ -12,3 +13,15 @@ register = template.Library()
 def pretty_json(value: Any) -> str:
     """Run data as JSON (not Python's repr): what scripts and the API see. Escaped on output."""
     return json.dumps(value, indent=2, ensure_ascii=False, default=str)
+
+
+@register.filter
+def duration(start: datetime | None, end: datetime | None) -> str:
+    """'1.25 s', '3 min 05 s'; empty until both ends are known."""
+    if start is None or end is None:
+        return ""
+    seconds = (end - start).total_seconds()
+    if seconds < 60:
+        return f"{seconds:.2f} s"
+    minutes, seconds = divmod(round(seconds), 60)
+    return f"{minutes} min {seconds:02d} s"

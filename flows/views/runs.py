@@ -1,21 +1,24 @@
-"""Launching runs and looking at them. The live run page comes with the monitoring issue."""
+"""Launching runs and looking at them: the run page, the Runs list and the dashboard."""
 
 from __future__ import annotations
 
 import json
 
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 
-from flows import definitions, engine_client
-from flows.engine.store import RunNotFound
+from flows import definitions, engine_client, history
+from flows.engine.statuses import FlowStatus
 from flows.forms import LaunchForm
-from flows.models import FlowDefinition, FlowRun
+from flows.history import RunFilter
+from flows.live.fragments import run_context
+from flows.live.groups import Abilities
+from flows.live.pages import run_audit
+from flows.models import FlowDefinition
+from flows.runs import load_run
 from flows.views.common import HtmxHttpRequest, get_flow, requires
-
-RECENT_RUNS = 50
 
 
 @require_http_methods(["GET", "POST"])
@@ -49,19 +52,38 @@ def _last_input(flow: FlowDefinition) -> dict[str, str]:
 @require_GET
 @requires("flows.view_flowrun")
 def run_detail(request: HtmxHttpRequest, flow_id: str) -> HttpResponse:
-    try:
-        run = engine_client.read_run(flow_id)
-    except RunNotFound:
-        raise Http404("No such run: it never existed or has expired.") from None
-    record = FlowRun.objects.select_related("definition").filter(flow_id=flow_id).first()
-    return render(request, "flows/run.html", {"run": run, "record": record})
+    """The run from Redis while it is there, else from the archive; live over /ws/runs/<id>/."""
+    run = load_run(flow_id)
+    if run is None:
+        raise Http404("No such run.")
+    context = run_context(run, Abilities.of(request.user))
+    context["audit"] = run_audit(flow_id)
+    return render(request, "flows/run.html", context)
 
 
 @require_GET
 @requires("flows.view_flowrun")
 def run_list(request: HtmxHttpRequest) -> HttpResponse:
-    runs = list(FlowRun.objects.select_related("definition", "launched_by")[:RECENT_RUNS])
-    statuses = engine_client.run_statuses([run.flow_id for run in runs])
-    for run in runs:
-        run.status = statuses.get(run.flow_id, "")
-    return render(request, "flows/runs.html", {"runs": runs})
+    run_filter = RunFilter(
+        request.GET.get("flow", ""), request.GET.get("status", ""), request.GET.get("cursor", "")
+    )
+    try:
+        runs, next_cursor = history.runs_page(run_filter)
+    except history.BadCursor:
+        return HttpResponseBadRequest("That page of runs does not exist: start from the newest.")
+    context = {
+        "runs": runs,
+        "next_cursor": next_cursor,
+        "filter": run_filter,
+        "live_query": request.GET.urlencode(),
+        "flow_names": FlowDefinition.objects.values_list("name", flat=True),
+        "statuses": [status.value for status in FlowStatus],
+        "can_retry": request.user.has_perm("flows.retry_step"),
+    }
+    return render(request, "flows/runs.html", context)
+
+
+@require_GET
+@requires("flows.view_flowrun")
+def dashboard(request: HtmxHttpRequest) -> HttpResponse:
+    return render(request, "flows/dashboard.html", history.dashboard())

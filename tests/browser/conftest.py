@@ -57,7 +57,7 @@ def log_in(live_server, make_user) -> Callable[[Page, str], None]:  # noqa: F811
 
     def log_in(page: Page, role: str) -> None:
         user = make_user(role)
-        page.goto(f"{live_server.url}/")
+        page.goto(f"{live_server.url}/flows/")
         page.get_by_label("Username").fill(user.username)
         page.get_by_label("Password").fill(PASSWORD)
         page.get_by_role("button", name="Log in").click()

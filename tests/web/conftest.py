@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from asgiref.sync import async_to_sync
+from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.test import Client
 
 from flows import definitions
+from flows.archiver import Archiver
 from flows.examples import stripe_payment_request
 from flows.models import ApiToken, FlowDefinition
 from flows.roles import ADMIN, OPERATOR, VIEWER
@@ -58,3 +61,23 @@ def token_for(make_user: Callable[[str], User]) -> Callable[[str], str]:
         return ApiToken.issue(make_user(role), "tests")[1]
 
     return issue
+
+
+@pytest.fixture
+def archive(db: None) -> Callable[[], int]:
+    """Archive what the engine's events stream holds now, as the web process's archiver does;
+    returns how many events it took."""
+
+    def archive_now() -> int:
+        async def drain() -> int:
+            archiver = Archiver(settings.REDIS_URL, settings.FLOWS_KEY_PREFIX)
+            await archiver.start()
+            total = 0
+            while taken := await archiver.archive_batch(block_ms=1):
+                total += taken
+            await archiver.client.aclose()
+            return total
+
+        return async_to_sync(drain)()
+
+    return archive_now

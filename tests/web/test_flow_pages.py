@@ -30,13 +30,13 @@ def test_login_page_is_styled_and_logs_in(client: Client, make_user):
     assert b'<label for="id_username">' in page.content
     assert b"pico.min.css" in page.content
     assert response.status_code == 302
-    assert client.get("/").status_code == 200
+    assert client.get("/flows/").status_code == 200
 
 
 def test_flow_list_shows_step_count_last_run_status_and_launch(operator: Client, stripe):
     FlowRun.objects.create(flow_id="gone", definition=stripe, version=1)
 
-    response = operator.get("/")
+    response = operator.get("/flows/")
 
     assert response.status_code == 200
     row = response.context["page"][0]
@@ -47,7 +47,7 @@ def test_flow_list_shows_step_count_last_run_status_and_launch(operator: Client,
 def test_flow_search_answers_htmx_with_the_table_only(operator: Client, stripe):
     definitions.create_from_flow(Flow("other", stripe.to_flow().steps))
 
-    response = operator.get("/?q=strip", headers=HTMX)
+    response = operator.get("/flows/?q=strip", headers=HTMX)
 
     assert response.content.lstrip().startswith(b'<div id="flow-table">')
     assert b"<html" not in response.content
@@ -130,7 +130,7 @@ def test_user_text_is_escaped(operator: Client, stripe):
     stripe.description = "<script>alert(1)</script>"
     stripe.save()
 
-    response = operator.get("/")
+    response = operator.get("/flows/")
 
     assert b"<script>alert(1)</script>" not in response.content
     assert b"&lt;script&gt;alert(1)&lt;/script&gt;" in response.content
@@ -158,5 +158,5 @@ def test_delete_flow_asks_for_confirmation_then_deletes(admin: Client, stripe):
     response = admin.post(f"/flows/{stripe.name}/delete/")
 
     assert b"Delete flow stripe_payment_request?" in confirm.content
-    assert response["Location"] == "/"
+    assert response["Location"] == "/flows/"
     assert not FlowDefinition.objects.exists()

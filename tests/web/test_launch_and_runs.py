@@ -88,8 +88,9 @@ def test_unknown_run_is_404(operator: Client):
     assert operator.get("/runs/nope/").status_code == 404
 
 
-def test_runs_list_shows_recent_runs_with_status(operator: Client, stripe):
+def test_runs_list_shows_recent_runs_with_status(operator: Client, stripe, archive):
     operator.post(f"/flows/{stripe.name}/launch/", {"input": "{}"})
+    archive()
 
     response = operator.get("/runs/")
 

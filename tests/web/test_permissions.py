@@ -13,7 +13,7 @@ def _actions(flow, step) -> dict[str, tuple[str, str, dict]]:
     base = f"/flows/{flow.name}"
     script = {"name": "s", "script": "1", "timeout": "1", "retries": "0"}
     return {
-        "view list": ("get", "/", {}),
+        "view list": ("get", "/flows/", {}),
         "view flow": ("get", f"{base}/", {}),
         "export": ("get", f"{base}/export.json", {}),
         "create flow": ("post", "/flows/new/", {"name": "fresh"}),

@@ -1,0 +1,103 @@
+"""The archiver: keeps RunRecords in the database up to date from the engine's events.
+
+It reads the events stream through its own consumer group ("archive"), so every event is
+archived once even across restarts (unacknowledged events are taken over), collects a batch
+(up to BATCH_SIZE events or BATCH_WINDOW seconds), reads the touched runs from Redis in two
+round trips and upserts them in one statement. The runner never waits for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+import redis.asyncio as redis
+from channels.db import database_sync_to_async
+
+from flows.engine.events import EventReader
+from flows.engine.keys import Keys
+from flows.engine.statuses import FlowStatus
+from flows.models import FlowDefinition, RunRecord
+from flows.runs import RawRun, read_raw_runs
+
+logger = logging.getLogger(__name__)
+
+GROUP = "archive"
+BATCH_SIZE = 500
+BATCH_WINDOW = 0.2
+UPDATED_FIELDS = [
+    field.name
+    for field in RunRecord._meta.concrete_fields
+    if field.name not in {"id", "flow_id", "created_at"}
+]
+
+# Told which runs a batch archived and which of them are new (the live pages refresh from these).
+OnArchived = Callable[[list[RunRecord], set[str]], Awaitable[None]]
+
+
+class Archiver:
+    def __init__(
+        self, redis_url: str, key_prefix: str = "", on_archived: OnArchived | None = None
+    ) -> None:
+        self.client = redis.Redis.from_url(redis_url, decode_responses=True)
+        self.keys = Keys(key_prefix)
+        self.reader = EventReader(self.client, self.keys, GROUP)
+        self.on_archived = on_archived
+        self._stop = asyncio.Event()
+
+    async def start(self) -> None:
+        await self.reader.ensure_group()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> None:
+        """Archive batches until stopped; the batch in hand is finished first."""
+        try:
+            while not self._stop.is_set():
+                await self.archive_batch()
+        finally:
+            await self.reader.leave()
+            await self.client.aclose()
+
+    async def archive_batch(self, block_ms: int = 200) -> int:
+        """Archive one batch of events (waiting up to block_ms for the first); return its size."""
+        events = await self.reader.read(BATCH_SIZE, block_ms)
+        deadline = time.monotonic() + BATCH_WINDOW
+        while events and len(events) < BATCH_SIZE and (left := deadline - time.monotonic()) > 0:
+            more = await self.reader.read(BATCH_SIZE - len(events), max(1, int(left * 1000)))
+            if not more:
+                break
+            events += more
+        if not events:
+            return 0
+        flow_ids = list(dict.fromkeys(event["flow_id"] for _id, event in events))
+        new = {
+            event["flow_id"]
+            for _id, event in events
+            if event["kind"] == "flow" and event["status"] == FlowStatus.CREATED
+        }
+        records = await _save(await read_raw_runs(self.client, self.keys, flow_ids))
+        # Acknowledged only once saved: if this process dies first, another archiver (or this
+        # one, restarted) takes the events over and archives them again; upserts make it safe.
+        await self.reader.ack([event_id for event_id, _event in events])
+        if self.on_archived and records:
+            await self.on_archived(records, new)
+        return len(events)
+
+
+@database_sync_to_async
+def _save(runs: list[RawRun]) -> list[RunRecord]:
+    """Upsert the runs in one statement; a run whose definition was deleted keeps no link."""
+    records = [run.record() for run in runs]
+    linked = {record.definition_id for record in records} - {None}
+    existing = set(FlowDefinition.objects.filter(pk__in=linked).values_list("pk", flat=True))
+    for record in records:
+        if record.definition_id not in existing:
+            record.definition_id = None
+    RunRecord.objects.bulk_create(
+        records, update_conflicts=True, unique_fields=["flow_id"], update_fields=UPDATED_FIELDS
+    )
+    return records

@@ -1,0 +1,88 @@
+"""Reads of the run archive for the Runs page and the dashboard.
+
+The Runs page pages by keyset on (created_at, flow_id), newest first: the cost of a page does
+not grow with how many runs came before it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from flows.engine.statuses import FlowStatus
+from flows.models import RunRecord
+
+PAGE_SIZE = 50
+RUNNING_NOW = 20
+LATEST_FAILURES = 10
+
+
+@dataclass(frozen=True)
+class RunFilter:
+    """What the Runs page shows: a flow, a status, and the page after a cursor."""
+
+    flow: str = ""
+    status: str = ""
+    cursor: str = ""
+
+    @property
+    def first_page(self) -> bool:
+        return not self.cursor
+
+    def shows_new(self, name: str, status: str) -> bool:
+        """Whether a run just launched belongs at the top of this page."""
+        return self.first_page and self.flow in {"", name} and self.status in {"", status}
+
+
+class BadCursor(ValueError):
+    pass
+
+
+def encode_cursor(record: RunRecord) -> str:
+    return f"{record.created_at.isoformat()}~{record.flow_id}"
+
+
+def _after(cursor: str) -> Q:
+    created_at, _sep, flow_id = cursor.partition("~")
+    try:
+        moment = datetime.fromisoformat(created_at)
+    except ValueError:
+        raise BadCursor(f"not a page of this list: {cursor!r}") from None
+    return Q(created_at__lt=moment) | Q(created_at=moment, flow_id__lt=flow_id)
+
+
+def runs_page(run_filter: RunFilter) -> tuple[list[RunRecord], str]:
+    """One page of runs and the cursor of the next page ('' on the last); BadCursor."""
+    runs = RunRecord.objects.defer("state", "steps").order_by("-created_at", "-flow_id")
+    if run_filter.flow:
+        runs = runs.filter(name=run_filter.flow)
+    if run_filter.status:
+        runs = runs.filter(status=run_filter.status)
+    if run_filter.cursor:
+        runs = runs.filter(_after(run_filter.cursor))
+    page = list(runs[: PAGE_SIZE + 1])
+    more = len(page) > PAGE_SIZE
+    return page[:PAGE_SIZE], encode_cursor(page[PAGE_SIZE - 1]) if more else ""
+
+
+def dashboard() -> dict[str, object]:
+    """Counts by status over the last 24 h, runs going now, the latest failures."""
+    since = timezone.now() - timedelta(hours=24)
+    counted = dict(
+        RunRecord.objects.filter(created_at__gte=since)
+        .values_list("status")
+        .annotate(count=Count("id"))
+        .order_by()
+    )
+    light = RunRecord.objects.defer("state", "steps")
+    live = [FlowStatus.CREATED, FlowStatus.RUNNING]
+    return {
+        "counts": [(status.value, counted.get(status.value, 0)) for status in FlowStatus],
+        "running": list(light.filter(status__in=live).order_by("-created_at")[:RUNNING_NOW]),
+        "failures": list(
+            light.filter(status=FlowStatus.FAILED).order_by("-finished_at")[:LATEST_FAILURES]
+        ),
+    }

@@ -1,0 +1,1 @@
+"""Live pages: engine events rendered into the pages' own fragments and pushed over Channels."""

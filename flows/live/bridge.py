@@ -1,0 +1,96 @@
+"""The live bridge: engine events in, rendered run-page fragments out to Channels groups.
+
+Runs in the web process. It reads the events stream through its own consumer group ("live"),
+coalesces each run's events (at most one update per run per INTERVAL seconds; the latest state
+always goes out), reads the runs' state from Redis, renders the fragments once per Abilities
+and sends the HTML to the groups of the run's open pages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import redis.asyncio as redis
+from channels.layers import BaseChannelLayer, get_channel_layer
+
+from flows.engine.events import EventReader
+from flows.engine.keys import Keys
+from flows.live.fragments import render_run_update
+from flows.live.groups import EVERY_ABILITIES, group_name
+from flows.runs import read_raw_runs
+
+logger = logging.getLogger(__name__)
+
+GROUP = "live"
+INTERVAL = 0.05
+IDLE_BLOCK_MS = 200
+
+
+class LiveBridge:
+    def __init__(
+        self, redis_url: str, key_prefix: str = "", layer: BaseChannelLayer | None = None
+    ) -> None:
+        self.client = redis.Redis.from_url(redis_url, decode_responses=True)
+        self.keys = Keys(key_prefix)
+        self.reader = EventReader(self.client, self.keys, GROUP)
+        self.layer = layer or get_channel_layer()
+        # flow_id -> changed step ids since its last update ("" = the run itself), latest "at".
+        self.pending: dict[str, tuple[set[str], str]] = {}
+        self.last_sent: dict[str, float] = {}
+        self._stop = asyncio.Event()
+
+    async def start(self) -> None:
+        await self.reader.ensure_group()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                await self.pump()
+            await self.publish(list(self.pending))  # the final states still go out
+        finally:
+            await self.reader.leave()
+            await self.client.aclose()
+
+    async def pump(self) -> None:
+        """Take the events that came in (waiting until the next update falls due at most), then
+        send the updates that are due."""
+        events = await self.reader.read(count=500, block_ms=self._block_ms())
+        # Acknowledged at once: a live update lost with this process is repaired by the
+        # current state every page's socket gets when it reconnects.
+        await self.reader.ack([event_id for event_id, _event in events])
+        for _event_id, event in events:
+            steps, _at = self.pending.setdefault(event["flow_id"], (set(), ""))
+            steps.add(event.get("step_id", ""))
+            self.pending[event["flow_id"]] = (steps, event["at"])
+        now = time.monotonic()
+        due = [fid for fid in self.pending if now - self.last_sent.get(fid, 0.0) >= INTERVAL]
+        await self.publish(due)
+
+    def _block_ms(self) -> int:
+        if not self.pending:
+            return IDLE_BLOCK_MS
+        now = time.monotonic()
+        soonest = min(self.last_sent.get(fid, 0.0) + INTERVAL for fid in self.pending)
+        return max(1, round((soonest - now) * 1000))
+
+    async def publish(self, flow_ids: list[str]) -> None:
+        if not flow_ids:
+            return
+        now = time.monotonic()
+        changes = {fid: self.pending.pop(fid) for fid in flow_ids}
+        for fid in flow_ids:
+            self.last_sent[fid] = now
+        # Forget runs quiet for longer than the interval: their next update is due at once anyway.
+        self.last_sent = {f: t for f, t in self.last_sent.items() if now - t < INTERVAL}
+        for raw in await read_raw_runs(self.client, self.keys, flow_ids):
+            run = raw.snapshot()
+            steps, at = changes[run.state.flow_id]
+            for abilities in EVERY_ABILITIES:
+                html = render_run_update(run, abilities, steps - {""}, live_at=at)
+                group = group_name("run", abilities, run.state.flow_id)
+                await self.layer.group_send(group, {"type": "live.html", "html": html})

@@ -1,0 +1,106 @@
+"""WebSocket consumers of the live pages: thin. Each checks login and the view permission on
+connect (closing otherwise), joins its groups, FIRST sends the current state of what the page
+shows (so whatever happened while it was away is repaired), then forwards live HTML."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.http import QueryDict
+
+from flows import history
+from flows.live import feeds, pages
+from flows.live.groups import VIEW_PERMISSION, Abilities, group_name
+
+NO_RUNS_GONE = '<tr id="no-runs" hx-swap-oob="delete"></tr>'
+
+
+@database_sync_to_async
+def _abilities(user: Any) -> Abilities | None:
+    """The user's abilities, or None when they may not watch runs at all."""
+    if not user.is_authenticated or not user.has_perm(VIEW_PERMISSION):
+        return None
+    return Abilities.of(user)
+
+
+class LiveConsumer(AsyncWebsocketConsumer):
+    page: str
+
+    async def connect(self) -> None:
+        abilities = await _abilities(self.scope["user"])
+        if abilities is None:
+            await self.close()
+            return
+        self.live_group = group_name(self.page, abilities, self.flow_id())
+        await self.channel_layer.group_add(self.live_group, self.channel_name)
+        # Read after joining the group, so nothing between the read and the join is missed.
+        state = await database_sync_to_async(self.current_state)(abilities)
+        if state is None:
+            await self.channel_layer.group_discard(self.live_group, self.channel_name)
+            await self.close()
+            return
+        await self.accept()
+        await self.send(text_data=state)
+
+    async def disconnect(self, code: int) -> None:
+        if hasattr(self, "live_group"):
+            await self.channel_layer.group_discard(self.live_group, self.channel_name)
+
+    def flow_id(self) -> str:
+        return ""
+
+    def current_state(self, abilities: Abilities) -> str | None:
+        """HTML of everything live on the page; None refuses the connection."""
+        raise NotImplementedError
+
+    async def live_html(self, event: dict[str, Any]) -> None:
+        await self.send(text_data=event["html"])
+
+
+class RunConsumer(LiveConsumer):
+    page = "run"
+
+    def flow_id(self) -> str:
+        return self.scope["url_route"]["kwargs"]["flow_id"]
+
+    def current_state(self, abilities: Abilities) -> str | None:
+        return pages.run_state_html(self.flow_id(), abilities)
+
+
+class RunsConsumer(LiveConsumer):
+    page = "runs"
+
+    def current_state(self, abilities: Abilities) -> str | None:
+        query = QueryDict(self.scope["query_string"])
+        self.filter = history.RunFilter(
+            query.get("flow", ""), query.get("status", ""), query.get("cursor", "")
+        )
+        try:
+            runs, _next = history.runs_page(self.filter)
+        except history.BadCursor:
+            return None
+        self.shown = {run.flow_id for run in runs}
+        return feeds.render_run_rows(runs, abilities)
+
+    async def runs_rows(self, event: dict[str, Any]) -> None:
+        """Rows of runs this page shows replace theirs; new runs it would show go on top."""
+        html = []
+        for row in event["rows"]:
+            if row["flow_id"] in self.shown:
+                html.append(row["html"])
+            elif row["new"] and self.filter.shows_new(row["name"], row["status"]):
+                if not self.shown:
+                    html.append(NO_RUNS_GONE)
+                self.shown.add(row["flow_id"])
+                html.append(f'<tbody hx-swap-oob="afterbegin:#run-rows">{row["html"]}</tbody>')
+        if html:
+            await self.send(text_data="".join(html))
+
+
+class DashboardConsumer(LiveConsumer):
+    page = "dashboard"
+
+    def current_state(self, abilities: Abilities) -> str | None:
+        return feeds.render_dashboard()

@@ -1,0 +1,13 @@
+"""WebSocket routes of the live pages: /ws + the page's own path."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from flows.live.consumers import DashboardConsumer, RunConsumer, RunsConsumer
+
+websocket_urlpatterns = [
+    path("ws/dashboard/", DashboardConsumer.as_asgi()),
+    path("ws/runs/", RunsConsumer.as_asgi()),
+    path("ws/runs/<str:flow_id>/", RunConsumer.as_asgi()),
+]

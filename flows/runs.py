@@ -1,0 +1,86 @@
+"""A run as its raw Redis hashes: read in one round trip per batch of runs, turned into the
+archive's RunRecord, or into the snapshot the pages render. Archived runs keep the same hashes,
+so a run renders the same whether Redis still holds it or only the archive does."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import redis.asyncio as redis
+
+from flows import engine_client
+from flows.engine.keys import Keys
+from flows.engine.state import FlowState, StepState
+from flows.engine.store import RunNotFound
+from flows.engine_client import RunSnapshot
+from flows.models import RunRecord
+
+
+@dataclass(frozen=True)
+class RawRun:
+    flow_hash: dict[str, str]
+    step_hashes: list[dict[str, str]]
+
+    def snapshot(self) -> RunSnapshot:
+        return RunSnapshot(
+            FlowState.from_hash(self.flow_hash),
+            [StepState.from_hash(step) for step in self.step_hashes],
+        )
+
+    def record(self) -> RunRecord:
+        """An unsaved RunRecord holding this run (the archiver upserts these in bulk)."""
+        state = FlowState.from_hash(self.flow_hash)
+        meta = state.meta
+        return RunRecord(
+            flow_id=state.flow_id,
+            name=state.name,
+            definition_id=meta.get("definition_id"),
+            definition_version=meta.get("definition_version"),
+            status=state.status,
+            current_step=state.current_step,
+            error=state.error,
+            launched_by=str(meta.get("launched_by", "")),
+            patch_count=state.patch_count,
+            step_count=len(state.definition.steps),
+            completed_count=len(state.completed_steps),
+            state=self.flow_hash,
+            steps=self.step_hashes,
+            created_at=state.created_at,
+            started_at=state.started_at,
+            finished_at=state.finished_at,
+            updated_at=state.updated_at,
+        )
+
+
+def archived_snapshot(record: RunRecord) -> RunSnapshot:
+    return RawRun(record.state, record.steps).snapshot()
+
+
+async def read_raw_runs(client: redis.Redis, keys: Keys, flow_ids: list[str]) -> list[RawRun]:
+    """These runs' hashes in two round trips; runs Redis no longer holds are left out."""
+    async with client.pipeline(transaction=False) as pipe:
+        for flow_id in flow_ids:
+            pipe.hgetall(keys.flow(flow_id))
+        flow_hashes = [found for found in await pipe.execute() if found]
+    step_ids = [
+        [step["name"] for step in json.loads(f["definition"])["steps"]] for f in flow_hashes
+    ]
+    async with client.pipeline(transaction=False) as pipe:
+        for flow_hash, names in zip(flow_hashes, step_ids, strict=True):
+            for name in names:
+                pipe.hgetall(keys.step(flow_hash["flow_id"], name))
+        step_hashes = iter(await pipe.execute())
+    return [
+        RawRun(flow_hash, [step for step in (next(step_hashes) for _ in names) if step])
+        for flow_hash, names in zip(flow_hashes, step_ids, strict=True)
+    ]
+
+
+def load_run(flow_id: str) -> RunSnapshot | None:
+    """The run from Redis while Redis holds it, else from the archive; None if neither does."""
+    try:
+        return engine_client.read_run(flow_id)
+    except RunNotFound:
+        record = RunRecord.objects.filter(flow_id=flow_id).first()
+        return archived_snapshot(record) if record else None
