@@ -67,7 +67,9 @@ class Runner:
         self.shutdown_grace_seconds = shutdown_grace_seconds
         self.engine = engine or WorkerPool(concurrency)
         self.name = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-        self._stopping = asyncio.Event()
+        self._stopping = asyncio.Event()  # stop taking work
+        # Set once held work is finished or handed back: leases and cancels matter until then.
+        self._released = asyncio.Event()
         self._slot_freed = asyncio.Event()
         self._tasks: dict[str, _Task] = {}
         self._started = False
@@ -102,7 +104,7 @@ class Runner:
                 except redis.RedisError:
                     # Redis restarting or unreachable: keep what we hold, try again shortly.
                     logger.exception("runner %s cannot read tasks; retrying in 1s", self.name)
-                    await self._pause(1.0)
+                    await self._pause(1.0, self._stopping)
         finally:
             await self._shut_down(helpers)
 
@@ -290,7 +292,7 @@ class Runner:
     async def _listen_for_cancels(self) -> None:
         async with self.redis.pubsub(ignore_subscribe_messages=True) as pubsub:
             await pubsub.subscribe(self.keys.cancel_channel)
-            while not self._stopping.is_set():
+            while not self._released.is_set():
                 message = await pubsub.get_message(timeout=READ_BLOCK_MS / 1000)
                 if message is None:
                     continue
@@ -305,17 +307,19 @@ class Runner:
             task.script.cancel()
 
     async def _every(self, seconds: float, work) -> None:
-        while not self._stopping.is_set():
+        """Do `work` every so often until this runner holds nothing any more."""
+        while not self._released.is_set():
             try:
                 await work()
             except redis.RedisError:
                 logger.exception("runner %s: %s failed; trying again", self.name, work.__name__)
-            await self._pause(seconds)
+            await self._pause(seconds, self._released)
 
-    async def _pause(self, seconds: float) -> None:
-        """Sleep, but wake at once when the runner is asked to stop."""
+    @staticmethod
+    async def _pause(seconds: float, until: asyncio.Event) -> None:
+        """Sleep, but wake at once when `until` is set."""
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), seconds)
+            await asyncio.wait_for(until.wait(), seconds)
 
     # -- stopping ----------------------------------------------------------------------
 
@@ -334,7 +338,7 @@ class Runner:
                 for task in list(self._tasks.values()):
                     self._interrupt(task, "shutdown")
                 await asyncio.wait(still_running)
-        self._stopping.set()
+        self._released.set()
         await asyncio.gather(*helpers)
         await self._leave_group()
         await self.engine.close()

@@ -64,17 +64,19 @@ async def test_two_runner_processes_complete_200_flows_of_5_steps_each_exactly_o
 async def test_sigterm_lets_the_running_step_finish_then_exits_zero(
     executor: FlowExecutor, start_runner_process
 ):
-    runner = start_runner_process(concurrency=1)
-    flow_id = await executor.execute_flow(_slow_then_quick(delay=1))
+    stopping = start_runner_process(concurrency=1, lease_seconds=1.0)
+    flow_id = await executor.execute_flow(_slow_then_quick(delay=2.5))
     await wait_for_step_status(executor, flow_id, "slow", StepStatus.RUNNING)
+    start_runner_process(concurrency=1, lease_seconds=1.0)
 
-    runner.send_signal(signal.SIGTERM)
+    stopping.send_signal(signal.SIGTERM)
 
-    assert await _exit_code(runner) == 0
+    assert await _exit_code(stopping) == 0
+    final = await executor.wait_for_flow(flow_id, timeout=60)
     slow = await executor.get_step_state(flow_id, "slow")
+    # The stopping runner kept its lease while finishing: nobody ran the step twice.
     assert (slow.status, slow.attempt_count) == (StepStatus.COMPLETED, 1)
-    start_runner_process(concurrency=1)
-    assert (await executor.wait_for_flow(flow_id, timeout=60)).status == FlowStatus.COMPLETED
+    assert final.status == FlowStatus.COMPLETED
 
 
 async def test_sigterm_hands_back_a_step_that_outlasts_the_grace_period(
