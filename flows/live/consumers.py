@@ -27,13 +27,16 @@ def _abilities(user: Any) -> Abilities | None:
 
 class LiveConsumer(AsyncWebsocketConsumer):
     page: str
+    # Whether the page's fragments differ by what the viewer may do (action buttons).
+    by_abilities = True
 
     async def connect(self) -> None:
         abilities = await _abilities(self.scope["user"])
         if abilities is None:
             await self.close()
             return
-        self.live_group = group_name(self.page, abilities, self.flow_id())
+        group_abilities = abilities if self.by_abilities else None
+        self.live_group = group_name(self.page, group_abilities, self.flow_id())
         await self.channel_layer.group_add(self.live_group, self.channel_name)
         # Read after joining the group, so nothing between the read and the join is missed.
         state = await database_sync_to_async(self.current_state)(abilities)
@@ -101,6 +104,7 @@ class RunsConsumer(LiveConsumer):
 
 class DashboardConsumer(LiveConsumer):
     page = "dashboard"
+    by_abilities = False
 
     def current_state(self, abilities: Abilities) -> str | None:
         return feeds.render_dashboard()

@@ -1,0 +1,71 @@
+"""Consumer fixtures: WebSocket clients of the real ASGI application (AuthMiddlewareStack,
+origin check, routing) over the real channels-redis layer, logged in by session cookie, and the
+live bridge and archiver running in the test's event loop."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.test import Client
+
+from flows.archiver import Archiver
+from flows.live.bridge import LiveBridge
+from flows.live.feeds import publish_archived
+from flowsite.asgi import application
+from tests.web.conftest import make_user  # noqa: F401 - shared fixture
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+Connect = Callable[..., "asyncio.Future[WebsocketCommunicator]"]
+
+
+def _cookie_for(user: User | None) -> bytes:
+    if user is None:
+        return b""
+    client = Client()
+    client.force_login(user)
+    return f"sessionid={client.cookies['sessionid'].value}".encode()
+
+
+@pytest.fixture
+async def connect() -> AsyncIterator[Connect]:
+    """Open a socket to a path as a user (None: anonymous); all are closed at teardown."""
+    opened: list[WebsocketCommunicator] = []
+
+    async def open_socket(path: str, user: User | None) -> WebsocketCommunicator:
+        cookie = await database_sync_to_async(_cookie_for)(user)
+        headers = [(b"origin", b"http://127.0.0.1"), (b"cookie", cookie)]
+        communicator = WebsocketCommunicator(application, path, headers=headers)
+        opened.append(communicator)
+        return communicator
+
+    yield open_socket
+    for communicator in opened:
+        await communicator.disconnect()
+
+
+async def _serve(service: LiveBridge | Archiver) -> AsyncIterator[None]:
+    await service.start()
+    task = asyncio.create_task(service.run(), name=type(service).__name__)
+    yield
+    service.stop()
+    await task
+
+
+@pytest.fixture
+async def bridge() -> AsyncIterator[None]:
+    async for _ in _serve(LiveBridge(settings.REDIS_URL, settings.FLOWS_KEY_PREFIX)):
+        yield
+
+
+@pytest.fixture
+async def archiver() -> AsyncIterator[None]:
+    service = Archiver(settings.REDIS_URL, settings.FLOWS_KEY_PREFIX, on_archived=publish_archived)
+    async for _ in _serve(service):
+        yield

@@ -1,0 +1,145 @@
+"""Live pages over WebSockets: refused without login or permission, the current state first,
+then each transition as the page's own fragment for the right element id."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.contrib.auth.models import User
+
+from flows.engine.builder import Flow, Step
+from flows.engine.executor import FlowExecutor
+from flows.roles import ADMIN, OPERATOR, VIEWER
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+# A bound on how long a message may take, not a pause: receive_from returns on arrival.
+WAIT = 30
+TWO_STEPS = Flow("pair", (Step("first", "1"), Step("second", "2")))
+
+
+async def _launch(flow: Flow = TWO_STEPS) -> str:
+    async with FlowExecutor(settings.REDIS_URL, key_prefix=settings.FLOWS_KEY_PREFIX) as executor:
+        return await executor.execute_flow(flow, {"n": 1})
+
+
+async def _cancel(flow_id: str) -> None:
+    async with FlowExecutor(settings.REDIS_URL, key_prefix=settings.FLOWS_KEY_PREFIX) as executor:
+        assert (await executor.cancel_flow(flow_id)).done
+
+
+def _ids(html: str) -> list[str]:
+    return re.findall(r'^<(?:section|tr|tbody|div) id="([^"]+)"', html, re.MULTILINE)
+
+
+async def test_anonymous_users_are_refused(connect):
+    socket = await connect(f"/ws/runs/{await _launch()}/", None)
+
+    connected, _code = await socket.connect()
+
+    assert not connected
+
+
+async def test_users_without_the_view_permission_are_refused(connect):
+    nobody = await User.objects.acreate(username="nobody")
+
+    connected, _code = await (await connect("/ws/dashboard/", nobody)).connect()
+
+    assert not connected
+
+
+async def test_an_unknown_run_is_refused(connect, make_user):
+    socket = await connect("/ws/runs/nope/", await _make(make_user, VIEWER))
+
+    connected, _code = await socket.connect()
+
+    assert not connected
+
+
+async def test_the_current_state_is_sent_on_connect(connect, make_user):
+    flow_id = await _launch()
+    socket = await connect(f"/ws/runs/{flow_id}/", await _make(make_user, VIEWER))
+
+    connected, _ = await socket.connect()
+    html = await socket.receive_from(WAIT)
+
+    assert connected
+    assert _ids(html) == ["run-summary", "step-row-first", "step-row-second", "run-audit"]
+    assert 'data-status="created"' in html
+
+
+async def test_a_transition_arrives_as_html_for_the_changed_elements(connect, make_user, bridge):
+    flow_id = await _launch()
+    socket = await connect(f"/ws/runs/{flow_id}/", await _make(make_user, OPERATOR))
+    await socket.connect()
+    await socket.receive_from(WAIT)
+
+    await _cancel(flow_id)
+    html = await socket.receive_from(WAIT)
+
+    assert _ids(html) == ["run-summary", "step-row-first", "step-row-second"]
+    assert '<section id="run-summary" class="run-summary" data-status="cancelled"' in html
+    assert "Cancel run" not in html  # no longer running
+
+
+async def test_buttons_follow_the_watchers_permissions(connect, make_user):
+    flow_id = await _launch()
+    viewer = await connect(f"/ws/runs/{flow_id}/", await _make(make_user, VIEWER))
+    operator = await connect(f"/ws/runs/{flow_id}/", await _make(make_user, OPERATOR))
+    await viewer.connect()
+    await operator.connect()
+
+    assert "Cancel run" not in await viewer.receive_from(WAIT)
+    assert "Cancel run" in await operator.receive_from(WAIT)
+
+
+async def test_no_update_is_sent_for_a_run_the_page_does_not_show(connect, make_user, bridge):
+    shown, other = await _launch(), await _launch()
+    socket = await connect(f"/ws/runs/{shown}/", await _make(make_user, ADMIN))
+    await socket.connect()
+    await socket.receive_from(WAIT)
+
+    await _cancel(other)
+    await _cancel(shown)  # the bridge handles events in order: other's update would come first
+    html = await socket.receive_from(WAIT)
+
+    assert f"<code>{shown}</code>" in html
+    assert other not in html
+
+
+async def test_a_new_run_appears_on_top_of_the_runs_list(connect, make_user, archiver):
+    socket = await connect("/ws/runs/", await _make(make_user, VIEWER))
+    await socket.connect()
+    assert (await socket.receive_from(WAIT)).startswith('<tbody id="run-rows">')
+
+    flow_id = await _launch()
+    html = await socket.receive_from(WAIT)
+
+    assert '<tr id="no-runs" hx-swap-oob="delete">' in html
+    assert f'<tbody hx-swap-oob="afterbegin:#run-rows"><tr id="run-row-{flow_id}"' in html
+
+
+async def test_a_filtered_runs_list_gets_only_new_runs_of_its_flow(connect, make_user, archiver):
+    socket = await connect("/ws/runs/?flow=wanted", await _make(make_user, VIEWER))
+    dashboard = await connect("/ws/dashboard/", await _make(make_user, OPERATOR))
+    await socket.connect()
+    await dashboard.connect()
+    await socket.receive_from(WAIT)
+    await dashboard.receive_from(WAIT)
+
+    other = await _launch()
+    wanted = await _launch(Flow("wanted", (Step("only", "1"),)))
+    rows = await socket.receive_from(WAIT)
+    while other not in (board := await dashboard.receive_from(WAIT)):
+        pass  # the archiver may have taken the two launches in separate batches
+
+    assert f'id="run-row-{wanted}"' in rows
+    assert other not in rows
+    assert _ids(board) == ["dashboard"]
+
+
+async def _make(make_user, role: str) -> User:
+    return await database_sync_to_async(make_user)(role)
