@@ -73,39 +73,29 @@ class StepForm(forms.ModelForm):
         return name
 
 
+class JsonObjectField(forms.CharField):
+    """A textarea holding a JSON object; cleans to the dict, or says where the JSON is wrong."""
+
+    def __init__(self, *, label: str, what: str, rows: int = 3) -> None:
+        widget = forms.Textarea(attrs={"rows": rows, "spellcheck": "false"})
+        super().__init__(label=label, required=False, initial="{}", widget=widget)
+        self.what = what  # how error messages name the field
+
+    def clean(self, value: str) -> dict[str, Any]:
+        return parse_json_object(super().clean(value), self.what)
+
+
 class StepTestForm(forms.Form):
     """Sample data for a test run of the step being edited."""
 
-    sample_input = forms.CharField(
-        label="Sample input (JSON)",
-        required=False,
-        initial="{}",
-        widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
+    sample_input = JsonObjectField(label="Sample input (JSON)", what="Sample input")
+    sample_steps = JsonObjectField(
+        label="Outputs of earlier steps (JSON, keyed by step)", what="Outputs of earlier steps"
     )
-    sample_steps = forms.CharField(
-        label="Outputs of earlier steps (JSON, keyed by step)",
-        required=False,
-        initial="{}",
-        widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
-    )
-
-    def clean_sample_input(self) -> dict[str, Any]:
-        return parse_json_object(self.cleaned_data["sample_input"], "Sample input")
-
-    def clean_sample_steps(self) -> dict[str, Any]:
-        return parse_json_object(self.cleaned_data["sample_steps"], "Outputs of earlier steps")
 
 
 class LaunchForm(forms.Form):
-    input = forms.CharField(
-        label="Input (JSON)",
-        required=False,
-        initial="{}",
-        widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false"}),
-    )
-
-    def clean_input(self) -> dict[str, Any]:
-        return parse_json_object(self.cleaned_data["input"], "Input")
+    input = JsonObjectField(label="Input (JSON)", what="Input", rows=6)
 
 
 class ImportForm(forms.Form):
