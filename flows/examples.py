@@ -11,7 +11,7 @@ import json
 from flows.engine.builder import Flow, new_flow, new_step
 
 STRIPE_CONFIG = """\
-log("configuring Stripe for " + input["customer_email"])
+log("configuring Stripe for " + input.get("customer_email", "a customer"))
 config = mock_api("success", payload = {"api_key": "sk_test_mock", "currency": "usd"})
 config
 """
@@ -26,8 +26,8 @@ log("attempt " + str(attempt) + ": Stripe answered " + str(confirmed))
 CREATE_PRODUCT = """\
 product = mock_api("slow", delay = 0.2, payload = {
     "id": "prod_mock_1",
-    "name": input["product_name"],
-    "price": input["amount"],
+    "name": input.get("product_name", "Sample product"),
+    "price": input.get("amount", 1000),
     "currency": steps["stripe_config_confirm"]["currency"],
 })
 log("created product " + product["id"])
