@@ -91,6 +91,6 @@ class LiveBridge:
             run = raw.snapshot()
             steps, at = changes[run.state.flow_id]
             for abilities in EVERY_ABILITIES:
-                html = render_run_update(run, abilities, steps - {""}, live_at=at)
+                frames = render_run_update(run, abilities, steps - {""}, live_at=at)
                 group = group_name("run", abilities, run.state.flow_id)
-                await self.layer.group_send(group, {"type": "live.html", "html": html})
+                await self.layer.group_send(group, {"type": "live.html", "frames": frames})

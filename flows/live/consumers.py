@@ -15,6 +15,7 @@ from flows.live import feeds, pages
 from flows.live.groups import VIEW_PERMISSION, Abilities, group_name
 
 NO_RUNS_GONE = '<tr id="no-runs" hx-swap-oob="delete"></tr>'
+NEW_ROWS = '<tbody hx-swap-oob="afterbegin:#run-rows">{}</tbody>'
 
 
 @database_sync_to_async
@@ -45,7 +46,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
             await self.close()
             return
         await self.accept()
-        await self.send(text_data=state)
+        await self.send_frames(state)
 
     async def disconnect(self, code: int) -> None:
         if hasattr(self, "live_group"):
@@ -54,12 +55,17 @@ class LiveConsumer(AsyncWebsocketConsumer):
     def flow_id(self) -> str:
         return ""
 
-    def current_state(self, abilities: Abilities) -> str | None:
-        """HTML of everything live on the page; None refuses the connection."""
+    def current_state(self, abilities: Abilities) -> list[str] | None:
+        """HTML frames of everything live on the page; None refuses the connection."""
         raise NotImplementedError
 
+    async def send_frames(self, frames: list[str]) -> None:
+        for frame in frames:
+            if frame:
+                await self.send(text_data=frame)
+
     async def live_html(self, event: dict[str, Any]) -> None:
-        await self.send(text_data=event["html"])
+        await self.send_frames(event["frames"])
 
 
 class RunConsumer(LiveConsumer):
@@ -68,14 +74,14 @@ class RunConsumer(LiveConsumer):
     def flow_id(self) -> str:
         return self.scope["url_route"]["kwargs"]["flow_id"]
 
-    def current_state(self, abilities: Abilities) -> str | None:
-        return pages.run_state_html(self.flow_id(), abilities)
+    def current_state(self, abilities: Abilities) -> list[str] | None:
+        return pages.run_state_frames(self.flow_id(), abilities)
 
 
 class RunsConsumer(LiveConsumer):
     page = "runs"
 
-    def current_state(self, abilities: Abilities) -> str | None:
+    def current_state(self, abilities: Abilities) -> list[str] | None:
         query = QueryDict(self.scope["query_string"])
         self.filter = history.RunFilter(
             query.get("flow", ""), query.get("status", ""), query.get("cursor", "")
@@ -85,26 +91,30 @@ class RunsConsumer(LiveConsumer):
         except history.BadCursor:
             return None
         self.shown = {run.flow_id for run in runs}
-        return feeds.render_run_rows(runs, abilities)
+        return [feeds.render_run_rows(runs, abilities)]
 
     async def runs_rows(self, event: dict[str, Any]) -> None:
         """Rows of runs this page shows replace theirs; new runs it would show go on top."""
-        html = []
+        replaced, added = [], []
         for row in event["rows"]:
             if row["flow_id"] in self.shown:
-                html.append(row["html"])
+                replaced.append(row["html"])
             elif row["new"] and self.filter.shows_new(row["name"], row["status"]):
                 if not self.shown:
-                    html.append(NO_RUNS_GONE)
+                    replaced.append(NO_RUNS_GONE)
                 self.shown.add(row["flow_id"])
-                html.append(f'<tbody hx-swap-oob="afterbegin:#run-rows">{row["html"]}</tbody>')
-        if html:
-            await self.send(text_data="".join(html))
+                added.append(row["html"])
+        # Rows and a <tbody> cannot share a frame: a parser wraps the rows in a tbody of its own.
+        await self.send_frames(["".join(replaced)])
+        if added:
+            await self.send_frames(
+                [f'<tbody hx-swap-oob="afterbegin:#run-rows">{"".join(added)}</tbody>']
+            )
 
 
 class DashboardConsumer(LiveConsumer):
     page = "dashboard"
     by_abilities = False
 
-    def current_state(self, abilities: Abilities) -> str | None:
-        return feeds.render_dashboard()
+    def current_state(self, abilities: Abilities) -> list[str] | None:
+        return [feeds.render_dashboard()]

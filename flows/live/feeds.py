@@ -43,4 +43,4 @@ async def publish_archived(records: list[RunRecord], new: set[str]) -> None:
         ]
         await layer.group_send(group_name("runs", abilities), {"type": "runs.rows", "rows": rows})
     html = await database_sync_to_async(render_dashboard)()
-    await layer.group_send(group_name("dashboard"), {"type": "live.html", "html": html})
+    await layer.group_send(group_name("dashboard"), {"type": "live.html", "frames": [html]})

@@ -39,18 +39,22 @@ def run_context(run: RunSnapshot, abilities: Abilities, live_at: str = "") -> di
 
 def render_run_update(
     run: RunSnapshot, abilities: Abilities, step_ids: Iterable[str] | None = None, live_at: str = ""
-) -> str:
-    """The summary and the given step rows (all when None), each root carrying its swap id."""
+) -> list[str]:
+    """Frames for the summary and the given step rows (all when None), each fragment's root
+    carrying its swap id. Rows travel in a frame of their own: an HTML parser drops a <tr>
+    that follows a <section> in the same fragment."""
     context = run_context(run, abilities, live_at)
     wanted = None if step_ids is None else set(step_ids)
-    html = [render_to_string("flows/_run_summary.html", context)]
-    for step in run.steps:
-        if wanted is None or step.step_id in wanted:
-            html.append(render_to_string("flows/_step_row.html", {**context, "step": step}))
-    return "".join(html)
+    rows = [
+        render_to_string("flows/_step_row.html", {**context, "step": step})
+        for step in run.steps
+        if wanted is None or step.step_id in wanted
+    ]
+    summary = render_to_string("flows/_run_summary.html", context)
+    return [summary, "".join(rows)] if rows else [summary]
 
 
-def render_run_state(run: RunSnapshot, abilities: Abilities, audit: list[AuditEntry]) -> str:
+def render_run_state(run: RunSnapshot, abilities: Abilities, audit: list[AuditEntry]) -> list[str]:
     """Everything live on the run page: what a (re)connecting socket gets first."""
     audit_html = render_to_string("flows/_run_audit.html", {"audit": audit})
-    return render_run_update(run, abilities) + audit_html
+    return [*render_run_update(run, abilities), audit_html]

@@ -14,7 +14,7 @@ def run_audit(flow_id: str) -> list[AuditEntry]:
     return list(AuditEntry.objects.filter(flow_id=flow_id)[:AUDIT_SHOWN])
 
 
-def run_state_html(flow_id: str, abilities: Abilities) -> str | None:
+def run_state_frames(flow_id: str, abilities: Abilities) -> list[str] | None:
     """Summary, step rows and audit trail of the run; None when there is no such run."""
     run = load_run(flow_id)
     if run is None:

@@ -4,14 +4,19 @@ and a flow runner in a background thread for tests that watch a run finish."""
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 from collections.abc import Callable, Iterator
 
 import pytest
+import uvicorn
 from django.conf import settings
+from django.contrib.auth.models import User
+from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from flows.engine.runner import Runner
+from flowsite.asgi import application
 from tests.web.conftest import make_user  # noqa: F401 - shared fixture
 
 CHROMIUM = "/usr/bin/chromium"
@@ -51,19 +56,46 @@ def page(browser: Browser) -> Iterator[Page]:
     context.close()
 
 
-@pytest.fixture
-def log_in(live_server, make_user) -> Callable[[Page, str], None]:  # noqa: F811
+def _logger_in(base_url: str, new_user: Callable[[str], User]) -> Callable[[Page, str], None]:
     """Create a user in the role and log in through the login page, as a person would."""
 
     def log_in(page: Page, role: str) -> None:
-        user = make_user(role)
-        page.goto(f"{live_server.url}/flows/")
+        user = new_user(role)
+        page.goto(f"{base_url}/flows/")
         page.get_by_label("Username").fill(user.username)
         page.get_by_label("Password").fill(PASSWORD)
         page.get_by_role("button", name="Log in").click()
         expect(page.get_by_role("heading", name="Flows")).to_be_visible()
 
     return log_in
+
+
+@pytest.fixture
+def log_in(live_server, make_user) -> Callable[[Page, str], None]:  # noqa: F811
+    return _logger_in(live_server.url, make_user)
+
+
+@pytest.fixture
+def asgi_server(transactional_db: None) -> Iterator[str]:
+    """The real ASGI application under uvicorn in a thread (WebSockets, and the lifespan's
+    runner, live bridge and archiver), on a socket bound before it starts, so requests simply
+    queue until it is up. Yields its base URL."""
+    listening = socket.create_server(("127.0.0.1", 0))
+    # Static files from the apps' folders, as the live_server serves them (nothing is collected).
+    served = ASGIStaticFilesHandler(application)
+    config = uvicorn.Config(served, lifespan="on", log_level="warning", ws="websockets-sansio")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listening]}, name="asgi")
+    thread.start()
+    yield f"http://127.0.0.1:{listening.getsockname()[1]}"
+    server.should_exit = True
+    thread.join()
+    listening.close()
+
+
+@pytest.fixture
+def live_log_in(asgi_server: str, make_user) -> Callable[[Page, str], None]:  # noqa: F811
+    return _logger_in(asgi_server, make_user)
 
 
 @pytest.fixture
