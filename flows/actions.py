@@ -45,12 +45,13 @@ def cancel(flow_id: str, user: AbstractBaseUser) -> ActionResult:
 
 def script_diff(before: str, after: str, step_id: str) -> str:
     lines = difflib.unified_diff(
-        before.splitlines(keepends=True),
-        after.splitlines(keepends=True),
+        before.splitlines(),
+        after.splitlines(),
         fromfile=f"{step_id} (run)",
         tofile=f"{step_id} (fixed)",
+        lineterm="",
     )
-    return "".join(lines)
+    return "\n".join(lines)
 
 
 def fix_and_resume(

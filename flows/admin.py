@@ -1,8 +1,11 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 
-from flows.models import ApiToken, FlowDefinition, FlowRun, StepDefinition
+from flows import actions as run_actions
+from flows.engine.statuses import FlowStatus
+from flows.models import ApiToken, AuditEntry, FlowDefinition, FlowRun, RunRecord, StepDefinition
 
 
 class StepInline(admin.StackedInline):
@@ -45,3 +48,41 @@ class ApiTokenAdmin(admin.ModelAdmin):
     list_filter = ["created_at"]
     search_fields = ["name", "user__username"]
     readonly_fields = ["digest", "created_at", "last_used_at"]
+
+
+RAW_STATE = ["state", "steps"]
+
+
+@admin.register(RunRecord)
+class RunRecordAdmin(admin.ModelAdmin):
+    list_display = ["flow_id", "name", "status", "definition_version", "launched_by", "created_at"]
+    list_filter = ["status", "name", "created_at"]
+    search_fields = ["flow_id", "name", "launched_by"]
+    exclude = RAW_STATE
+    readonly_fields = [
+        field.name for field in RunRecord._meta.fields if field.name not in RAW_STATE
+    ]
+    actions = ["retry_failed"]
+
+    @admin.action(description="Retry the failed step of the selected failed runs")
+    def retry_failed(self, request, queryset) -> None:
+        if not request.user.has_perm("flows.retry_step"):
+            raise PermissionDenied
+        flow_ids = queryset.filter(status=FlowStatus.FAILED).values_list("flow_id", flat=True)
+        results = run_actions.retry_failed_runs(list(flow_ids), request.user)
+        done = sum(result.done for result in results)
+        self.message_user(request, f"Retried {done} of {queryset.count()} selected runs.")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    list_display = ["at", "username", "action", "flow_id", "definition"]
+    list_filter = ["action", "at"]
+    search_fields = ["flow_id", "username"]
+    readonly_fields = ["at", "user", "username", "action", "flow_id", "definition", "details"]
+
+    def has_add_permission(self, request) -> bool:
+        return False

@@ -199,7 +199,9 @@ class RunStore:
                 self.keys.step(flow_id, ""),
             ],
         )
-        return self._action_result(status, message or f"step {step_id} will run again")
+        # A done retry answers with the queued task's id, which is no message for a person.
+        done_message = f"step {step_id} will run again"
+        return self._action_result(status, done_message if status == "ok" else message)
 
     async def cancel(self, flow_id: str) -> ActionResult:
         state = await self.read_flow(flow_id)

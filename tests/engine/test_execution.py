@@ -94,6 +94,7 @@ async def test_a_failed_step_fails_the_flow_and_retry_step_resumes_from_it(
     final = await executor.wait_for_flow(flow_id, timeout=30)
 
     assert retried.done and not again.done
+    assert retried.message == "step flaky will run again"
     assert "is pending" in again.message
     steps = {step.step_id: step for step in await executor.get_steps(flow_id)}
     assert final.status == FlowStatus.COMPLETED
