@@ -64,7 +64,7 @@ def token_for(make_user: Callable[[str], User]) -> Callable[[str], str]:
 
 
 @pytest.fixture
-def archive(db: None) -> Callable[[], int]:
+def archive(transactional_db: None) -> Callable[[], int]:
     """Archive what the engine's events stream holds now, as the web process's archiver does;
     returns how many events it took."""
 
