@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import connections
 from playwright.sync_api import Page, expect
 
 from flows import definitions
@@ -93,8 +94,15 @@ def test_admin_fixes_the_failing_step_tests_it_and_resumes(page: Page, asgi_serv
 def test_viewers_see_no_actions_and_the_endpoints_refuse_them(page: Page, asgi_server, live_log_in):
     fails = _define("fails", Step("broken", 'fail("no")'))
     launcher = User.objects.create(username="launcher")
+
+    def launch() -> str:
+        try:
+            return definitions.launch(fails, {}, launcher).flow_id
+        finally:
+            connections.close_all()  # this thread's own connection
+
     with ThreadPoolExecutor(1) as thread:  # out of the thread that runs Playwright's loop
-        flow_id = thread.submit(definitions.launch, fails, {}, launcher).result().flow_id
+        flow_id = thread.submit(launch).result()
     live_log_in(page, VIEWER)
     page.goto(f"{asgi_server}/runs/{flow_id}/")
     _live(page)
