@@ -19,6 +19,11 @@ def pytest_configure(config: pytest.Config) -> None:
             "REDIS_URL is not set. Run `make test` (it starts an embedded Redis), or point "
             "REDIS_URL at a Redis database the tests may flush, e.g. redis://127.0.0.1:6379/15"
         )
+    from django.conf import settings
+
+    # Threads (ASGI servers, database_sync_to_async) must not keep connections open past their
+    # work, or the test database cannot be dropped at the end of the session.
+    settings.DATABASES["default"]["CONN_MAX_AGE"] = 0
 
 
 @pytest.fixture(scope="session")
