@@ -87,10 +87,12 @@ class LiveBridge:
             self.last_sent[fid] = now
         # Forget runs quiet for longer than the interval: their next update is due at once anyway.
         self.last_sent = {f: t for f, t in self.last_sent.items() if now - t < INTERVAL}
+        sends = []
         for raw in await read_raw_runs(self.client, self.keys, flow_ids):
             run = raw.snapshot()
             steps, at = changes[run.state.flow_id]
             for abilities in EVERY_ABILITIES:
                 frames = render_run_update(run, abilities, steps - {""}, live_at=at)
                 group = group_name("run", abilities, run.state.flow_id)
-                await self.layer.group_send(group, {"type": "live.html", "frames": frames})
+                sends.append(self.layer.group_send(group, {"type": "live.html", "frames": frames}))
+        await asyncio.gather(*sends)

@@ -13,12 +13,11 @@ import uvicorn
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
-from django.db import connections
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from flows.engine.runner import Runner
 from flowsite.asgi import application
-from tests.web.conftest import make_user  # noqa: F401 - shared fixture
+from tests.web.conftest import make_user, short_lived_connections  # noqa: F401 - shared
 
 CHROMIUM = "/usr/bin/chromium"
 # Root in a container: no sandbox; no network chatter of its own.
@@ -77,14 +76,10 @@ def log_in(live_server, make_user) -> Callable[[Page, str], None]:  # noqa: F811
 
 
 @pytest.fixture
-def asgi_server(transactional_db: None) -> Iterator[str]:
+def asgi_server(transactional_db: None, short_lived_connections: None) -> Iterator[str]:  # noqa: F811
     """The real ASGI application under uvicorn in a thread (WebSockets, and the lifespan's
     runner, live bridge and archiver), on a socket bound before it starts, so requests simply
     queue until it is up. Yields its base URL."""
-    # Its worker threads each open a connection: close them after every use, so none is left
-    # open on the test database when it is dropped.
-    patch = pytest.MonkeyPatch()
-    patch.setitem(connections["default"].settings_dict, "CONN_MAX_AGE", 0)
     listening = socket.create_server(("127.0.0.1", 0))
     # Static files from the apps' folders, as the live_server serves them (nothing is collected).
     served = ASGIStaticFilesHandler(application)
@@ -96,7 +91,6 @@ def asgi_server(transactional_db: None) -> Iterator[str]:
     server.should_exit = True
     thread.join()
     listening.close()
-    patch.undo()
 
 
 @pytest.fixture

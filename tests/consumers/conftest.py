@@ -18,9 +18,7 @@ from flows.archiver import Archiver
 from flows.live.bridge import LiveBridge
 from flows.live.feeds import publish_archived
 from flowsite.asgi import application
-from tests.web.conftest import make_user  # noqa: F401 - shared fixture
-
-pytestmark = pytest.mark.django_db(transaction=True)
+from tests.web.conftest import make_user, short_lived_connections  # noqa: F401 - shared
 
 Connect = Callable[..., "asyncio.Future[WebsocketCommunicator]"]
 

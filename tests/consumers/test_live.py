@@ -15,7 +15,10 @@ from flows.engine.builder import Flow, Step
 from flows.engine.executor import FlowExecutor
 from flows.roles import ADMIN, OPERATOR, VIEWER
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("short_lived_connections"),
+]
 
 # A bound on how long a message may take, not a pause: receive_from returns on arrival.
 WAIT = 30

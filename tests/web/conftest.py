@@ -8,6 +8,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.contrib.auth.models import Group, User
+from django.db import connections
 from django.test import Client
 
 from flows import definitions
@@ -81,3 +82,10 @@ def archive(transactional_db: None) -> Callable[[], int]:
         return async_to_sync(drain)()
 
     return archive_now
+
+
+@pytest.fixture
+def short_lived_connections(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Close database connections after each use, as server threads (ASGI workers, consumers'
+    database_sync_to_async) would otherwise leave theirs open on the test database."""
+    monkeypatch.setitem(connections["default"].settings_dict, "CONN_MAX_AGE", 0)
