@@ -93,12 +93,19 @@ def test_steps_reorder_with_the_buttons_and_by_dragging(page: Page, live_server,
     )
 
     confirm = stripe.steps.get(name="stripe_config_confirm")
-    first = page.locator("#step-list > li").first
-    handle = page.locator(f"#step-{confirm.pk} .drag-handle")
-    handle.drag_to(first, target_position={"x": 20, "y": 5})
+    handle = page.locator(f"#step-{confirm.pk} .drag-handle").bounding_box()
+    top = page.locator("#step-list > li").first.bounding_box()
+    assert handle and top
+    page.mouse.move(handle["x"] + handle["width"] / 2, handle["y"] + handle["height"] / 2)
+    page.mouse.down()
+    # Move in small steps and drop only once the list shows the new order, as a person would:
+    # a single jump can end the drag before the browser delivered any dragover.
+    page.mouse.move(top["x"] + 20, top["y"] + 5, steps=15)
     expect(_step_names(page)).to_have_text(
         ["stripe_config_confirm", "stripe_config", "create_product"]
     )
+    with page.expect_response(lambda response: "/steps/reorder/" in response.url):
+        page.mouse.up()  # dragend posts the order; wait for it before reloading
     page.reload()
     expect(_step_names(page)).to_have_text(
         ["stripe_config_confirm", "stripe_config", "create_product"]
