@@ -33,7 +33,13 @@ class Command(BaseCommand):
                 call_command("bootstrap")
             call_command("collectstatic", interactive=False, verbosity=0)
             self.stdout.write(f"Serving Flowsite on http://{host}:{port}/")
-            uvicorn.run("flowsite.asgi:application", host=host, port=port, lifespan="on")
+            uvicorn.run(
+                "flowsite.asgi:application",
+                host=host,
+                port=port,
+                lifespan="on",
+                ws="websockets-sansio",  # uvicorn's default websockets backend is deprecated
+            )
         finally:
             if embedded:
                 embedded.stop()
