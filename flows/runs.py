@@ -77,6 +77,28 @@ async def read_raw_runs(client: redis.Redis, keys: Keys, flow_ids: list[str]) ->
     ]
 
 
+async def read_changed_runs(
+    client: redis.Redis, keys: Keys, changed: dict[str, set[str]]
+) -> list[RunSnapshot]:
+    """Each run's state with only the given steps (flow_id -> step ids), in one round trip:
+    what a live update renders, since the page already shows the other steps. Runs Redis no
+    longer holds are left out."""
+    wanted = {flow_id: sorted(step_ids - {""}) for flow_id, step_ids in changed.items()}
+    async with client.pipeline(transaction=False) as pipe:
+        for flow_id, step_ids in wanted.items():
+            pipe.hgetall(keys.flow(flow_id))
+            for step_id in step_ids:
+                pipe.hgetall(keys.step(flow_id, step_id))
+        answers = iter(await pipe.execute())
+    runs = []
+    for step_ids in wanted.values():
+        flow_hash = next(answers)
+        steps = [StepState.from_hash(step) for step in (next(answers) for _ in step_ids) if step]
+        if flow_hash:
+            runs.append(RunSnapshot(FlowState.from_hash(flow_hash), steps))
+    return runs
+
+
 def load_run(flow_id: str) -> RunSnapshot | None:
     """The run from Redis while Redis holds it, else from the archive; None if neither does."""
     try:

@@ -1,9 +1,10 @@
 """The live bridge: engine events in, rendered run-page fragments out to Channels groups.
 
 Runs in the web process. It reads the events stream through its own consumer group ("live"),
-coalesces each run's events (at most one update per run per INTERVAL seconds; the latest state
-always goes out), reads the runs' state from Redis, renders the fragments once per Abilities
-and sends the HTML to the groups of the run's open pages.
+coalesces each run's events (a quiet run's update goes out at once; during a burst at most one
+update per run per INTERVAL seconds, and the latest state always goes out), reads the runs'
+state and changed steps from Redis, renders each distinct fragment once and sends the HTML to
+the groups of the run's open pages.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from channels.layers import BaseChannelLayer, get_channel_layer
 
 from flows.engine.events import EventReader
 from flows.engine.keys import Keys
-from flows.live.fragments import render_run_update
-from flows.live.groups import EVERY_ABILITIES, group_name
-from flows.runs import read_raw_runs
+from flows.live.fragments import render_live_updates
+from flows.live.groups import group_name
+from flows.runs import read_changed_runs
 
 logger = logging.getLogger(__name__)
 
@@ -87,12 +88,11 @@ class LiveBridge:
             self.last_sent[fid] = now
         # Forget runs quiet for longer than the interval: their next update is due at once anyway.
         self.last_sent = {f: t for f, t in self.last_sent.items() if now - t < INTERVAL}
+        changed = {fid: steps for fid, (steps, _at) in changes.items()}
         sends = []
-        for raw in await read_raw_runs(self.client, self.keys, flow_ids):
-            run = raw.snapshot()
+        for run in await read_changed_runs(self.client, self.keys, changed):
             steps, at = changes[run.state.flow_id]
-            for abilities in EVERY_ABILITIES:
-                frames = render_run_update(run, abilities, steps - {""}, live_at=at)
+            for abilities, frames in render_live_updates(run, steps, at).items():
                 group = group_name("run", abilities, run.state.flow_id)
                 sends.append(self.layer.group_send(group, {"type": "live.html", "frames": frames}))
         await asyncio.gather(*sends)

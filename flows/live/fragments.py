@@ -11,28 +11,31 @@ from typing import Any
 
 from django.template.loader import render_to_string
 
-from flows.engine.statuses import FlowStatus, StepStatus
+from flows.engine.statuses import FlowStatus
 from flows.engine_client import RunSnapshot
-from flows.live.groups import Abilities
+from flows.live.groups import EVERY_ABILITIES, Abilities
 from flows.models import AuditEntry
 
 
 def run_context(run: RunSnapshot, abilities: Abilities, live_at: str = "") -> dict[str, Any]:
-    """What _run_summary.html and _step_row.html need."""
+    """What _run_summary.html and _step_row.html need. Reads only the run's state, not its
+    steps, so a live update holding just the changed steps renders the same."""
     failed_step, rerun_steps = "", []
     if run.state.status == FlowStatus.FAILED:
-        names = [step.step_id for step in run.steps]
-        for index, step in enumerate(run.steps):
-            if step.status == StepStatus.FAILED:
-                failed_step, rerun_steps = step.step_id, names[index:]
-                break
+        # A run fails at the step it was running, which stays its current step.
+        names = [step.name for step in run.state.definition.steps]
+        failed_step = run.state.current_step
+        rerun_steps = names[names.index(failed_step) :] if failed_step in names else []
     return {
         "run": run,
         "can_cancel": abilities.can_cancel,
         "can_retry": abilities.can_retry,
         "failed_step": failed_step,
         "rerun_steps": rerun_steps,
-        "progress": {"done": len(run.state.completed_steps), "total": len(run.steps)},
+        "progress": {
+            "done": len(run.state.completed_steps),
+            "total": len(run.state.definition.steps),
+        },
         "live_at": live_at,
     }
 
@@ -44,14 +47,41 @@ def render_run_update(
     carrying its swap id. Rows travel in a frame of their own: an HTML parser drops a <tr>
     that follows a <section> in the same fragment."""
     context = run_context(run, abilities, live_at)
-    wanted = None if step_ids is None else set(step_ids)
-    rows = [
-        render_to_string("flows/_step_row.html", {**context, "step": step})
-        for step in run.steps
-        if wanted is None or step.step_id in wanted
-    ]
+    rows = _render_rows(context, step_ids)
     summary = render_to_string("flows/_run_summary.html", context)
-    return [summary, "".join(rows)] if rows else [summary]
+    return [summary, rows] if rows else [summary]
+
+
+def render_live_updates(
+    run: RunSnapshot, step_ids: set[str], live_at: str
+) -> dict[Abilities, list[str]]:
+    """render_run_update's frames for every Abilities, each distinct fragment rendered once
+    (the bridge's hot path): the summary differs only by can_cancel, and only while the run
+    can be cancelled; rows only by can_retry, and only when the failed step is among them."""
+    cancel_matters = not run.state.status.is_final
+    retry_matters = run.state.status == FlowStatus.FAILED and run.state.current_step in step_ids
+    summaries: dict[bool, str] = {}
+    rows: dict[bool, str] = {}
+    frames = {}
+    for abilities in EVERY_ABILITIES:
+        cancel = abilities.can_cancel and cancel_matters
+        retry = abilities.can_retry and retry_matters
+        context = run_context(run, Abilities(cancel, retry), live_at)
+        if cancel not in summaries:
+            summaries[cancel] = render_to_string("flows/_run_summary.html", context)
+        if retry not in rows:
+            rows[retry] = _render_rows(context, step_ids)
+        frames[abilities] = [summaries[cancel], rows[retry]] if rows[retry] else [summaries[cancel]]
+    return frames
+
+
+def _render_rows(context: dict[str, Any], step_ids: Iterable[str] | None) -> str:
+    wanted = None if step_ids is None else set(step_ids)
+    return "".join(
+        render_to_string("flows/_step_row.html", {**context, "step": step})
+        for step in context["run"].steps
+        if wanted is None or step.step_id in wanted
+    )
 
 
 def render_run_state(run: RunSnapshot, abilities: Abilities, audit: list[AuditEntry]) -> list[str]:
