@@ -88,10 +88,24 @@ TEMPLATES = [
 DATABASES = {"default": env_database("DATABASE_URL", f"sqlite:///{VAR_DIR / 'flowsite.sqlite3'}")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# redis-py's pool refuses (not waits) past max_connections, default 100: every socket that
+# connects at once (a reconnect storm after a restart) joins its group on a connection of its own.
+# And its default 5 s socket timeout equals channels_redis's 5 s blocking pop, so an idle receive
+# could time out and take the consumers down with it: the socket must outwait the pop.
+CHANNEL_LAYER_MAX_CONNECTIONS = env_int("CHANNEL_LAYER_MAX_CONNECTIONS", 2000, minimum=1)
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": f"{FLOWS_KEY_PREFIX}asgi"},
+        "CONFIG": {
+            "hosts": [
+                {
+                    "address": REDIS_URL,
+                    "max_connections": CHANNEL_LAYER_MAX_CONNECTIONS,
+                    "socket_timeout": 30,
+                }
+            ],
+            "prefix": f"{FLOWS_KEY_PREFIX}asgi",
+        },
     }
 }
 
