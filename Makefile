@@ -49,9 +49,11 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: $(STAMP)
+bench: $(STAMP) browser
 	$(WITH_REDIS) $(BIN)/python bench/engine.py
 	$(WITH_REDIS) $(BIN)/python bench/builder.py
+	$(WITH_REDIS) $(BIN)/python bench/live_latency.py
+	$(WITH_REDIS) $(BIN)/python bench/live_fanout.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

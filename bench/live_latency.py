@@ -2,22 +2,17 @@
 in an open Chromium page. Target: p95 <= 50 ms.
 
 `python bench/live_latency.py` serves the site with uvicorn on 127.0.0.1 (runner, live bridge
-and archiver in its lifespan) against $REDIS_URL under a fresh key prefix and a throwaway SQLite
-database, opens a run of STEPS steps spaced STEP_SECONDS apart, and compares each summary's
-data-at (the transition's Redis time) with the moment the page swapped it in.
+and archiver in its lifespan) against $REDIS_URL under a fresh key prefix (deleted afterwards)
+and a throwaway SQLite database (bench/_support.py), opens a run of STEPS steps spaced
+STEP_SECONDS apart, and compares each summary's data-at (the transition's Redis time) with the
+moment the page swapped it in.
 """
 
 from __future__ import annotations
 
-import os
-import socket
 import statistics
-import subprocess
-import sys
-import tempfile
-import threading
-import uuid
 
+from _support import PASSWORD, USERNAME, Site, served_site
 from playwright.sync_api import expect, sync_playwright
 
 STEPS = 60
@@ -36,25 +31,7 @@ RECORD_SWAPS = """() => {
 }"""
 
 
-def serve(environment: dict[str, str]) -> tuple[subprocess.Popen, str]:
-    python = sys.executable
-    for command in (["migrate", "-v0"], ["bootstrap"], ["collectstatic", "--noinput", "-v0"]):
-        subprocess.run([python, "manage.py", *command], env=environment, check=True)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    command = [python, "-m", "uvicorn", "flowsite.asgi:application", "--port", str(port)]
-    command += ["--lifespan", "on", "--ws", "websockets-sansio", "--no-access-log"]
-    server = subprocess.Popen(command, env=environment, stderr=subprocess.PIPE, text=True)
-    for line in server.stderr:  # blocks until uvicorn reports start-up
-        if "startup complete" in line:
-            break
-    # Keep reading its log, so a full pipe never blocks the server.
-    threading.Thread(target=server.stderr.read, daemon=True).start()
-    return server, f"http://127.0.0.1:{port}"
-
-
-def define_flow(environment: dict[str, str]) -> None:
+def define_flow(site: Site) -> None:
     steps = ", ".join(
         f'{{"name": "s{n}", "script": "mock_api(\\"slow\\", delay={STEP_SECONDS})"}}'
         for n in range(STEPS)
@@ -64,33 +41,20 @@ def define_flow(environment: dict[str, str]) -> None:
         "from flows.portable import parse_import; from flows import definitions; "
         f"definitions.create_from_flow(parse_import({definition!r})[0])"
     )
-    subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", script], env=environment, check=True
-    )
+    site.manage("shell", "-c", script)
 
 
 def main() -> None:
-    workdir = tempfile.mkdtemp(prefix="flowsite-bench-")
-    environment = dict(
-        os.environ,
-        DATABASE_URL=f"sqlite:///{workdir}/bench.sqlite3",
-        FLOWSITE_VAR_DIR=workdir,
-        FLOWS_KEY_PREFIX=f"bench-{uuid.uuid4().hex[:8]}:",
-        DJANGO_SUPERUSER_USERNAME="bench",
-        DJANGO_SUPERUSER_PASSWORD="bench-password-1",
-        LOG_LEVEL="WARNING",
-    )
-    server, base = serve(environment)
-    try:
-        define_flow(environment)
+    with served_site() as site:
+        define_flow(site)
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(
                 executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
             )
             page = browser.new_page()
-            page.goto(f"{base}/flows/latency/launch/")
-            page.get_by_label("Username").fill("bench")
-            page.get_by_label("Password").fill("bench-password-1")
+            page.goto(f"{site.base}/flows/latency/launch/")
+            page.get_by_label("Username").fill(USERNAME)
+            page.get_by_label("Password").fill(PASSWORD)
             page.get_by_role("button", name="Log in").click()
             page.get_by_role("button", name="Launch").click()
             page.wait_for_url("**/runs/*/")
@@ -99,9 +63,6 @@ def main() -> None:
             expect(summary).to_have_attribute("data-status", "completed", timeout=120_000)
             latencies = sorted(page.evaluate("latencies"))
             browser.close()
-    finally:
-        server.terminate()
-        server.wait()
     p95 = latencies[max(0, int(len(latencies) * 0.95) - 1)]
     print(f"Transition in the runner -> swapped in the page, {len(latencies)} updates:")
     median = statistics.median(latencies)
