@@ -54,6 +54,7 @@ bench: $(STAMP) browser
 	$(WITH_REDIS) $(BIN)/python bench/builder.py
 	$(WITH_REDIS) $(BIN)/python bench/live_latency.py
 	$(WITH_REDIS) $(BIN)/python bench/live_fanout.py
+	$(WITH_REDIS) $(BIN)/python bench/live_overhead.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -20,6 +21,7 @@ import redis
 
 USERNAME = "bench"
 PASSWORD = "bench-password-1"
+STOP_SECONDS = 30
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,14 @@ class Site:
                 if line.startswith("VmRSS:"):
                     return int(line.split()[1]) / 1024
         raise RuntimeError("no VmRSS")
+
+    def socket_url(self, path: str) -> str:
+        """The WebSocket address of a live path such as "ws/runs/"."""
+        return f"ws://{self.base.removeprefix('http://')}/{path}"
+
+    def socket_headers(self, session: str) -> dict[str, str]:
+        """What a logged-in browser sends when it opens the page's socket."""
+        return {"Cookie": f"sessionid={session}", "Origin": self.base}
 
     def session_cookie(self) -> str:
         """A session of the bench superuser, created in the site's database (no login form)."""
@@ -91,7 +101,9 @@ def served_site(**overrides: str) -> Iterator[Site]:
     command = [python, "-m", "uvicorn", "flowsite.asgi:application", "--host", "127.0.0.1"]
     command += ["--port", str(port), "--lifespan", "on", "--ws", "websockets-sansio"]
     command += ["--no-access-log"]
-    server = subprocess.Popen(command, env=environment, stderr=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        command, env=environment, stderr=subprocess.PIPE, text=True, process_group=0
+    )
     try:
         for line in server.stderr:  # blocks until uvicorn reports start-up
             if "startup complete" in line:
@@ -103,9 +115,20 @@ def served_site(**overrides: str) -> Iterator[Site]:
         threading.Thread(target=shutil.copyfileobj, args=(server.stderr, log), daemon=True).start()
         yield Site(f"http://127.0.0.1:{port}", environment, server.pid)
     finally:
-        server.terminate()
-        server.wait()
+        stop(server)
         delete_prefix(environment["REDIS_URL"], environment["FLOWS_KEY_PREFIX"])
+
+
+def stop(server: subprocess.Popen) -> None:
+    """SIGTERM, then, if uvicorn has not exited after STOP_SECONDS (its graceful shutdown waits
+    for every open connection and task), SIGKILL its process group, sandbox workers included."""
+    server.terminate()
+    try:
+        server.wait(timeout=STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        print(f"uvicorn still running {STOP_SECONDS} s after SIGTERM: killed", file=sys.stderr)
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
 
 
 def delete_prefix(redis_url: str, prefix: str) -> None:

@@ -1,0 +1,175 @@
+"""Live overhead benchmark (not a test). Target (issue 4): the runner's steps/s with the live
+dashboard open drops by at most 10% against the engine benchmark.
+
+`python bench/live_overhead.py` serves the site with uvicorn on 127.0.0.1 (bench/_support.py)
+and drives one fixed workload through the web process's own embedded runner: SEQUENTIAL flows
+of CHAIN_STEPS trivial steps one after another, then BATCH one-step flows launched at once.
+A round runs it either with no WebSocket clients ("quiet") or "watched": DASHBOARD_CLIENTS on
+the dashboard, RUNS_CLIENTS on the Runs list and one client on each sequential run's page from
+its launch, all reading every frame as a browser does. Quiet and watched rounds alternate; the
+medians are compared. The live bridge and archiver run in both, as they always do in the web
+process. For reference, the same workload on a standalone runner process with the same
+concurrency (bench/engine.py's set-up), where no bridge or archiver shares the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import statistics
+import time
+import uuid
+from collections.abc import Callable
+
+import uvloop
+from _support import Site, delete_prefix, served_site
+from engine import chain, start_runners, throughput
+from websockets.asyncio.client import connect
+
+from flows.engine import FlowExecutor, FlowStatus
+
+SEQUENTIAL = 30
+CHAIN_STEPS = 40
+BATCH = 500  # throughput() launches in hundreds
+SEQUENTIAL_STEPS = SEQUENTIAL * CHAIN_STEPS
+ROUNDS = 3  # of each kind
+DASHBOARD_CLIENTS = 5
+RUNS_CLIENTS = 5
+RUNNER_CONCURRENCY = 4  # the web process's default FLOWS_RUNNER_CONCURRENCY, set explicitly
+TIMEOUT_SECONDS = 60
+
+Round = tuple[float, float]  # wall seconds of the sequential part, of the batch part
+
+
+async def workload(executor: FlowExecutor, on_launch: Callable[[str], None]) -> tuple[float, float]:
+    """Run the fixed workload; return the wall times of its sequential and its batch part.
+    `on_launch` sees each sequential run as it is launched."""
+    flow = chain(CHAIN_STEPS)
+    started = time.perf_counter()
+    for _ in range(SEQUENTIAL):
+        flow_id = await executor.execute_flow(flow)
+        on_launch(flow_id)
+        state = await executor.wait_for_flow(flow_id, timeout=TIMEOUT_SECONDS)
+        assert state.status == FlowStatus.COMPLETED, state
+    sequential = time.perf_counter() - started
+    return sequential, BATCH / await throughput(executor, BATCH)
+
+
+class Watchers:
+    """Logged-in WebSocket clients reading their page's frames until closed, as browsers do."""
+
+    def __init__(self, site: Site, session: str) -> None:
+        self.site = site
+        self.headers = site.socket_headers(session)
+        self.frames: dict[str, int] = {}
+        self.tasks: list[asyncio.Task] = []
+
+    def open(self, path: str) -> asyncio.Event:
+        """Start a client on `path`; the event is set once the connect-time state arrived."""
+        name = f"{path}#{len(self.tasks)}"
+        self.frames[name] = 0
+        connected = asyncio.Event()
+        self.tasks.append(asyncio.create_task(self._read(path, name, connected), name=name))
+        return connected
+
+    async def _read(self, path: str, name: str, connected: asyncio.Event) -> None:
+        url = self.site.socket_url(path)
+        async with connect(url, additional_headers=self.headers, max_queue=None) as socket:
+            async for _frame in socket:
+                self.frames[name] += 1
+                connected.set()
+
+    async def close(self) -> None:
+        """Close every client; a client that failed (refused, dropped) fails the benchmark."""
+        for task in self.tasks:
+            task.cancel()
+        for outcome in await asyncio.gather(*self.tasks, return_exceptions=True):
+            if not isinstance(outcome, asyncio.CancelledError):
+                raise RuntimeError(f"a WebSocket client failed: {outcome!r}")
+
+
+async def watched(site: Site, session: str, executor: FlowExecutor) -> tuple[Round, Watchers]:
+    """One watched round: the list pages' clients are live before the clock starts."""
+    watchers = Watchers(site, session)
+    try:
+        opened = [watchers.open("ws/dashboard/") for _ in range(DASHBOARD_CLIENTS)]
+        opened += [watchers.open("ws/runs/") for _ in range(RUNS_CLIENTS)]
+        async with asyncio.timeout(TIMEOUT_SECONDS):
+            await asyncio.gather(*(event.wait() for event in opened))
+        timings = await workload(executor, lambda flow_id: watchers.open(f"ws/runs/{flow_id}/"))
+    finally:
+        await watchers.close()
+    return timings, watchers
+
+
+async def site_rounds(site: Site) -> tuple[list[Round], list[Round], Watchers]:
+    """Alternate quiet and watched rounds after one unmeasured warm-up of each."""
+    quiet, watched_seconds = [], []
+    session = site.session_cookie()
+    async with FlowExecutor(site.redis_url, key_prefix=site.key_prefix) as executor:
+        await workload(executor, lambda _flow_id: None)
+        await watched(site, session, executor)
+        for _ in range(ROUNDS):
+            quiet.append(await workload(executor, lambda _flow_id: None))
+            timings, watchers = await watched(site, session, executor)
+            watched_seconds.append(timings)
+    return quiet, watched_seconds, watchers
+
+
+async def engine_rounds(redis_url: str) -> list[Round]:
+    """The same workload on one standalone runner process, under its own prefix."""
+    prefix = f"bench-{uuid.uuid4().hex[:8]}:"
+    runners = start_runners(redis_url, prefix, 1, RUNNER_CONCURRENCY)
+    try:
+        async with FlowExecutor(redis_url, key_prefix=prefix) as executor:
+            await workload(executor, lambda _flow_id: None)
+            return [await workload(executor, lambda _flow_id: None) for _ in range(ROUNDS)]
+    finally:
+        for runner in runners:
+            runner.send_signal(signal.SIGTERM)
+            runner.wait()
+        delete_prefix(redis_url, prefix)
+
+
+def rates(rounds: list[Round]) -> tuple[float, float, float]:
+    """Median steps/s of the sequential part, the batch part and the whole workload."""
+    sequential = statistics.median(SEQUENTIAL_STEPS / timings[0] for timings in rounds)
+    batch = statistics.median(BATCH / timings[1] for timings in rounds)
+    whole = statistics.median((SEQUENTIAL_STEPS + BATCH) / sum(timings) for timings in rounds)
+    return sequential, batch, whole
+
+
+def report(quiet: list[Round], watched: list[Round], engine: list[Round], clients: Watchers):
+    print(
+        f"{SEQUENTIAL} sequential {CHAIN_STEPS}-step flows, then {BATCH} one-step flows; "
+        f"runner concurrency {RUNNER_CONCURRENCY}; median steps/s of {ROUNDS} rounds"
+    )
+    print("                                   sequential    batch    whole")
+    rows = {
+        "engine only (standalone runner)": rates(engine),
+        "web process, no clients": rates(quiet),
+        "web process, live pages open": rates(watched),
+    }
+    for label, figures in rows.items():
+        print(f"  {label:31} " + "".join(f"{figure:9.0f}" for figure in figures))
+    drops = [1 - w / q for w, q in zip(rates(watched), rates(quiet), strict=True)]
+    print("  drop, live pages open (<= 10%):" + "".join(f"{d * 100:8.1f}%" for d in drops))
+    drops = [1 - w / e for w, e in zip(rates(watched), rates(engine), strict=True)]
+    print("  drop against the engine alone: " + "".join(f"{d * 100:8.1f}%" for d in drops))
+    frames = sorted(clients.frames.values())
+    print(
+        f"  last watched round: {len(frames)} clients "
+        f"({DASHBOARD_CLIENTS} dashboard, {RUNS_CLIENTS} runs list, {SEQUENTIAL} run pages), "
+        f"frames per client min {frames[0]}, median {statistics.median(frames)}, max {frames[-1]}"
+    )
+
+
+def main() -> None:
+    with served_site(FLOWS_RUNNER_CONCURRENCY=str(RUNNER_CONCURRENCY)) as site:
+        quiet, watched_seconds, clients = uvloop.run(site_rounds(site))
+    engine = uvloop.run(engine_rounds(site.redis_url))  # once the site has stopped
+    report(quiet, watched_seconds, engine, clients)
+
+
+if __name__ == "__main__":
+    main()
