@@ -8,23 +8,19 @@ round trips and upserts them in one statement. The runner never waits for it.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
 
-import redis.asyncio as redis
 from channels.db import database_sync_to_async
 
-from flows.engine.events import EventReader
-from flows.engine.keys import Keys
 from flows.engine.statuses import FlowStatus
+from flows.event_service import EventGroupService
 from flows.models import FlowDefinition, RunRecord
 from flows.runs import RawRun, read_raw_runs
 
 logger = logging.getLogger(__name__)
 
-GROUP = "archive"
 BATCH_SIZE = 500
 BATCH_WINDOW = 0.2
 UPDATED_FIELDS = [
@@ -37,30 +33,17 @@ UPDATED_FIELDS = [
 OnArchived = Callable[[list[RunRecord], set[str]], Awaitable[None]]
 
 
-class Archiver:
+class Archiver(EventGroupService):
+    group = "archive"
+
     def __init__(
         self, redis_url: str, key_prefix: str = "", on_archived: OnArchived | None = None
     ) -> None:
-        self.client = redis.Redis.from_url(redis_url, decode_responses=True)
-        self.keys = Keys(key_prefix)
-        self.reader = EventReader(self.client, self.keys, GROUP)
+        super().__init__(redis_url, key_prefix)
         self.on_archived = on_archived
-        self._stop = asyncio.Event()
 
-    async def start(self) -> None:
-        await self.reader.ensure_group()
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    async def run(self) -> None:
-        """Archive batches until stopped; the batch in hand is finished first."""
-        try:
-            while not self._stop.is_set():
-                await self.archive_batch()
-        finally:
-            await self.reader.leave()
-            await self.client.aclose()
+    async def work(self) -> None:
+        await self.archive_batch()
 
     async def archive_batch(self, block_ms: int = 200) -> int:
         """Archive one batch of events (waiting up to block_ms for the first); return its size."""

@@ -13,51 +13,35 @@ import asyncio
 import logging
 import time
 
-import redis.asyncio as redis
 from channels.layers import BaseChannelLayer, get_channel_layer
 
-from flows.engine.events import EventReader
-from flows.engine.keys import Keys
+from flows.event_service import EventGroupService
 from flows.live.fragments import render_live_updates
 from flows.live.groups import group_name
 from flows.runs import read_changed_runs
 
 logger = logging.getLogger(__name__)
 
-GROUP = "live"
 INTERVAL = 0.05
 IDLE_BLOCK_MS = 200
 
 
-class LiveBridge:
+class LiveBridge(EventGroupService):
+    group = "live"
+
     def __init__(
         self, redis_url: str, key_prefix: str = "", layer: BaseChannelLayer | None = None
     ) -> None:
-        self.client = redis.Redis.from_url(redis_url, decode_responses=True)
-        self.keys = Keys(key_prefix)
-        self.reader = EventReader(self.client, self.keys, GROUP)
+        super().__init__(redis_url, key_prefix)
         self.layer = layer or get_channel_layer()
         # flow_id -> changed step ids since its last update ("" = the run itself), latest "at".
         self.pending: dict[str, tuple[set[str], str]] = {}
         self.last_sent: dict[str, float] = {}
-        self._stop = asyncio.Event()
 
-    async def start(self) -> None:
-        await self.reader.ensure_group()
+    async def finish(self) -> None:
+        await self.publish(list(self.pending))  # the final states still go out
 
-    def stop(self) -> None:
-        self._stop.set()
-
-    async def run(self) -> None:
-        try:
-            while not self._stop.is_set():
-                await self.pump()
-            await self.publish(list(self.pending))  # the final states still go out
-        finally:
-            await self.reader.leave()
-            await self.client.aclose()
-
-    async def pump(self) -> None:
+    async def work(self) -> None:
         """Take the events that came in (waiting until the next update falls due at most), then
         send the updates that are due."""
         events = await self.reader.read(count=500, block_ms=self._block_ms())

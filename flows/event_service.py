@@ -1,0 +1,45 @@
+"""The shape shared by the web process's services that follow the engine's events (the live
+bridge, the archiver): each reads through a consumer group of its own, works until stopped,
+then finishes what it holds and leaves the group."""
+
+from __future__ import annotations
+
+import asyncio
+
+import redis.asyncio as redis
+
+from flows.engine.events import EventReader
+from flows.engine.keys import Keys
+
+
+class EventGroupService:
+    group: str  # the consumer group this service reads the events stream through
+
+    def __init__(self, redis_url: str, key_prefix: str = "") -> None:
+        self.client = redis.Redis.from_url(redis_url, decode_responses=True)
+        self.keys = Keys(key_prefix)
+        self.reader = EventReader(self.client, self.keys, self.group)
+        self._stop = asyncio.Event()
+
+    async def start(self) -> None:
+        await self.reader.ensure_group()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> None:
+        """Work until stopped; what is in hand is finished before leaving."""
+        try:
+            while not self._stop.is_set():
+                await self.work()
+            await self.finish()
+        finally:
+            await self.reader.leave()
+            await self.client.aclose()
+
+    async def work(self) -> None:
+        """One round of reading and handling events (blocking briefly when there are none)."""
+        raise NotImplementedError
+
+    async def finish(self) -> None:
+        """Anything still owed when the service stops."""
