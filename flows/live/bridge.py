@@ -23,6 +23,7 @@ from flows.runs import read_changed_runs
 logger = logging.getLogger(__name__)
 
 INTERVAL = 0.05
+SEND_CONCURRENCY = 16
 IDLE_BLOCK_MS = 200
 
 
@@ -78,5 +79,16 @@ class LiveBridge(EventGroupService):
             steps, at = changes[run.state.flow_id]
             for abilities, frames in render_live_updates(run, steps, at).items():
                 group = group_name("run", abilities, run.state.flow_id)
-                sends.append(self.layer.group_send(group, {"type": "live.html", "frames": frames}))
-        await asyncio.gather(*sends)
+                sends.append((group, {"type": "live.html", "frames": frames}))
+        await self._send_all(sends)
+
+    async def _send_all(self, sends: list[tuple[str, dict]]) -> None:
+        """Send concurrently, but boundedly: each group_send in flight holds a Redis connection
+        of its own, and a burst of hundreds made the pool open (slowly) hundreds of them."""
+        limit = asyncio.Semaphore(SEND_CONCURRENCY)
+
+        async def send(group: str, message: dict) -> None:
+            async with limit:
+                await self.layer.group_send(group, message)
+
+        await asyncio.gather(*(send(group, message) for group, message in sends))
