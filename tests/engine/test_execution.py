@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import pytest
@@ -95,7 +96,8 @@ async def test_a_failed_step_fails_the_flow_and_retry_step_resumes_from_it(
 
     assert retried.done and not again.done
     assert retried.message == "step flaky will run again"
-    assert "is pending" in again.message
+    # The runner may already have claimed it: either way the second retry changes nothing.
+    assert re.search(r"step flaky is (pending|running)", again.message)
     steps = {step.step_id: step for step in await executor.get_steps(flow_id)}
     assert final.status == FlowStatus.COMPLETED
     assert final.completed_steps == ["first", "flaky", "last"]
