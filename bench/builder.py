@@ -24,7 +24,7 @@ import django
 
 django.setup()
 
-import redis  # noqa: E402
+from _support import delete_prefix  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.contrib.auth.models import Group, User  # noqa: E402
 from django.db import connection  # noqa: E402
@@ -84,12 +84,6 @@ def _measure(client: Client, path: str) -> tuple[float, float, int]:
     return statistics.median(timings), timings[int(len(timings) * 0.95) - 1], len(queries)
 
 
-def _remove_redis_keys() -> None:
-    with redis.Redis.from_url(settings.REDIS_URL) as client:
-        for key in client.scan_iter(match=f"{settings.FLOWS_KEY_PREFIX}*", count=1000):
-            client.delete(key)
-
-
 def main() -> int:
     # Not setup_test_environment(): its template instrumentation would be timed too.
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
@@ -114,7 +108,7 @@ def main() -> int:
         return 1 if slow else 0
     finally:
         connection.creation.destroy_test_db(original_name, verbosity=0)
-        _remove_redis_keys()
+        delete_prefix(settings.REDIS_URL, settings.FLOWS_KEY_PREFIX)
 
 
 if __name__ == "__main__":

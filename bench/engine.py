@@ -20,8 +20,8 @@ import sys
 import time
 import uuid
 
-import redis.asyncio as redis
 import uvloop
+from _support import delete_prefix
 
 from flows.engine import Flow, FlowExecutor, FlowStatus, new_flow, new_step
 
@@ -98,13 +98,6 @@ async def throughput(executor: FlowExecutor, flows: int) -> float:
     return flows / (time.perf_counter() - started)
 
 
-async def delete_prefix(redis_url: str, prefix: str) -> None:
-    async with redis.Redis.from_url(redis_url) as client:
-        keys = [key async for key in client.scan_iter(match=f"{prefix}*", count=1000)]
-        for start in range(0, len(keys), 1000):
-            await client.delete(*keys[start : start + 1000])
-
-
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL"))
@@ -127,7 +120,7 @@ async def main() -> None:
             runner.send_signal(signal.SIGTERM)
         for runner in runners:
             runner.wait()
-        await delete_prefix(arguments.redis_url, prefix)
+        delete_prefix(arguments.redis_url, prefix)
     print(f"redis: {arguments.redis_url}; 2 runner processes x concurrency {arguments.concurrency}")
     print(f"40-step flow, median of {arguments.repeats}: {wall * 1000:.1f} ms (target <= 60 ms)")
     print(f"per-step overhead: {wall / 40 * 1000:.2f} ms (target <= 1.5 ms)")
