@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
+import redis.asyncio as redis
 from channels.db import database_sync_to_async
 
 from flows.engine.statuses import FlowStatus
@@ -29,8 +30,9 @@ UPDATED_FIELDS = [
     if field.name not in {"id", "flow_id", "created_at"}
 ]
 
-# Told which runs a batch archived and which of them are new (the live pages refresh from these).
-OnArchived = Callable[[list[RunRecord], set[str]], Awaitable[None]]
+# Told which runs a batch archived and which of them are new (the live pages refresh from these),
+# with the archiver's Redis client.
+OnArchived = Callable[[redis.Redis, list[RunRecord], set[str]], Awaitable[None]]
 
 
 class Archiver(EventGroupService):
@@ -67,7 +69,7 @@ class Archiver(EventGroupService):
         # one, restarted) takes the events over and archives them again; upserts make it safe.
         await self.reader.ack([event_id for event_id, _event in events])
         if self.on_archived and records:
-            await self.on_archived(records, new)
+            await self.on_archived(self.client, records, new)
         return len(events)
 
 

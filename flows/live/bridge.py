@@ -2,9 +2,9 @@
 
 Runs in the web process. It reads the events stream through its own consumer group ("live"),
 coalesces each run's events (a quiet run's update goes out at once; during a burst at most one
-update per run per INTERVAL seconds, and the latest state always goes out), reads the runs'
-state and changed steps from Redis, renders each distinct fragment once and sends the HTML to
-the groups of the run's open pages.
+update per run per INTERVAL seconds, and the latest state always goes out), and for the runs
+someone watches (watchers.py) reads their state and changed steps from Redis, renders each
+distinct fragment once for the Abilities watching and sends the HTML to those groups.
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ import time
 from channels.layers import BaseChannelLayer, get_channel_layer
 
 from flows.event_service import EventGroupService
+from flows.live import watchers
 from flows.live.fragments import render_live_updates
-from flows.live.groups import group_name
+from flows.live.groups import EVERY_ABILITIES, Abilities, group_name
 from flows.runs import read_changed_runs
 
 logger = logging.getLogger(__name__)
@@ -73,14 +74,29 @@ class LiveBridge(EventGroupService):
             self.last_sent[fid] = now
         # Forget runs quiet for longer than the interval: their next update is due at once anyway.
         self.last_sent = {f: t for f, t in self.last_sent.items() if now - t < INTERVAL}
-        changed = {fid: steps for fid, (steps, _at) in changes.items()}
+        audiences = await self._audiences(flow_ids)
+        changed = {fid: changes[fid][0] for fid in audiences}
         sends = []
         for run in await read_changed_runs(self.client, self.keys, changed):
             steps, at = changes[run.state.flow_id]
-            for abilities, frames in render_live_updates(run, steps, at).items():
+            audience = audiences[run.state.flow_id]
+            for abilities, frames in render_live_updates(run, steps, at, audience).items():
                 group = group_name("run", abilities, run.state.flow_id)
                 sends.append((group, {"type": "live.html", "frames": frames}))
         await self._send_all(sends)
+
+    async def _audiences(self, flow_ids: list[str]) -> dict[str, list[Abilities]]:
+        """The Abilities whose groups watch each run; runs nobody watches are left out."""
+        groups = {
+            group_name("run", abilities, fid): (fid, abilities)
+            for fid in flow_ids
+            for abilities in EVERY_ABILITIES
+        }
+        audiences: dict[str, list[Abilities]] = {}
+        for group in await watchers.watched(self.client, groups):
+            fid, abilities = groups[group]
+            audiences.setdefault(fid, []).append(abilities)
+        return audiences
 
     async def _send_all(self, sends: list[tuple[str, dict]]) -> None:
         """Send concurrently, but boundedly: each group_send in flight holds a Redis connection

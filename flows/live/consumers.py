@@ -1,21 +1,30 @@
 """WebSocket consumers of the live pages: thin. Each checks login and the view permission on
-connect (closing otherwise), joins its groups, FIRST sends the current state of what the page
-shows (so whatever happened while it was away is repaired), then forwards live HTML."""
+connect (closing otherwise), joins its group and its watchers, FIRST sends the current state of
+what the page shows (so whatever happened while it was away is repaired), then forwards live
+HTML."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.http import QueryDict
 
 from flows import history
-from flows.live import feeds, pages
+from flows.live import feeds, pages, watchers
 from flows.live.groups import VIEW_PERMISSION, Abilities, group_name
 
 NO_RUNS_GONE = '<tr id="no-runs" hx-swap-oob="delete"></tr>'
 NEW_ROWS = '<tbody hx-swap-oob="afterbegin:#run-rows">{}</tbody>'
+
+
+def _in_thread(function: Callable[..., None]) -> Callable[..., Awaitable[None]]:
+    """Redis-only work, run off the loop without queueing behind the database thread."""
+    return sync_to_async(function, thread_sensitive=False)
 
 
 @database_sync_to_async
@@ -39,18 +48,39 @@ class LiveConsumer(AsyncWebsocketConsumer):
         group_abilities = abilities if self.by_abilities else None
         self.live_group = group_name(self.page, group_abilities, self.flow_id())
         await self.channel_layer.group_add(self.live_group, self.channel_name)
-        # Read after joining the group, so nothing between the read and the join is missed.
-        state = await database_sync_to_async(self.current_state)(abilities)
+        # Watched from here on, and read after that: nothing in between is missed.
+        state = await database_sync_to_async(self._watch_and_read)(abilities)
         if state is None:
-            await self.channel_layer.group_discard(self.live_group, self.channel_name)
+            await self._leave()
             await self.close()
             return
         await self.accept()
+        self.rejoining = asyncio.create_task(
+            self._keep_joined(), name=f"rejoin {self.channel_name}"
+        )
         await self.send_frames(state)
 
     async def disconnect(self, code: int) -> None:
+        if hasattr(self, "rejoining"):
+            self.rejoining.cancel()
         if hasattr(self, "live_group"):
-            await self.channel_layer.group_discard(self.live_group, self.channel_name)
+            await self._leave()
+
+    def _watch_and_read(self, abilities: Abilities) -> list[str] | None:
+        watchers.join(self.live_group, self.channel_name)
+        return self.current_state(abilities)
+
+    async def _keep_joined(self) -> None:
+        """Channels drops group members after its group_expiry (a day), and watchers expire
+        too: a page left open for days stays live by joining again."""
+        while True:
+            await asyncio.sleep(watchers.REJOIN_SECONDS)
+            await self.channel_layer.group_add(self.live_group, self.channel_name)
+            await _in_thread(watchers.join)(self.live_group, self.channel_name)
+
+    async def _leave(self) -> None:
+        await self.channel_layer.group_discard(self.live_group, self.channel_name)
+        await _in_thread(watchers.leave)(self.live_group, self.channel_name)
 
     def flow_id(self) -> str:
         return ""

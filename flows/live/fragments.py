@@ -13,7 +13,7 @@ from django.template.loader import render_to_string
 
 from flows.engine.statuses import FlowStatus
 from flows.engine_client import RunSnapshot
-from flows.live.groups import EVERY_ABILITIES, Abilities
+from flows.live.groups import Abilities
 from flows.models import AuditEntry
 
 
@@ -53,17 +53,18 @@ def render_run_update(
 
 
 def render_live_updates(
-    run: RunSnapshot, step_ids: set[str], live_at: str
+    run: RunSnapshot, step_ids: set[str], live_at: str, audience: Iterable[Abilities]
 ) -> dict[Abilities, list[str]]:
-    """render_run_update's frames for every Abilities, each distinct fragment rendered once
-    (the bridge's hot path): the summary differs only by can_cancel, and only while the run
-    can be cancelled; rows only by can_retry, and only when the failed step is among them."""
+    """render_run_update's frames for each Abilities of the audience, each distinct fragment
+    rendered once (the bridge's hot path): the summary differs only by can_cancel, and only
+    while the run can be cancelled; rows only by can_retry, and only when the failed step is
+    among them."""
     cancel_matters = not run.state.status.is_final
     retry_matters = run.state.status == FlowStatus.FAILED and run.state.current_step in step_ids
     summaries: dict[bool, str] = {}
     rows: dict[bool, str] = {}
     frames = {}
-    for abilities in EVERY_ABILITIES:
+    for abilities in audience:
         cancel = abilities.can_cancel and cancel_matters
         retry = abilities.can_retry and retry_matters
         context = run_context(run, Abilities(cancel, retry), live_at)

@@ -3,16 +3,21 @@ then each transition as the page's own fragment for the right element id."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import pytest
+import redis.asyncio as redis
 from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.contrib.auth.models import User
 
 from flows.engine.builder import Flow, Step
 from flows.engine.executor import FlowExecutor
+from flows.live import watchers
+from flows.live.groups import Abilities, group_name
 from flows.roles import ADMIN, OPERATOR, VIEWER
 
 pytestmark = [
@@ -117,6 +122,40 @@ async def test_no_update_is_sent_for_a_run_the_page_does_not_show(connect, make_
 
     assert f"<code>{shown}</code>" in html
     assert other not in html
+
+
+async def test_a_run_nobody_watches_gets_no_update(connect, make_user, bridge):
+    shown, unwatched = await _launch(), await _launch()
+    layer = get_channel_layer()
+    eavesdropper = await layer.new_channel()  # in the group, but not a watching page
+    await layer.group_add(group_name("run", Abilities(), unwatched), eavesdropper)
+    socket = await connect(f"/ws/runs/{shown}/", await _make(make_user, VIEWER))
+    await socket.connect()
+    await _receive_state(socket)
+
+    await _cancel(unwatched)
+    await _cancel(shown)
+    await socket.receive_from(WAIT)  # the bridge got past both events
+
+    # The bridge sends a batch's updates concurrently: allow one it might still be sending.
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(layer.receive(eavesdropper), timeout=1)
+
+
+async def test_a_closed_page_stops_being_watched(connect, make_user):
+    flow_id = await _launch()
+    socket = await connect(f"/ws/runs/{flow_id}/", await _make(make_user, VIEWER))
+    group = group_name("run", Abilities(), flow_id)
+    await socket.connect()
+    await _receive_state(socket)
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    watched_while_open = await watchers.watched(client, [group])
+
+    await socket.disconnect()
+
+    assert watched_while_open == {group}
+    assert await watchers.watched(client, [group]) == set()
+    await client.aclose()
 
 
 async def test_a_new_run_appears_on_top_of_the_runs_list(connect, make_user, archiver):
