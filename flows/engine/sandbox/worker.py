@@ -7,32 +7,19 @@ only this process; the pool notices, reports the attempt as failed and starts a 
 from __future__ import annotations
 
 import argparse
-import ctypes
-import ctypes.util
 import json
 import os
 import resource
-import signal
 import sys
 
+from flows.engine.parent_death import die_with_parent
 from flows.engine.sandbox.starlark_runtime import ScriptRequest, ScriptResult, run_script
 from flows.engine.sandbox.syntax import ScriptError
-
-PR_SET_PDEATHSIG = 1
 
 
 def _cap_memory(megabytes: int) -> None:
     limit = megabytes * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-
-
-def _die_with_parent() -> None:
-    """Linux: if the runner is SIGKILLed, take this worker down with it instead of orphaning it."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):
-        pass  # not Linux: the worker still exits when its stdin closes
 
 
 def serve(requests, answers, memory_mb: int) -> None:
@@ -66,7 +53,9 @@ def main() -> None:
     # Keep the protocol channel to ourselves: anything else printing goes to stderr.
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
-    _die_with_parent()
+    # If the runner is SIGKILLed, take this worker down with it instead of orphaning it
+    # (elsewhere than Linux, the worker still exits when its stdin closes).
+    die_with_parent()
     _cap_memory(arguments.memory_mb)
     serve(sys.stdin, answers, arguments.memory_mb)
 
