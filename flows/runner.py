@@ -15,6 +15,7 @@ import signal
 
 import uvloop
 
+from flows.engine.parent_death import die_with_parent
 from flows.engine.runner import Runner
 from flows.engine.store import DEFAULT_RETENTION_SECONDS
 
@@ -57,11 +58,19 @@ def main(argv: list[str] | None = None) -> None:
         help="how long ended runs stay in Redis (0: forever)",
     )
     parser.add_argument("--log-level", default=os.environ.get("LOG_LEVEL", "INFO"))
+    parser.add_argument(
+        "--parent-pid",
+        type=int,
+        help="stop as on SIGTERM when this process, the runner's parent, exits (Linux)",
+    )
     arguments = parser.parse_args(argv)
     if not arguments.redis_url:
         parser.error("--redis-url is required (or set REDIS_URL)")
     if arguments.concurrency < 1:
         parser.error("--concurrency must be at least 1")
+    if arguments.parent_pid is not None:
+        # A web process supervising this runner may be SIGKILLed: stop gracefully then too.
+        die_with_parent(signal.SIGTERM, arguments.parent_pid)
     logging.basicConfig(
         level=arguments.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
