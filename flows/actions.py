@@ -2,7 +2,7 @@
 
 The engine makes every action idempotent (a step that is not failed is not retried again, an
 ended run is not cancelled again): those come back as not done, with the reason, and are not
-audited since nothing happened.
+audited since nothing happened. An audited action reaches the run's open pages at once.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from flows import engine_client
 from flows.engine.builder import Flow, Step
 from flows.engine.statuses import FlowStatus, StepStatus
 from flows.engine.store import ActionResult, RunNotFound
+from flows.live import pages
 from flows.models import AuditEntry, FlowDefinition, StepDefinition
 
 if TYPE_CHECKING:
@@ -30,6 +31,7 @@ def _audited(
 ) -> ActionResult:
     if result.done:
         AuditEntry.record(action, user, flow_id=flow_id, message=result.message, **details)
+        transaction.on_commit(lambda: pages.send_run_audit(flow_id))
     return result
 
 

@@ -85,7 +85,10 @@ def _render_rows(context: dict[str, Any], step_ids: Iterable[str] | None) -> str
     )
 
 
+def render_run_audit(audit: list[AuditEntry]) -> str:
+    return render_to_string("flows/_run_audit.html", {"audit": audit})
+
+
 def render_run_state(run: RunSnapshot, abilities: Abilities, audit: list[AuditEntry]) -> list[str]:
     """Everything live on the run page: what a (re)connecting socket gets first."""
-    audit_html = render_to_string("flows/_run_audit.html", {"audit": audit})
-    return [*render_run_update(run, abilities), audit_html]
+    return [*render_run_update(run, abilities), render_run_audit(audit)]

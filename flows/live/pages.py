@@ -1,9 +1,13 @@
-"""The current state of a live page's parts, as a (re)connecting socket first receives it."""
+"""The current state of a live page's parts, as a (re)connecting socket first receives it, and
+as an action pushes it to the pages already open."""
 
 from __future__ import annotations
 
-from flows.live.fragments import render_run_state
-from flows.live.groups import Abilities
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+from flows.live.fragments import render_run_audit, render_run_state
+from flows.live.groups import EVERY_ABILITIES, Abilities, group_name
 from flows.models import AuditEntry
 from flows.runs import load_run
 
@@ -20,3 +24,16 @@ def run_state_frames(flow_id: str, abilities: Abilities) -> list[str] | None:
     if run is None:
         return None
     return render_run_state(run, abilities, run_audit(flow_id))
+
+
+def send_run_audit(flow_id: str) -> None:
+    """Push the run's audit trail to its open pages, once an action has been recorded in it.
+    The same for every viewer, and actions are rare: sent to every group, no watcher check."""
+    message = {"type": "live.html", "frames": [render_run_audit(run_audit(flow_id))]}
+    layer = get_channel_layer()
+
+    async def send() -> None:
+        for abilities in EVERY_ABILITIES:
+            await layer.group_send(group_name("run", abilities, flow_id), message)
+
+    async_to_sync(send)()

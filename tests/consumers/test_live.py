@@ -14,6 +14,7 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.contrib.auth.models import User
 
+from flows import actions
 from flows.engine.builder import Flow, Step
 from flows.engine.executor import FlowExecutor
 from flows.live import watchers
@@ -156,6 +157,20 @@ async def test_a_closed_page_stops_being_watched(connect, make_user):
     assert watched_while_open == {group}
     assert await watchers.watched(client, [group]) == set()
     await client.aclose()
+
+
+async def test_an_action_reaches_the_audit_trail_of_pages_already_open(connect, make_user):
+    flow_id = await _launch()
+    watcher = await connect(f"/ws/runs/{flow_id}/", await _make(make_user, VIEWER))
+    await watcher.connect()
+    await _receive_state(watcher)
+    operator = await _make(make_user, OPERATOR)
+
+    await database_sync_to_async(actions.cancel)(flow_id, operator)
+    audit = await watcher.receive_from(WAIT)
+
+    assert _ids(audit) == ["run-audit"]
+    assert f"<strong>{operator.username}</strong> cancelled" in audit
 
 
 async def test_a_new_run_appears_on_top_of_the_runs_list(connect, make_user, archiver):
