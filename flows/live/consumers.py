@@ -17,7 +17,9 @@ from django.http import QueryDict
 from flows import history
 from flows.live import feeds, pages, watchers
 from flows.live.groups import VIEW_PERMISSION, Abilities, group_name
+from flows.live.shared_reads import SharedReads
 
+SHARED_READS: SharedReads[list[str] | None] = SharedReads()
 NO_RUNS_GONE = '<tr id="no-runs" hx-swap-oob="delete"></tr>'
 NEW_ROWS = '<tbody hx-swap-oob="afterbegin:#run-rows">{}</tbody>'
 
@@ -39,6 +41,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
     page: str
     # Whether the page's fragments differ by what the viewer may do (action buttons).
     by_abilities = True
+    # Whether every socket of the group gets the same state (not so for filtered lists).
+    shared_state = True
 
     async def connect(self) -> None:
         abilities = await _abilities(self.scope["user"])
@@ -48,8 +52,9 @@ class LiveConsumer(AsyncWebsocketConsumer):
         group_abilities = abilities if self.by_abilities else None
         self.live_group = group_name(self.page, group_abilities, self.flow_id())
         await self.channel_layer.group_add(self.live_group, self.channel_name)
+        await _in_thread(watchers.join)(self.live_group, self.channel_name)
         # Watched from here on, and read after that: nothing in between is missed.
-        state = await database_sync_to_async(self._watch_and_read)(abilities)
+        state = await self._read_state(abilities)
         if state is None:
             await self._leave()
             await self.close()
@@ -66,9 +71,12 @@ class LiveConsumer(AsyncWebsocketConsumer):
         if hasattr(self, "live_group"):
             await self._leave()
 
-    def _watch_and_read(self, abilities: Abilities) -> list[str] | None:
-        watchers.join(self.live_group, self.channel_name)
-        return self.current_state(abilities)
+    async def _read_state(self, abilities: Abilities) -> list[str] | None:
+        def read() -> Awaitable[list[str] | None]:
+            return database_sync_to_async(self.current_state)(abilities)
+
+        # Same group, same state: sockets connecting together share a read (see shared_reads).
+        return await (SHARED_READS.read(self.live_group, read) if self.shared_state else read())
 
     async def _keep_joined(self) -> None:
         """Channels drops group members after its group_expiry (a day), and watchers expire
@@ -110,6 +118,7 @@ class RunConsumer(LiveConsumer):
 
 class RunsConsumer(LiveConsumer):
     page = "runs"
+    shared_state = False
 
     def current_state(self, abilities: Abilities) -> list[str] | None:
         query = QueryDict(self.scope["query_string"])
@@ -137,9 +146,7 @@ class RunsConsumer(LiveConsumer):
         # Rows and a <tbody> cannot share a frame: a parser wraps the rows in a tbody of its own.
         await self.send_frames(["".join(replaced)])
         if added:
-            await self.send_frames(
-                [f'<tbody hx-swap-oob="afterbegin:#run-rows">{"".join(added)}</tbody>']
-            )
+            await self.send_frames([NEW_ROWS.format("".join(added))])
 
 
 class DashboardConsumer(LiveConsumer):
