@@ -1,6 +1,7 @@
 """What the live benchmarks share: a real uvicorn server on 127.0.0.1 with its lifespan services
 (embedded runner, live bridge, archiver), a throwaway SQLite database and a fresh Redis key
-prefix on $REDIS_URL, all removed afterwards; plus a logged-in session and the server's RSS."""
+prefix on $REDIS_URL, all removed afterwards; plus a logged-in session, the server's RSS and
+its Redis connections."""
 
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
+import psutil
 import redis
 
 USERNAME = "bench"
@@ -51,6 +54,14 @@ class Site:
                 if line.startswith("VmRSS:"):
                     return int(line.split()[1]) / 1024
         raise RuntimeError("no VmRSS")
+
+    def redis_connections(self) -> int:
+        """The ASGI process's open TCP connections to the Redis server."""
+        port = urlsplit(self.redis_url).port or 6379
+        connections = psutil.Process(self.pid).net_connections(kind="tcp")
+        return sum(
+            1 for connection in connections if connection.raddr and connection.raddr.port == port
+        )
 
     def socket_url(self, path: str) -> str:
         """The WebSocket address of a live path such as "ws/runs/"."""

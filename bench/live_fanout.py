@@ -98,6 +98,7 @@ async def fan_out(site: Site) -> tuple[list[Watcher], dict[str, float], float]:
             run_seconds = time.perf_counter() - started
         assert state.status == FlowStatus.COMPLETED, state
         rss["after the run"] = site.rss_mib()
+        print(f"  ASGI process's Redis connections after the run: {site.redis_connections()}")
     return [task.result() for task in watchers], rss, run_seconds
 
 
