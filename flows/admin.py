@@ -5,7 +5,7 @@ from django.core.exceptions import PermissionDenied
 
 from flows import actions as run_actions
 from flows.engine.statuses import FlowStatus
-from flows.models import ApiToken, AuditEntry, FlowDefinition, FlowRun, RunRecord, StepDefinition
+from flows.models import ApiToken, AuditEntry, FlowDefinition, RunRecord, StepDefinition
 
 
 class StepInline(admin.StackedInline):
@@ -34,14 +34,6 @@ class FlowDefinitionAdmin(admin.ModelAdmin):
             form.instance.record_change(request.user)
 
 
-@admin.register(FlowRun)
-class FlowRunAdmin(admin.ModelAdmin):
-    list_display = ["flow_id", "definition", "version", "launched_by", "launched_at"]
-    list_filter = ["launched_at", "definition"]
-    search_fields = ["flow_id", "definition__name"]
-    readonly_fields = ["flow_id", "definition", "version", "launched_by", "launched_at"]
-
-
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
     list_display = ["name", "user", "created_at", "last_used_at"]
@@ -56,8 +48,8 @@ RAW_STATE = ["state", "steps"]
 @admin.register(RunRecord)
 class RunRecordAdmin(admin.ModelAdmin):
     list_display = ["flow_id", "name", "status", "definition_version", "launched_by", "created_at"]
-    list_filter = ["status", "name", "created_at"]
-    search_fields = ["flow_id", "name", "launched_by"]
+    list_filter = ["status", "name", "created_at", "definition"]
+    search_fields = ["flow_id", "name", "launched_by", "definition__name"]
     exclude = RAW_STATE
     readonly_fields = [
         field.name for field in RunRecord._meta.fields if field.name not in RAW_STATE

@@ -82,7 +82,7 @@ def launch_run(request: HttpRequest, name: str) -> HttpResponse:
     )
 
 
-@api_view("GET", "flows.view_flowrun")
+@api_view("GET", "flows.view_runrecord")
 def run_state(request: HttpRequest, flow_id: str) -> HttpResponse:
     try:
         run = engine_client.read_run(flow_id)

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any
 from django.db import transaction
 from django.db.models import Max
 
-from flows import engine_client
+from flows import engine_client, runs
 from flows.engine.builder import Flow, Step
-from flows.models import NAME_MAX_LENGTH, AuditEntry, FlowDefinition, FlowRun, StepDefinition
+from flows.models import NAME_MAX_LENGTH, AuditEntry, FlowDefinition, RunRecord, StepDefinition
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -95,8 +95,9 @@ def move_step(step: StepDefinition, offset: int, user: AbstractBaseUser | None) 
         reorder_steps(step.flow, ids, user)
 
 
-def launch(definition: FlowDefinition, input: dict[str, Any], user: AbstractBaseUser) -> FlowRun:
-    """Start a run of the definition as it is now; ValueError says why it cannot run."""
+def launch(definition: FlowDefinition, input: dict[str, Any], user: AbstractBaseUser) -> RunRecord:
+    """Start a run of the definition as it is now and return its RunRecord (already stored, so
+    the Runs list shows it at once); ValueError says why it cannot run."""
     flow = definition.to_flow()
     meta = {
         "launched_by": user.get_username(),
@@ -111,6 +112,4 @@ def launch(definition: FlowDefinition, input: dict[str, Any], user: AbstractBase
         definition=definition,
         version=meta["definition_version"],
     )
-    return FlowRun.objects.create(
-        flow_id=flow_id, definition=definition, version=definition.version, launched_by=user
-    )
+    return runs.record_launched_run(flow_id)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import redis
+import redis.asyncio
 from asgiref.sync import async_to_sync
 from django.conf import settings
 
@@ -42,6 +43,12 @@ def _with_executor(work: Callable[[FlowExecutor], Awaitable[T]]) -> T:
 def launch(flow: Flow, input: dict[str, Any], meta: dict[str, Any]) -> str:
     """Queue a run and return its flow id; ValueError if the input is not a JSON object."""
     return _with_executor(lambda executor: executor.execute_flow(flow, input, meta=meta))
+
+
+def with_redis(work: Callable[[redis.asyncio.Redis, Keys], Awaitable[T]]) -> T:
+    """Run coroutine reads of the engine's Redis (such as flows.runs.read_raw_runs) from
+    synchronous code, on a short-lived client closed before returning."""
+    return _with_executor(lambda executor: work(executor.redis, executor.keys))
 
 
 @dataclass(frozen=True)

@@ -120,28 +120,6 @@ class StepDefinition(models.Model):
         ).build()
 
 
-class FlowRun(models.Model):
-    """Which definition, version and user a run came from; its state lives in Redis."""
-
-    flow_id = models.CharField(max_length=64, unique=True)
-    definition = models.ForeignKey(FlowDefinition, on_delete=models.CASCADE, related_name="runs")
-    version = models.PositiveIntegerField()
-    launched_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    launched_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        ordering = ["-launched_at", "-id"]
-        indexes = [models.Index(fields=["definition", "-launched_at"])]
-
-    def __str__(self) -> str:
-        return self.flow_id
-
-    def get_absolute_url(self) -> str:
-        return reverse("flows:run_detail", args=[self.flow_id])
-
-
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -179,17 +157,21 @@ class ApiToken(models.Model):
 
 
 class RunRecord(models.Model):
-    """The archive of a run: what Redis held for it, kept after Redis lets it go.
+    """A run: what Redis held for it, kept after Redis lets it go. The one model of a run.
 
-    Written by the archiver (flows/archive/) from the engine's events; `state` and `steps` are
-    the run's Redis hashes as they were last read, so the run page renders an archived run
-    exactly as a live one.
+    Created by `flows.definitions.launch()` as soon as the builder or the API launches a run,
+    and kept up to date by the archiver (flows/archiver.py) from the engine's events (runs
+    started elsewhere appear with the archiver's first batch). Both build the row from the run's
+    Redis hashes through `RawRun.record()`; `state` and `steps` are those hashes as they were
+    last read, so the run page renders an archived run exactly as a live one. Who launched it is
+    the username in the run's meta; the LAUNCH AuditEntry also keeps the user link.
+    The `view_runrecord` permission is the one to see runs.
     """
 
     flow_id = models.CharField(max_length=64, unique=True)
     name = models.CharField(max_length=NAME_MAX_LENGTH)
     definition = models.ForeignKey(
-        FlowDefinition, null=True, blank=True, on_delete=models.SET_NULL, related_name="records"
+        FlowDefinition, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
     )
     definition_version = models.PositiveIntegerField(null=True, blank=True)
     status = models.CharField(max_length=16)
@@ -212,6 +194,9 @@ class RunRecord(models.Model):
             models.Index(fields=["-created_at", "-flow_id"], name="run_newest"),
             models.Index(fields=["name", "-created_at", "-flow_id"], name="run_newest_by_flow"),
             models.Index(fields=["status", "-created_at", "-flow_id"], name="run_newest_by_status"),
+            models.Index(
+                fields=["definition", "-created_at", "-flow_id"], name="run_newest_by_definition"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -13,7 +13,7 @@ ADMIN = "Admin"
 _VIEW = [
     "flows.view_flowdefinition",
     "flows.view_stepdefinition",
-    "flows.view_flowrun",
+    "flows.view_runrecord",
 ]
 _BUILD_AND_RUN = [
     "flows.add_flowdefinition",

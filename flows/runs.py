@@ -99,6 +99,28 @@ async def read_changed_runs(
     return runs
 
 
+def read_raw_run(flow_id: str) -> RawRun | None:
+    """One run's hashes as Redis holds them now, for synchronous callers; None if it is gone."""
+    found = engine_client.with_redis(lambda client, keys: read_raw_runs(client, keys, [flow_id]))
+    return found[0] if found else None
+
+
+def record_launched_run(flow_id: str) -> RunRecord:
+    """Store the RunRecord of a run just launched, so it is listed at once; return it as stored.
+    Raises RunNotFound if Redis no longer holds the run."""
+    raw = read_raw_run(flow_id)
+    if raw is None:
+        raise RunNotFound(f"run {flow_id} left Redis before it could be recorded")
+    # This races the archiver, which upserts the same row from the run's events. Both build it
+    # with RawRun.record() from the run's hashes, so it is the same row whoever writes it, and the
+    # archiver has the last word: any change after either read raised an event it has yet to
+    # archive. So if its row is there first, ours is skipped (ignore_conflicts: the database
+    # settles the race on the unique flow_id, no IntegrityError); if ours is, its upsert then
+    # overwrites every field but created_at, which both read from the same hash.
+    RunRecord.objects.bulk_create([raw.record()], ignore_conflicts=True)
+    return RunRecord.objects.get(flow_id=flow_id)
+
+
 def load_run(flow_id: str) -> RunSnapshot | None:
     """The run from Redis while Redis holds it, else from the archive; None if neither does."""
     try:

@@ -11,7 +11,7 @@ from typing import Literal
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
-VIEW_PERMISSION = "flows.view_flowrun"
+VIEW_PERMISSION = "flows.view_runrecord"
 Page = Literal["run", "runs", "dashboard"]
 
 

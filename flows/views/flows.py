@@ -15,7 +15,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from flows import definitions, engine_client, portable
 from flows.forms import FlowForm, ImportForm
-from flows.models import FlowDefinition, FlowRun
+from flows.models import FlowDefinition, RunRecord
 from flows.views.common import HtmxHttpRequest, get_flow, requires
 
 FLOWS_PER_PAGE = 50
@@ -25,7 +25,9 @@ FLOWS_PER_PAGE = 50
 @requires("flows.view_flowdefinition")
 def flow_list(request: HtmxHttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()
-    last_run = FlowRun.objects.filter(definition=OuterRef("pk")).order_by("-launched_at", "-id")
+    last_run = RunRecord.objects.filter(definition=OuterRef("pk")).order_by(
+        "-created_at", "-flow_id"
+    )
     flows = FlowDefinition.objects.annotate(
         step_count=Count("steps"), last_run_id=Subquery(last_run.values("flow_id")[:1])
     ).order_by("name")

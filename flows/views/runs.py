@@ -50,7 +50,7 @@ def _last_input(flow: FlowDefinition) -> dict[str, str]:
 
 
 @require_GET
-@requires("flows.view_flowrun")
+@requires("flows.view_runrecord")
 def run_detail(request: HtmxHttpRequest, flow_id: str) -> HttpResponse:
     """The run from Redis while it is there, else from the archive; live over /ws/runs/<id>/."""
     run = load_run(flow_id)
@@ -62,7 +62,7 @@ def run_detail(request: HtmxHttpRequest, flow_id: str) -> HttpResponse:
 
 
 @require_GET
-@requires("flows.view_flowrun")
+@requires("flows.view_runrecord")
 def run_list(request: HtmxHttpRequest) -> HttpResponse:
     run_filter = RunFilter(
         request.GET.get("flow", ""), request.GET.get("status", ""), request.GET.get("cursor", "")
@@ -84,6 +84,6 @@ def run_list(request: HtmxHttpRequest) -> HttpResponse:
 
 
 @require_GET
-@requires("flows.view_flowrun")
+@requires("flows.view_runrecord")
 def dashboard(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, "flows/dashboard.html", history.dashboard())

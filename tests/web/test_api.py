@@ -4,7 +4,7 @@ import json
 
 from django.test import Client
 
-from flows.models import FlowRun
+from flows.models import RunRecord
 
 
 def _launch(client: Client, token: str | None, name: str, body: str = "{}"):
@@ -19,11 +19,11 @@ def test_launch_answers_202_with_the_run_id_and_url(client: Client, stripe, toke
 
     assert response.status_code == 202
     body = response.json()
-    run = FlowRun.objects.get()
+    run = RunRecord.objects.get()
     assert body["flow_id"] == run.flow_id
     assert body["url"] == f"http://testserver/runs/{run.flow_id}/"
     assert body["status_url"] == f"http://testserver/api/runs/{run.flow_id}"
-    assert run.launched_by.username == "operator"
+    assert run.launched_by == "operator"
 
 
 def test_missing_token_is_401_with_a_json_error(client: Client, stripe):
@@ -44,7 +44,7 @@ def test_a_viewer_may_not_launch(client: Client, stripe, token_for):
 
     assert response.status_code == 403
     assert response.json() == {"error": "your account lacks the permission flows.launch_flow"}
-    assert not FlowRun.objects.exists()
+    assert not RunRecord.objects.exists()
 
 
 def test_unknown_flow_is_404(client: Client, db: None, token_for):

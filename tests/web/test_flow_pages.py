@@ -3,10 +3,11 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
+from django.utils.timezone import now
 
 from flows import definitions
 from flows.engine.builder import Flow
-from flows.models import FlowDefinition, FlowRun
+from flows.models import FlowDefinition, RunRecord
 
 HTMX = {"HX-Request": "true"}
 
@@ -34,7 +35,9 @@ def test_login_page_is_styled_and_logs_in(client: Client, make_user):
 
 
 def test_flow_list_shows_step_count_last_run_status_and_launch(operator: Client, stripe):
-    FlowRun.objects.create(flow_id="gone", definition=stripe, version=1)
+    RunRecord.objects.create(
+        flow_id="gone", name=stripe.name, definition=stripe, status="completed", created_at=now()
+    )
 
     response = operator.get("/flows/")
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 import redis
 from django.test import Client
 
-from flows import engine_client
-from flows.models import FlowDefinition, FlowRun
+from flows import engine_client, runs
+from flows.models import FlowDefinition, RunRecord
 
 HTMX = {"HX-Request": "true"}
 
@@ -23,7 +23,7 @@ def test_launch_form_has_a_labelled_json_field(operator: Client, stripe):
 def test_launch_lands_on_the_run_page(operator: Client, stripe, redis_url: str):
     response = operator.post(f"/flows/{stripe.name}/launch/", {"input": '{"currency": "eur"}'})
 
-    run = FlowRun.objects.get()
+    run = RunRecord.objects.get()
     assert response["Location"] == f"/runs/{run.flow_id}/"
     state = engine_client.read_run(run.flow_id).state
     assert state.input == {"currency": "eur"}
@@ -37,7 +37,7 @@ def test_launch_lands_on_the_run_page(operator: Client, stripe, redis_url: str):
 def test_launch_with_htmx_redirects_the_browser(operator: Client, stripe):
     response = operator.post(f"/flows/{stripe.name}/launch/", {"input": "{}"}, headers=HTMX)
 
-    assert response["HX-Redirect"] == f"/runs/{FlowRun.objects.get().flow_id}/"
+    assert response["HX-Redirect"] == f"/runs/{RunRecord.objects.get().flow_id}/"
 
 
 def test_invalid_json_is_rejected_inline_and_nothing_is_launched(
@@ -51,7 +51,7 @@ def test_invalid_json_is_rejected_inline_and_nothing_is_launched(
     assert b"Input is not valid JSON: line 1, column 14: Expecting value" in response.content
     assert b"{&quot;currency&quot;: eur}</textarea>" in response.content
     assert _run_count(redis_url) == 0
-    assert not FlowRun.objects.exists()
+    assert not RunRecord.objects.exists()
 
 
 def test_input_that_is_not_an_object_is_rejected(operator: Client, stripe, redis_url: str):
@@ -73,7 +73,7 @@ def test_a_flow_without_steps_cannot_launch(operator: Client, redis_url: str):
 
 def test_run_page_shows_state_and_steps(operator: Client, stripe):
     operator.post(f"/flows/{stripe.name}/launch/", {"input": "{}"})
-    run = FlowRun.objects.get()
+    run = RunRecord.objects.get()
 
     response = operator.get(f"/runs/{run.flow_id}/")
 
@@ -96,6 +96,51 @@ def test_runs_list_shows_recent_runs_with_status(operator: Client, stripe, archi
 
     assert b"stripe_payment_request" in response.content
     assert response.context["runs"][0].status in {"created", "running"}
+
+
+def test_a_launched_run_is_recorded_at_once_as_the_archiver_would(operator: Client, stripe):
+    operator.post(f"/flows/{stripe.name}/launch/", {"input": "{}"})
+
+    record = RunRecord.objects.get()
+    state = engine_client.read_run(record.flow_id).state
+    assert (record.name, record.definition, record.definition_version) == (stripe.name, stripe, 1)
+    assert record.launched_by == "operator"
+    assert (record.status, record.step_count) == ("created", 3)
+    assert record.created_at == state.created_at
+    assert record.state["flow_id"] == record.flow_id
+    assert f'id="run-row-{record.flow_id}"' in operator.get("/runs/").content.decode()
+
+
+def test_the_archiver_updates_a_launched_runs_record_and_keeps_who_launched_it(
+    operator: Client, stripe, archive
+):
+    operator.post(f"/flows/{stripe.name}/launch/", {"input": "{}"})
+    launched = RunRecord.objects.get()
+    engine_client.cancel_run(launched.flow_id)
+
+    archive()
+
+    record = RunRecord.objects.get()
+    assert (record.pk, record.status) == (launched.pk, "cancelled")
+    assert (record.launched_by, record.definition, record.definition_version) == (
+        "operator",
+        stripe,
+        1,
+    )
+    assert record.created_at == launched.created_at
+
+
+def test_recording_a_launch_the_archiver_already_archived_keeps_its_row(stripe, archive):
+    meta = {"launched_by": "operator", "definition_id": stripe.pk, "definition_version": 1}
+    flow_id = engine_client.launch(stripe.to_flow(), {}, meta)
+    engine_client.cancel_run(flow_id)
+    archive()
+    archived = RunRecord.objects.get()
+
+    record = runs.record_launched_run(flow_id)
+
+    assert (record.pk, record.status, record.launched_by) == (archived.pk, "cancelled", "operator")
+    assert RunRecord.objects.count() == 1
 
 
 def test_launch_form_starts_from_the_last_runs_input(operator: Client, stripe):

@@ -5,10 +5,11 @@ from __future__ import annotations
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.utils.timezone import now
 
 from flows import definitions
 from flows.engine.builder import Flow, Step
-from flows.models import FlowDefinition, FlowRun
+from flows.models import FlowDefinition, RunRecord
 
 
 def _flows(count: int, steps: int = 3, start: int = 0) -> list[FlowDefinition]:
@@ -16,7 +17,13 @@ def _flows(count: int, steps: int = 3, start: int = 0) -> list[FlowDefinition]:
     for number in range(start, start + count):
         flow = Flow(f"flow{number:04}", tuple(Step(f"s{i}", "1") for i in range(steps)))
         definition = definitions.create_from_flow(flow)
-        FlowRun.objects.create(flow_id=f"run{number}", definition=definition, version=1)
+        RunRecord.objects.create(
+            flow_id=f"run{number}",
+            name=definition.name,
+            definition=definition,
+            status="completed",
+            created_at=now(),
+        )
         made.append(definition)
     return made
 
