@@ -38,26 +38,35 @@ REPEATS = 50
 TARGET_MS = 50.0
 
 
-async def _launch_runs(flows: list) -> list[str]:
+async def _launch_runs(launches: list[tuple]) -> list:
+    """Launch one run per (engine flow, definition id); return their RunRecords, unsaved, as
+    flows.definitions.launch() stores them."""
     from flows.engine.executor import FlowExecutor
+    from flows.runs import read_raw_runs
 
     async with FlowExecutor(settings.REDIS_URL, key_prefix=settings.FLOWS_KEY_PREFIX) as executor:
-        return [await executor.execute_flow(flow, {"n": 1}) for flow in flows]
+        run_ids = [
+            await executor.execute_flow(
+                flow, {"n": 1}, meta={"launched_by": "bench", "definition_id": definition_id}
+            )
+            for flow, definition_id in launches
+        ]
+        raw_runs = await read_raw_runs(executor.redis, executor.keys, run_ids)
+    return [raw.record() for raw in raw_runs]
 
 
 def _populate() -> tuple[Client, str]:
     from flows import definitions
     from flows.engine.builder import Flow, Step
-    from flows.models import FlowDefinition, FlowRun
+    from flows.models import FlowDefinition, RunRecord
 
     steps = tuple(Step(f"step_{i}", f'log("step {i}")\n{{"i": {i}}}\n') for i in range(3))
     engine_flows = [Flow(f"flow_{number:04}", steps) for number in range(FLOWS)]
     stored = [definitions.create_from_flow(flow, description="bench") for flow in engine_flows]
-    run_ids = asyncio.run(_launch_runs(engine_flows))
-    FlowRun.objects.bulk_create(
-        FlowRun(flow_id=run_id, definition=definition, version=1)
-        for run_id, definition in zip(run_ids, stored, strict=True)
-    )
+    launches = [
+        (flow, definition.pk) for flow, definition in zip(engine_flows, stored, strict=True)
+    ]
+    RunRecord.objects.bulk_create(asyncio.run(_launch_runs(launches)))
     big = Flow("editor_50", tuple(Step(f"step_{i}", "x = 1\nx\n") for i in range(EDITOR_STEPS)))
     definitions.create_from_flow(big)
     assert FlowDefinition.objects.count() == FLOWS + 1
