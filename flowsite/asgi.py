@@ -1,5 +1,5 @@
 """ASGI entry point: HTTP and WebSocket through Channels; lifespan runs the background services
-(the embedded flow runner, the live bridge and the run archiver)."""
+(the embedded flow runner's child process, the live bridge and the run archiver)."""
 
 from __future__ import annotations
 
@@ -16,18 +16,18 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from django.conf import settings  # noqa: E402
 
 from flows.archiver import Archiver  # noqa: E402
-from flows.engine.runner import Runner  # noqa: E402
 from flows.live.bridge import LiveBridge  # noqa: E402
 from flows.live.feeds import publish_archived  # noqa: E402
 from flows.routing import websocket_urlpatterns  # noqa: E402
 from flowsite.lifespan import LifespanServices, Service  # noqa: E402
+from flowsite.runner_process import RunnerProcess  # noqa: E402
 
 
 def background_services() -> list[Service]:
     services: list[Service] = []
     if settings.FLOWS_EMBEDDED_RUNNER:
         services.append(
-            Runner(
+            RunnerProcess(
                 settings.REDIS_URL,
                 concurrency=settings.FLOWS_RUNNER_CONCURRENCY,
                 key_prefix=settings.FLOWS_KEY_PREFIX,

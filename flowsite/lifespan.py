@@ -2,8 +2,9 @@
 
 Channels' ProtocolTypeRouter knows http and websocket only; uvicorn also sends a `lifespan`
 scope, which this wrapper answers by starting the services on startup, in order, and stopping
-them on shutdown in the same order: the embedded runner first (stop claiming, finish or hand
-back), so the live bridge and the archiver still see its last transitions.
+them on shutdown in the same order: the embedded runner's process first (it stops claiming,
+finishes or hands back, and exits), so the live bridge and the archiver still see its last
+transitions.
 """
 
 from __future__ import annotations

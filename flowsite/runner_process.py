@@ -1,0 +1,121 @@
+"""The web process's embedded flow runner, as a supervised child process.
+
+A runner in the web process's event loop would share that loop, and the GIL, with the live
+bridge, the archiver and every WebSocket; in a child process of its own (`python -m
+flows.runner`) it runs as fast as a standalone runner. RunnerProcess is a lifespan Service:
+start() spawns the child, run() restarts it whenever it exits unasked (after a growing pause,
+so a runner that keeps crashing neither dies silently nor spins), stop() asks it to stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import sys
+
+logger = logging.getLogger(__name__)
+
+FIRST_BACKOFF_SECONDS = 0.5
+MAX_BACKOFF_SECONDS = 30.0
+# A child that stayed up this long was healthy: after its next exit, the pauses start short again.
+STABLE_SECONDS = 60.0
+# The runner finishes or hands back its steps within its shutdown grace (10 s, its default),
+# then exits; past that and this margin it is stuck, and killed.
+SHUTDOWN_GRACE_SECONDS = 10.0
+KILL_MARGIN_SECONDS = 5.0
+
+
+class RunnerProcess:
+    """Runs `python -m flows.runner` as a child of this process, until stop()."""
+
+    def __init__(
+        self, redis_url: str, *, concurrency: int, key_prefix: str, retention_seconds: int
+    ) -> None:
+        self.redis_url = redis_url
+        self.arguments = [
+            f"--concurrency={concurrency}",
+            f"--key-prefix={key_prefix}",
+            f"--retention-seconds={retention_seconds}",
+            f"--shutdown-grace={SHUTDOWN_GRACE_SECONDS}",
+            # The child stops too if this process is killed outright (PR_SET_PDEATHSIG).
+            f"--parent-pid={os.getpid()}",
+        ]
+        self._process: asyncio.subprocess.Process | None = None
+        self._stopping = asyncio.Event()
+
+    async def start(self) -> None:
+        self._process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "flows.runner",
+            *self.arguments,
+            # In the environment, not the arguments: the URL may hold a password, and any
+            # user on the machine can read a process's arguments (`ps`).
+            env={**os.environ, "REDIS_URL": self.redis_url},
+            # A session of its own: a Ctrl-C in the terminal reaches this process only, which
+            # stops the runner itself, in the order the lifespan stops its services.
+            start_new_session=True,
+        )
+        logger.info("flow runner process %d started", self._process.pid)
+
+    def stop(self) -> None:
+        """Ask run() to stop the runner gracefully and return once it has exited."""
+        self._stopping.set()
+
+    async def run(self) -> None:
+        """Restart the child whenever it exits before stop(); after stop(), stop it and return
+        once it has exited."""
+        backoff = FIRST_BACKOFF_SECONDS
+        loop = asyncio.get_running_loop()
+        while True:
+            started_at = loop.time()
+            if not await self._exits_before_stop():
+                break
+            if loop.time() - started_at >= STABLE_SECONDS:
+                backoff = FIRST_BACKOFF_SECONDS
+            assert self._process is not None
+            logger.error(
+                "flow runner process %d exited with code %s; restarting it in %g s",
+                self._process.pid,
+                self._process.returncode,
+                backoff,
+            )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), backoff)
+            if self._stopping.is_set():
+                return
+            backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+            await self.start()
+        await self._stop_child()
+
+    async def _exits_before_stop(self) -> bool:
+        """Wait until the child exits (True) or stop() is called (False)."""
+        assert self._process is not None
+        exited = asyncio.create_task(self._process.wait(), name="runner-process-exit")
+        stopping = asyncio.create_task(self._stopping.wait(), name="runner-process-stop")
+        try:
+            await asyncio.wait({exited, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            # Cancelling either wait only stops the waiting, never the child.
+            exited.cancel()
+            stopping.cancel()
+        return not self._stopping.is_set()
+
+    async def _stop_child(self) -> None:
+        """SIGTERM: the runner finishes or hands back its steps and exits; SIGKILL if stuck."""
+        process = self._process
+        assert process is not None
+        if process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):  # it exited just now
+                process.terminate()
+            try:
+                async with asyncio.timeout(SHUTDOWN_GRACE_SECONDS + KILL_MARGIN_SECONDS):
+                    await process.wait()
+            except TimeoutError:
+                logger.error("flow runner process %d did not stop: killing it", process.pid)
+                with contextlib.suppress(ProcessLookupError):
+                    process.kill()
+                await process.wait()
+        logger.info("flow runner process %d exited with code %s", process.pid, process.returncode)
