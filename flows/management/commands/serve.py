@@ -1,11 +1,14 @@
 """`python manage.py serve` (what `make run` calls): everything a fresh machine needs.
 
 Starts the embedded Redis when REDIS_URL is unset, migrates, installs the example flows and
-the local admin account, collects static files, then serves the app with uvicorn; the flow
-runner runs inside it through the ASGI lifespan. Stops the embedded Redis on exit.
+the local admin account, collects static files, then serves the app with uvicorn; the ASGI
+lifespan runs the flow runner as a child process. Stops the embedded Redis on exit, on SIGTERM
+as on Ctrl-C.
 """
 
 from __future__ import annotations
+
+import signal
 
 import uvicorn
 from django.conf import settings
@@ -33,6 +36,7 @@ class Command(BaseCommand):
                 call_command("bootstrap")
             call_command("collectstatic", interactive=False, verbosity=0)
             self.stdout.write(f"Serving Flowsite on http://{host}:{port}/")
+            signal.signal(signal.SIGTERM, _exit_on_sigterm)
             uvicorn.run(
                 "flowsite.asgi:application",
                 host=host,
@@ -43,3 +47,9 @@ class Command(BaseCommand):
         finally:
             if embedded:
                 embedded.stop()
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    """uvicorn shuts down on SIGTERM, then raises it again. By default that would end the process
+    on the spot; as an exception it lets `finally` stop the embedded Redis first."""
+    raise SystemExit(128 + signum)
