@@ -1,7 +1,7 @@
 """What the live benchmarks share: a real uvicorn server on 127.0.0.1 with its lifespan services
-(embedded runner, live bridge, archiver), a throwaway SQLite database and a fresh Redis key
-prefix on $REDIS_URL, all removed afterwards; plus a logged-in session, the server's RSS and
-its Redis connections."""
+(embedded runner's child process, live bridge, archiver), a throwaway SQLite database and a
+fresh Redis key prefix on $REDIS_URL, all removed afterwards; plus a logged-in session, the
+server's RSS and its Redis connections."""
 
 from __future__ import annotations
 
@@ -132,7 +132,8 @@ def served_site(**overrides: str) -> Iterator[Site]:
 
 def stop(server: subprocess.Popen) -> None:
     """SIGTERM, then, if uvicorn has not exited after STOP_SECONDS (its graceful shutdown waits
-    for every open connection and task), SIGKILL its process group, sandbox workers included."""
+    for every open connection and task), SIGKILL its process group. The runner child, in a
+    session of its own, then gets SIGTERM from the kernel and stops gracefully."""
     server.terminate()
     try:
         server.wait(timeout=STOP_SECONDS)
