@@ -52,7 +52,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
         group_abilities = abilities if self.by_abilities else None
         self.live_group = group_name(self.page, group_abilities, self.flow_id())
         await self.channel_layer.group_add(self.live_group, self.channel_name)
-        await _in_thread(watchers.join)(self.live_group, self.channel_name)
+        await self._watch()
         # Watched from here on, and read after that: nothing in between is missed.
         state = await self._read_state(abilities)
         if state is None:
@@ -84,11 +84,18 @@ class LiveConsumer(AsyncWebsocketConsumer):
         while True:
             await asyncio.sleep(watchers.REJOIN_SECONDS)
             await self.channel_layer.group_add(self.live_group, self.channel_name)
-            await _in_thread(watchers.join)(self.live_group, self.channel_name)
+            await self._watch()
+
+    async def _watch(self) -> None:
+        await _in_thread(watchers.join)(
+            self.page, self.flow_id(), self.live_group, self.channel_name
+        )
 
     async def _leave(self) -> None:
         await self.channel_layer.group_discard(self.live_group, self.channel_name)
-        await _in_thread(watchers.leave)(self.live_group, self.channel_name)
+        await _in_thread(watchers.leave)(
+            self.page, self.flow_id(), self.live_group, self.channel_name
+        )
 
     def flow_id(self) -> str:
         return ""

@@ -38,7 +38,7 @@ async def publish_archived(client: redis.Redis, records: list[RunRecord], new: s
     dashboards. A row differs only by can_retry (its bulk-retry checkbox), so it is rendered
     at most twice, not once per Abilities."""
     runs_groups = {group_name("runs", abilities): abilities for abilities in EVERY_ABILITIES}
-    watched = await watchers.watched(client, [*runs_groups, DASHBOARD])
+    watched = await watchers.watched(client, [("runs", ""), ("dashboard", "")])
     layer = get_channel_layer()
     rows_by_retry: dict[bool, list[dict[str, Any]]] = {}
     for group in watched & runs_groups.keys():

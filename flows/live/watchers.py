@@ -3,9 +3,10 @@
 The bridge and the feeds render and send only for watched groups: most runs are never opened,
 and rendering their fragments anyway cost the web process a third of its time. A socket joins
 (after joining the Channels group, before reading the page's state, so a skipped update is
-always covered by that state) and leaves on disconnect. Members carry the time they joined and
-re-join every REJOIN_SECONDS, so a web process that dies without leaving stops counting after
-EXPIRE_SECONDS.
+always covered by that state) and leaves on disconnect. One sorted set per page (a run's page,
+the Runs list, the dashboard) holds its sockets as "group|channel", so the bridge asks once per
+run whichever Abilities watch it. Members carry the time they joined and re-join every
+REJOIN_SECONDS, so a web process that dies without leaving stops counting after EXPIRE_SECONDS.
 """
 
 from __future__ import annotations
@@ -18,38 +19,39 @@ import redis
 import redis.asyncio
 from django.conf import settings
 
+from flows.live.groups import Page
+
 REJOIN_SECONDS = 3600
 EXPIRE_SECONDS = 2 * REJOIN_SECONDS
 
 
-def _key(group: str) -> str:
-    return f"{settings.FLOWS_KEY_PREFIX}live:watch:{group}"
+def _key(page: Page, flow_id: str) -> str:
+    return f"{settings.FLOWS_KEY_PREFIX}live:watch:{page}:{flow_id}"
 
 
 @functools.cache
 def _client() -> redis.Redis:
-    """Synchronous and pooled: consumers join and leave from their database thread."""
+    """Synchronous and pooled: consumers join and leave from a worker thread."""
     return redis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
 
 
-def join(group: str, channel: str) -> None:
-    key = _key(group)
+def join(page: Page, flow_id: str, group: str, channel: str) -> None:
+    key = _key(page, flow_id)
     with _client().pipeline(transaction=False) as pipe:
-        pipe.zadd(key, {channel: time.time()})
+        pipe.zadd(key, {f"{group}|{channel}": time.time()})
         pipe.expire(key, EXPIRE_SECONDS)
         pipe.execute()
 
 
-def leave(group: str, channel: str) -> None:
-    _client().zrem(_key(group), channel)
+def leave(page: Page, flow_id: str, group: str, channel: str) -> None:
+    _client().zrem(_key(page, flow_id), f"{group}|{channel}")
 
 
-async def watched(client: redis.asyncio.Redis, groups: Iterable[str]) -> set[str]:
-    """The groups among these that someone watches, in one round trip."""
-    groups = list(groups)
+async def watched(client: redis.asyncio.Redis, pages: Iterable[tuple[Page, str]]) -> set[str]:
+    """The watched groups of these pages (page, flow_id), in one round trip."""
     since = time.time() - EXPIRE_SECONDS
     async with client.pipeline(transaction=False) as pipe:
-        for group in groups:
-            pipe.zcount(_key(group), since, "+inf")
-        counts = await pipe.execute()
-    return {group for group, count in zip(groups, counts, strict=True) if count}
+        for page, flow_id in pages:
+            pipe.zrangebyscore(_key(page, flow_id), since, "+inf")
+        answers = await pipe.execute()
+    return {member.split("|", 1)[0] for members in answers for member in members}

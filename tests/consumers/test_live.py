@@ -149,13 +149,13 @@ async def test_a_closed_page_stops_being_watched(connect, make_user):
     group = group_name("run", Abilities(), flow_id)
     await socket.connect()
     await _receive_state(socket)
-    client = redis.Redis.from_url(settings.REDIS_URL)
-    watched_while_open = await watchers.watched(client, [group])
+    client = redis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
+    watched_while_open = await watchers.watched(client, [("run", flow_id)])
 
     await socket.disconnect()
 
     assert watched_while_open == {group}
-    assert await watchers.watched(client, [group]) == set()
+    assert await watchers.watched(client, [("run", flow_id)]) == set()
     await client.aclose()
 
 
