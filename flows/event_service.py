@@ -14,11 +14,12 @@ from flows.engine.keys import Keys
 
 class EventGroupService:
     group: str  # the consumer group this service reads the events stream through
+    acknowledged = True  # whether its events stay pending until it acknowledges them
 
     def __init__(self, redis_url: str, key_prefix: str = "") -> None:
         self.client = redis.Redis.from_url(redis_url, decode_responses=True)
         self.keys = Keys(key_prefix)
-        self.reader = EventReader(self.client, self.keys, self.group)
+        self.reader = EventReader(self.client, self.keys, self.group, self.acknowledged)
         self._stop = asyncio.Event()
 
     async def start(self) -> None:

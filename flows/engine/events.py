@@ -22,10 +22,15 @@ ABANDONED_AFTER_MS = 30_000
 
 
 class EventReader:
-    def __init__(self, client: redis.Redis, keys: Keys, group: str) -> None:
+    def __init__(
+        self, client: redis.Redis, keys: Keys, group: str, acknowledged: bool = True
+    ) -> None:
+        """`acknowledged=False` reads with NOACK, for a reader that may lose what it holds
+        when it stops: nothing stays pending, nothing is taken over, no XACK round trips."""
         self.client = client
         self.keys = keys
         self.group = group
+        self.acknowledged = acknowledged
         self.consumer = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
     async def ensure_group(self) -> None:
@@ -38,13 +43,20 @@ class EventReader:
 
     async def read(self, count: int = 500, block_ms: int = 500) -> list[tuple[str, dict[str, Any]]]:
         """Up to `count` events: abandoned ones first, else new ones (waiting up to block_ms)."""
-        _next, abandoned, *_deleted = await self.client.xautoclaim(
-            self.keys.events, self.group, self.consumer, ABANDONED_AFTER_MS, count=count
-        )
-        entries = [entry for entry in abandoned if entry[1]]
+        entries = []
+        if self.acknowledged:
+            _next, abandoned, *_deleted = await self.client.xautoclaim(
+                self.keys.events, self.group, self.consumer, ABANDONED_AFTER_MS, count=count
+            )
+            entries = [entry for entry in abandoned if entry[1]]
         if not entries:
             answer = await self.client.xreadgroup(
-                self.group, self.consumer, {self.keys.events: ">"}, count=count, block=block_ms
+                self.group,
+                self.consumer,
+                {self.keys.events: ">"},
+                count=count,
+                block=block_ms,
+                noack=not self.acknowledged,
             )
             entries = [entry for _stream, batch in answer or [] for entry in batch]
         return [(event_id, json.loads(fields["event"])) for event_id, fields in entries]

@@ -24,12 +24,16 @@ from flows.runs import read_changed_runs
 logger = logging.getLogger(__name__)
 
 INTERVAL = 0.05
+GATHER_SECONDS = 0.01
 SEND_CONCURRENCY = 16
 IDLE_BLOCK_MS = 200
 
 
 class LiveBridge(EventGroupService):
     group = "live"
+    # Never acknowledged: a live update lost with this process is repaired by the current
+    # state every page's socket gets when it reconnects.
+    acknowledged = False
 
     def __init__(
         self, redis_url: str, key_prefix: str = "", layer: BaseChannelLayer | None = None
@@ -47,9 +51,6 @@ class LiveBridge(EventGroupService):
         """Take the events that came in (waiting until the next update falls due at most), then
         send the updates that are due."""
         events = await self.reader.read(count=500, block_ms=self._block_ms())
-        # Acknowledged at once: a live update lost with this process is repaired by the
-        # current state every page's socket gets when it reconnects.
-        await self.reader.ack([event_id for event_id, _event in events])
         for _event_id, event in events:
             steps, _at = self.pending.setdefault(event["flow_id"], (set(), ""))
             steps.add(event.get("step_id", ""))
@@ -57,6 +58,10 @@ class LiveBridge(EventGroupService):
         now = time.monotonic()
         due = [fid for fid in self.pending if now - self.last_sent.get(fid, 0.0) >= INTERVAL]
         await self.publish(due)
+        if events:
+            # Busy: let the next events gather for a moment rather than waking for each one
+            # (a run's own updates wait for INTERVAL anyway).
+            await asyncio.sleep(GATHER_SECONDS)
 
     def _block_ms(self) -> int:
         if not self.pending:
@@ -93,7 +98,7 @@ class LiveBridge(EventGroupService):
             for abilities in EVERY_ABILITIES
         }
         audiences: dict[str, list[Abilities]] = {}
-        for group in await watchers.watched(self.client, groups):
+        for group in await watchers.watched(self.client, [("run", fid) for fid in flow_ids]):
             fid, abilities = groups[group]
             audiences.setdefault(fid, []).append(abilities)
         return audiences
