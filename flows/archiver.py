@@ -2,14 +2,15 @@
 
 It reads the events stream through its own consumer group ("archive"), so every event is
 archived once even across restarts (unacknowledged events are taken over), collects a batch
-(up to BATCH_SIZE events or BATCH_WINDOW seconds), reads the touched runs from Redis in two
-round trips and upserts them in one statement. The runner never waits for it.
+(what came in BATCH_WINDOW seconds after the first event, up to BATCH_SIZE), reads the touched
+runs from Redis in two round trips and upserts them in one statement. The runner never waits
+for it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable
 
 import redis.asyncio as redis
@@ -50,14 +51,12 @@ class Archiver(EventGroupService):
     async def archive_batch(self, block_ms: int = 200) -> int:
         """Archive one batch of events (waiting up to block_ms for the first); return its size."""
         events = await self.reader.read(BATCH_SIZE, block_ms)
-        deadline = time.monotonic() + BATCH_WINDOW
-        while events and len(events) < BATCH_SIZE and (left := deadline - time.monotonic()) > 0:
-            more = await self.reader.read(BATCH_SIZE - len(events), max(1, int(left * 1000)))
-            if not more:
-                break
-            events += more
         if not events:
             return 0
+        if len(events) < BATCH_SIZE:
+            # Let the batch fill rather than waking for each event that follows.
+            await asyncio.sleep(BATCH_WINDOW)
+            events += await self.reader.read(BATCH_SIZE - len(events), block_ms=None)
         flow_ids = list(dict.fromkeys(event["flow_id"] for _id, event in events))
         new = {
             event["flow_id"]

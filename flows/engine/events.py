@@ -41,8 +41,11 @@ class EventReader:
             if "BUSYGROUP" not in str(error):
                 raise
 
-    async def read(self, count: int = 500, block_ms: int = 500) -> list[tuple[str, dict[str, Any]]]:
-        """Up to `count` events: abandoned ones first, else new ones (waiting up to block_ms)."""
+    async def read(
+        self, count: int = 500, block_ms: int | None = 500
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """Up to `count` events: abandoned ones first, else new ones (waiting up to block_ms;
+        None: not waiting)."""
         entries = []
         if self.acknowledged:
             _next, abandoned, *_deleted = await self.client.xautoclaim(
