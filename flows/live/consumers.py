@@ -56,7 +56,6 @@ class LiveConsumer(AsyncWebsocketConsumer):
         # Watched from here on, and read after that: nothing in between is missed.
         state = await self._read_state(abilities)
         if state is None:
-            await self._leave()
             await self.close()
             return
         await self.accept()
@@ -65,11 +64,17 @@ class LiveConsumer(AsyncWebsocketConsumer):
         )
         await self.send_frames(state)
 
-    async def disconnect(self, code: int) -> None:
-        if hasattr(self, "rejoining"):
-            self.rejoining.cancel()
-        if hasattr(self, "live_group"):
-            await self._leave()
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # However the socket ends (closed, refused, a channel-layer error, the server's
+            # shutdown), it stops watching: `disconnect` is not called on every path, and a
+            # rejoin task left behind would keep it watching.
+            if hasattr(self, "rejoining"):
+                self.rejoining.cancel()
+            if hasattr(self, "live_group"):
+                await self._leave()
 
     async def _read_state(self, abilities: Abilities) -> list[str] | None:
         def read() -> Awaitable[list[str] | None]:
