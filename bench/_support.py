@@ -22,6 +22,8 @@ from urllib.parse import urlsplit
 import psutil
 import redis
 
+from flows.management.commands.serve import GRACEFUL_SHUTDOWN_SECONDS
+
 USERNAME = "bench"
 PASSWORD = "bench-password-1"
 STOP_SECONDS = 30
@@ -111,7 +113,7 @@ def served_site(**overrides: str) -> Iterator[Site]:
         port = probe.getsockname()[1]
     command = [python, "-m", "uvicorn", "flowsite.asgi:application", "--host", "127.0.0.1"]
     command += ["--port", str(port), "--lifespan", "on", "--ws", "websockets-sansio"]
-    command += ["--no-access-log"]
+    command += ["--no-access-log", "--timeout-graceful-shutdown", str(GRACEFUL_SHUTDOWN_SECONDS)]
     server = subprocess.Popen(
         command, env=environment, stderr=subprocess.PIPE, text=True, process_group=0
     )

@@ -17,6 +17,8 @@ from django.core.management.base import BaseCommand
 
 from flowsite.embedded_redis import EmbeddedRedis
 
+GRACEFUL_SHUTDOWN_SECONDS = 5
+
 
 class Command(BaseCommand):
     help = "Set up and serve Flowsite with its embedded runner (and Redis, if none is set)."
@@ -43,6 +45,10 @@ class Command(BaseCommand):
                 port=port,
                 lifespan="on",
                 ws="websockets-sansio",  # uvicorn's default websockets backend is deprecated
+                # Open requests and sockets get this long to end on shutdown, then are cancelled:
+                # a page's socket reconnects by itself, and the lifespan's stop must not wait
+                # for one that never ends.
+                timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
             )
         finally:
             if embedded:
