@@ -28,11 +28,11 @@ from websockets.asyncio.client import connect
 
 from flows.engine import FlowExecutor, FlowStatus
 
-SEQUENTIAL = 30
+SEQUENTIAL = 100
 CHAIN_STEPS = 40
-BATCH = 500  # throughput() launches in hundreds
+BATCH = 2000  # throughput() launches in hundreds
 SEQUENTIAL_STEPS = SEQUENTIAL * CHAIN_STEPS
-ROUNDS = 3  # of each kind
+ROUNDS = 5  # of each kind
 DASHBOARD_CLIENTS = 5
 RUNS_CLIENTS = 5
 RUNNER_CONCURRENCY = 4  # the web process's default FLOWS_RUNNER_CONCURRENCY, set explicitly
