@@ -1,8 +1,8 @@
 """The live bridge: engine events in, rendered run-page fragments out to Channels groups.
 
 Runs in the web process. It reads the events stream through its own consumer group ("live"),
-coalesces each run's events (a quiet run's update goes out at once; during a burst at most one
-update per run per INTERVAL seconds, and the latest state always goes out), and for the runs
+coalesces each run's events (a quiet run's updates go out at once; a busy run's are paced by
+pace.py, and the latest state always goes out), and for the runs
 someone watches (watchers.py) reads their state and changed steps from Redis, renders each
 distinct fragment once for the Abilities watching and sends the HTML to those groups.
 """
@@ -19,11 +19,11 @@ from flows.event_service import EventGroupService
 from flows.live import watchers
 from flows.live.fragments import render_live_updates
 from flows.live.groups import EVERY_ABILITIES, Abilities, group_name
+from flows.live.pace import Pace
 from flows.runs import read_changed_runs
 
 logger = logging.getLogger(__name__)
 
-INTERVAL = 0.05
 GATHER_SECONDS = 0.01
 SEND_CONCURRENCY = 16
 IDLE_BLOCK_MS = 200
@@ -42,7 +42,7 @@ class LiveBridge(EventGroupService):
         self.layer = layer or get_channel_layer()
         # flow_id -> changed step ids since its last update ("" = the run itself), latest "at".
         self.pending: dict[str, tuple[set[str], str]] = {}
-        self.last_sent: dict[str, float] = {}
+        self.pace = Pace()
 
     async def finish(self) -> None:
         await self.publish(list(self.pending))  # the final states still go out
@@ -56,29 +56,26 @@ class LiveBridge(EventGroupService):
             steps.add(event.get("step_id", ""))
             self.pending[event["flow_id"]] = (steps, event["at"])
         now = time.monotonic()
-        due = [fid for fid in self.pending if now - self.last_sent.get(fid, 0.0) >= INTERVAL]
+        due = [fid for fid in self.pending if self.pace.ready(fid, now)]
         await self.publish(due)
         if events:
             # Busy: let the next events gather for a moment rather than waking for each one
-            # (a run's own updates wait for INTERVAL anyway).
+            # (a busy run's own updates wait for their pace anyway).
             await asyncio.sleep(GATHER_SECONDS)
 
     def _block_ms(self) -> int:
         if not self.pending:
             return IDLE_BLOCK_MS
         now = time.monotonic()
-        soonest = min(self.last_sent.get(fid, 0.0) + INTERVAL for fid in self.pending)
-        return max(1, round((soonest - now) * 1000))
+        soonest = min(self.pace.wait(fid, now) for fid in self.pending)
+        return max(1, round(soonest * 1000))
 
     async def publish(self, flow_ids: list[str]) -> None:
         if not flow_ids:
             return
         now = time.monotonic()
         changes = {fid: self.pending.pop(fid) for fid in flow_ids}
-        for fid in flow_ids:
-            self.last_sent[fid] = now
-        # Forget runs quiet for longer than the interval: their next update is due at once anyway.
-        self.last_sent = {f: t for f, t in self.last_sent.items() if now - t < INTERVAL}
+        self.pace.spend(flow_ids, now)
         audiences = await self._audiences(flow_ids)
         changed = {fid: changes[fid][0] for fid in audiences}
         sends = []
