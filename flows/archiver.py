@@ -12,10 +12,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 
 import redis.asyncio as redis
-from channels.db import DatabaseSyncToAsync
+from channels.db import database_sync_to_async
 
 from flows.engine.statuses import FlowStatus
 from flows.event_service import EventGroupService
@@ -64,7 +63,7 @@ class Archiver(EventGroupService):
             for _id, event in events
             if event["kind"] == "flow" and event["status"] == FlowStatus.CREATED
         }
-        records = await save(await read_raw_runs(self.client, self.keys, flow_ids))
+        records = await _save(await read_raw_runs(self.client, self.keys, flow_ids))
         # Acknowledged only once saved: if this process dies first, another archiver (or this
         # one, restarted) takes the events over and archives them again; upserts make it safe.
         await self.reader.ack([event_id for event_id, _event in events])
@@ -73,6 +72,7 @@ class Archiver(EventGroupService):
         return len(events)
 
 
+@database_sync_to_async
 def _save(runs: list[RawRun]) -> list[RunRecord]:
     """Upsert the runs in one statement; a run whose definition was deleted keeps no link."""
     records = [run.record() for run in runs]
@@ -85,12 +85,3 @@ def _save(runs: list[RawRun]) -> list[RunRecord]:
         records, update_conflicts=True, unique_fields=["flow_id"], update_fields=UPDATED_FIELDS
     )
     return records
-
-
-# The archiver writes from a thread of its own: on the ORM's shared thread (thread-sensitive, as
-# Django runs sync views under ASGI) each batch held up page requests and connecting sockets.
-save = DatabaseSyncToAsync(
-    _save,
-    thread_sensitive=False,
-    executor=ThreadPoolExecutor(max_workers=1, thread_name_prefix="archiver"),
-)
