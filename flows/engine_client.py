@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import redis
-import redis.asyncio
 from asgiref.sync import async_to_sync
 from django.conf import settings
 
@@ -45,12 +44,6 @@ def launch(flow: Flow, input: dict[str, Any], meta: dict[str, Any]) -> str:
     return _with_executor(lambda executor: executor.execute_flow(flow, input, meta=meta))
 
 
-def with_redis(work: Callable[[redis.asyncio.Redis, Keys], Awaitable[T]]) -> T:
-    """Run coroutine reads of the engine's Redis (such as flows.runs.read_raw_runs) from
-    synchronous code, on a short-lived client closed before returning."""
-    return _with_executor(lambda executor: work(executor.redis, executor.keys))
-
-
 @dataclass(frozen=True)
 class RunSnapshot:
     state: FlowState
@@ -68,9 +61,9 @@ def read_run(flow_id: str) -> RunSnapshot:
 
 
 @functools.cache
-def _reader() -> redis.Redis:
-    """A pooled synchronous client for plain reads on hot pages (the flows list), sparing them
-    an event loop and a new connection per request."""
+def reader() -> redis.Redis:
+    """A pooled synchronous client for plain reads on hot paths (page loads, connecting
+    sockets), sparing them an event loop and a new connection each."""
     return redis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
 
 
@@ -79,7 +72,7 @@ def run_statuses(flow_ids: list[str]) -> dict[str, str]:
     if not flow_ids:
         return {}
     keys = Keys(settings.FLOWS_KEY_PREFIX)
-    with _reader().pipeline(transaction=False) as pipe:
+    with reader().pipeline(transaction=False) as pipe:
         for flow_id in flow_ids:
             pipe.hget(keys.flow(flow_id), "status")
         statuses = pipe.execute()

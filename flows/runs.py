@@ -4,10 +4,12 @@ so a run renders the same whether Redis still holds it or only the archive does.
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass
 
 import redis.asyncio as redis
+from django.conf import settings
 
 from flows import engine_client
 from flows.engine.keys import Keys
@@ -57,23 +59,26 @@ def archived_snapshot(record: RunRecord) -> RunSnapshot:
     return RawRun(record.state, record.steps).snapshot()
 
 
+def _step_keys(keys: Keys, flow_hash: dict[str, str]) -> list[str]:
+    """The keys of a run's step hashes, in its definition's order."""
+    steps = json.loads(flow_hash["definition"])["steps"]
+    return [keys.step(flow_hash["flow_id"], step["name"]) for step in steps]
+
+
 async def read_raw_runs(client: redis.Redis, keys: Keys, flow_ids: list[str]) -> list[RawRun]:
     """These runs' hashes in two round trips; runs Redis no longer holds are left out."""
     async with client.pipeline(transaction=False) as pipe:
         for flow_id in flow_ids:
             pipe.hgetall(keys.flow(flow_id))
         flow_hashes = [found for found in await pipe.execute() if found]
-    step_ids = [
-        [step["name"] for step in json.loads(f["definition"])["steps"]] for f in flow_hashes
-    ]
+    step_keys = [_step_keys(keys, flow_hash) for flow_hash in flow_hashes]
     async with client.pipeline(transaction=False) as pipe:
-        for flow_hash, names in zip(flow_hashes, step_ids, strict=True):
-            for name in names:
-                pipe.hgetall(keys.step(flow_hash["flow_id"], name))
+        for key in itertools.chain.from_iterable(step_keys):
+            pipe.hgetall(key)
         step_hashes = iter(await pipe.execute())
     return [
-        RawRun(flow_hash, [step for step in (next(step_hashes) for _ in names) if step])
-        for flow_hash, names in zip(flow_hashes, step_ids, strict=True)
+        RawRun(flow_hash, [step for step in (next(step_hashes) for _ in run_keys) if step])
+        for flow_hash, run_keys in zip(flow_hashes, step_keys, strict=True)
     ]
 
 
@@ -100,9 +105,17 @@ async def read_changed_runs(
 
 
 def read_raw_run(flow_id: str) -> RawRun | None:
-    """One run's hashes as Redis holds them now, for synchronous callers; None if it is gone."""
-    found = engine_client.with_redis(lambda client, keys: read_raw_runs(client, keys, [flow_id]))
-    return found[0] if found else None
+    """One run's hashes as Redis holds them now, None if it is gone: two round trips on the
+    pooled synchronous client, with no event loop and no new connection, since every page load
+    and every connecting socket reads one."""
+    client, keys = engine_client.reader(), Keys(settings.FLOWS_KEY_PREFIX)
+    flow_hash = client.hgetall(keys.flow(flow_id))
+    if not flow_hash:
+        return None
+    with client.pipeline(transaction=False) as pipe:
+        for key in _step_keys(keys, flow_hash):
+            pipe.hgetall(key)
+        return RawRun(flow_hash, [step for step in pipe.execute() if step])
 
 
 def record_launched_run(flow_id: str) -> RunRecord:
@@ -123,8 +136,8 @@ def record_launched_run(flow_id: str) -> RunRecord:
 
 def load_run(flow_id: str) -> RunSnapshot | None:
     """The run from Redis while Redis holds it, else from the archive; None if neither does."""
-    try:
-        return engine_client.read_run(flow_id)
-    except RunNotFound:
-        record = RunRecord.objects.filter(flow_id=flow_id).first()
-        return archived_snapshot(record) if record else None
+    raw = read_raw_run(flow_id)
+    if raw is not None:
+        return raw.snapshot()
+    record = RunRecord.objects.filter(flow_id=flow_id).first()
+    return archived_snapshot(record) if record else None

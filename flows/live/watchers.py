@@ -11,14 +11,13 @@ REJOIN_SECONDS, so a web process that dies without leaving stops counting after 
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Iterable
 
-import redis
 import redis.asyncio
 from django.conf import settings
 
+from flows import engine_client
 from flows.live.groups import Page
 
 REJOIN_SECONDS = 3600
@@ -29,22 +28,16 @@ def _key(page: Page, flow_id: str) -> str:
     return f"{settings.FLOWS_KEY_PREFIX}live:watch:{page}:{flow_id}"
 
 
-@functools.cache
-def _client() -> redis.Redis:
-    """Synchronous and pooled: consumers join and leave from a worker thread."""
-    return redis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
-
-
 def join(page: Page, flow_id: str, group: str, channel: str) -> None:
     key = _key(page, flow_id)
-    with _client().pipeline(transaction=False) as pipe:
+    with engine_client.reader().pipeline(transaction=False) as pipe:
         pipe.zadd(key, {f"{group}|{channel}": time.time()})
         pipe.expire(key, EXPIRE_SECONDS)
         pipe.execute()
 
 
 def leave(page: Page, flow_id: str, group: str, channel: str) -> None:
-    _client().zrem(_key(page, flow_id), f"{group}|{channel}")
+    engine_client.reader().zrem(_key(page, flow_id), f"{group}|{channel}")
 
 
 async def watched(client: redis.asyncio.Redis, pages: Iterable[tuple[Page, str]]) -> set[str]:
