@@ -6,20 +6,22 @@ and drives one fixed workload through the web process's own embedded runner: SEQ
 of CHAIN_STEPS trivial steps one after another, then BATCH one-step flows launched at once.
 A round runs it either with no WebSocket clients ("quiet") or "watched": DASHBOARD_CLIENTS on
 the dashboard, RUNS_CLIENTS on the Runs list and one client on each sequential run's page from
-its launch, all reading every frame as a browser does. Quiet and watched rounds alternate; the
-medians are compared. The live bridge and archiver run in both, as they always do in the web
-process. For reference, the same workload on a standalone runner process with the same
-concurrency (bench/engine.py's set-up), where no bridge or archiver shares the event loop.
+its launch, all reading every frame as a browser does. The live bridge and archiver run in
+both, as they always do in the web process. The "engine" round runs the same workload on a
+standalone runner process with the same concurrency (bench/engine.py's set-up) under a key
+prefix of its own, which no bridge or archiver follows. Engine, quiet and watched rounds take
+turns, so that all three see the same machine; the medians are compared.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import statistics
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 import uvloop
 from _support import Site, delete_prefix, served_site
@@ -37,6 +39,9 @@ DASHBOARD_CLIENTS = 5
 RUNS_CLIENTS = 5
 RUNNER_CONCURRENCY = 4  # the web process's default FLOWS_RUNNER_CONCURRENCY, set explicitly
 TIMEOUT_SECONDS = 60
+# A pause before each round, so the server is done with the last one (archiving its runs,
+# closing its sockets) and no round pays for its predecessor.
+SETTLE_SECONDS = 1.0
 
 Round = tuple[float, float]  # wall seconds of the sequential part, of the batch part
 
@@ -102,33 +107,44 @@ async def watched(site: Site, session: str, executor: FlowExecutor) -> tuple[Rou
     return timings, watchers
 
 
-async def site_rounds(site: Site) -> tuple[list[Round], list[Round], Watchers]:
-    """Alternate quiet and watched rounds after one unmeasured warm-up of each."""
-    quiet, watched_seconds = [], []
-    session = site.session_cookie()
-    async with FlowExecutor(site.redis_url, key_prefix=site.key_prefix) as executor:
-        await workload(executor, lambda _flow_id: None)
-        await watched(site, session, executor)
-        for _ in range(ROUNDS):
-            quiet.append(await workload(executor, lambda _flow_id: None))
-            timings, watchers = await watched(site, session, executor)
-            watched_seconds.append(timings)
-    return quiet, watched_seconds, watchers
-
-
-async def engine_rounds(redis_url: str) -> list[Round]:
-    """The same workload on one standalone runner process, under its own prefix."""
+@contextlib.asynccontextmanager
+async def standalone_runner(redis_url: str) -> AsyncIterator[FlowExecutor]:
+    """One standalone runner process under a key prefix of its own (the site's bridge and
+    archiver never see its events), and an executor on that prefix."""
     prefix = f"bench-{uuid.uuid4().hex[:8]}:"
     runners = start_runners(redis_url, prefix, 1, RUNNER_CONCURRENCY)
     try:
         async with FlowExecutor(redis_url, key_prefix=prefix) as executor:
-            await workload(executor, lambda _flow_id: None)
-            return [await workload(executor, lambda _flow_id: None) for _ in range(ROUNDS)]
+            yield executor
     finally:
         for runner in runners:
             runner.send_signal(signal.SIGTERM)
             runner.wait()
         delete_prefix(redis_url, prefix)
+
+
+async def all_rounds(site: Site) -> tuple[list[Round], list[Round], list[Round], Watchers]:
+    """Engine, quiet and watched rounds in turn, after one unmeasured warm-up of each. The
+    standalone runner and the site are both up throughout, each idle while the other works,
+    so the three kinds are measured on the same machine at the same time."""
+    engine, quiet, watched_seconds = [], [], []
+    session = site.session_cookie()
+    async with (
+        standalone_runner(site.redis_url) as alone,
+        FlowExecutor(site.redis_url, key_prefix=site.key_prefix) as executor,
+    ):
+        await workload(alone, lambda _flow_id: None)
+        await workload(executor, lambda _flow_id: None)
+        await watched(site, session, executor)
+        for _ in range(ROUNDS):
+            await asyncio.sleep(SETTLE_SECONDS)
+            engine.append(await workload(alone, lambda _flow_id: None))
+            await asyncio.sleep(SETTLE_SECONDS)
+            quiet.append(await workload(executor, lambda _flow_id: None))
+            await asyncio.sleep(SETTLE_SECONDS)
+            timings, watchers = await watched(site, session, executor)
+            watched_seconds.append(timings)
+    return quiet, watched_seconds, engine, watchers
 
 
 def rates(rounds: list[Round]) -> tuple[float, float, float]:
@@ -166,8 +182,7 @@ def report(quiet: list[Round], watched: list[Round], engine: list[Round], client
 
 def main() -> None:
     with served_site(FLOWS_RUNNER_CONCURRENCY=str(RUNNER_CONCURRENCY)) as site:
-        quiet, watched_seconds, clients = uvloop.run(site_rounds(site))
-    engine = uvloop.run(engine_rounds(site.redis_url))  # once the site has stopped
+        quiet, watched_seconds, engine, clients = uvloop.run(all_rounds(site))
     report(quiet, watched_seconds, engine, clients)
 
 
