@@ -89,15 +89,15 @@ class LiveBridge(EventGroupService):
 
     async def _audiences(self, flow_ids: list[str]) -> dict[str, list[Abilities]]:
         """The Abilities whose groups watch each run; runs nobody watches are left out."""
-        groups = {
-            group_name("run", abilities, fid): (fid, abilities)
-            for fid in flow_ids
-            for abilities in EVERY_ABILITIES
-        }
-        audiences: dict[str, list[Abilities]] = {}
-        for group in await watchers.watched(self.client, [("run", fid) for fid in flow_ids]):
-            fid, abilities = groups[group]
-            audiences.setdefault(fid, []).append(abilities)
+        watched = await watchers.watched_by_page(self.client, [("run", fid) for fid in flow_ids])
+        audiences = {}
+        for fid, groups in zip(flow_ids, watched, strict=True):
+            if groups:
+                audiences[fid] = [
+                    abilities
+                    for abilities in EVERY_ABILITIES
+                    if group_name("run", abilities, fid) in groups
+                ]
         return audiences
 
     async def _send_all(self, sends: list[tuple[str, dict]]) -> None:

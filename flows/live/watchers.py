@@ -12,7 +12,6 @@ REJOIN_SECONDS, so a web process that dies without leaving stops counting after 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
 
 import redis.asyncio
 from django.conf import settings
@@ -40,11 +39,18 @@ def leave(page: Page, flow_id: str, group: str, channel: str) -> None:
     engine_client.reader().zrem(_key(page, flow_id), f"{group}|{channel}")
 
 
-async def watched(client: redis.asyncio.Redis, pages: Iterable[tuple[Page, str]]) -> set[str]:
-    """The watched groups of these pages (page, flow_id), in one round trip."""
+async def watched_by_page(
+    client: redis.asyncio.Redis, pages: list[tuple[Page, str]]
+) -> list[set[str]]:
+    """For each of these pages (page, flow_id), its watched groups; in one round trip."""
     since = time.time() - EXPIRE_SECONDS
     async with client.pipeline(transaction=False) as pipe:
         for page, flow_id in pages:
             pipe.zrangebyscore(_key(page, flow_id), since, "+inf")
         answers = await pipe.execute()
-    return {member.split("|", 1)[0] for members in answers for member in members}
+    return [{member.split("|", 1)[0] for member in members} for members in answers]
+
+
+async def watched(client: redis.asyncio.Redis, pages: list[tuple[Page, str]]) -> set[str]:
+    """The watched groups of these pages, all together."""
+    return set().union(*await watched_by_page(client, pages))
