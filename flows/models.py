@@ -163,7 +163,8 @@ class RunRecord(models.Model):
     and kept up to date by the archiver (flows/archiver.py) from the engine's events (runs
     started elsewhere appear with the archiver's first batch). Both build the row from the run's
     Redis hashes through `RawRun.record()`; `state` and `steps` are those hashes as they were
-    last read, so the run page renders an archived run exactly as a live one. Who launched it is
+    when the run last ended (or was launched: while it goes, only the listing fields are kept
+    current), so the run page renders an archived run exactly as a live one. Who launched it is
     the username in the run's meta; the LAUNCH AuditEntry also keeps the user link.
     The `view_runrecord` permission is the one to see runs.
     """

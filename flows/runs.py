@@ -14,6 +14,7 @@ from django.conf import settings
 from flows import engine_client
 from flows.engine.keys import Keys
 from flows.engine.state import FlowState, StepState
+from flows.engine.statuses import FlowStatus
 from flows.engine.store import RunNotFound
 from flows.engine_client import RunSnapshot
 from flows.models import RunRecord
@@ -65,13 +66,22 @@ def _step_keys(keys: Keys, flow_hash: dict[str, str]) -> list[str]:
     return [keys.step(flow_hash["flow_id"], step["name"]) for step in steps]
 
 
-async def read_raw_runs(client: redis.Redis, keys: Keys, flow_ids: list[str]) -> list[RawRun]:
-    """These runs' hashes in two round trips; runs Redis no longer holds are left out."""
+async def read_raw_runs(
+    client: redis.Redis, keys: Keys, flow_ids: list[str], *, ended_only_steps: bool = False
+) -> list[RawRun]:
+    """These runs' hashes in two round trips; runs Redis no longer holds are left out. With
+    `ended_only_steps`, only runs that have ended come with their step hashes (the others with
+    none): what the archiver keeps of a run still going is its listing, not its steps."""
     async with client.pipeline(transaction=False) as pipe:
         for flow_id in flow_ids:
             pipe.hgetall(keys.flow(flow_id))
         flow_hashes = [found for found in await pipe.execute() if found]
-    step_keys = [_step_keys(keys, flow_hash) for flow_hash in flow_hashes]
+    step_keys = [
+        _step_keys(keys, flow_hash)
+        if not ended_only_steps or FlowStatus(flow_hash["status"]).is_final
+        else []
+        for flow_hash in flow_hashes
+    ]
     async with client.pipeline(transaction=False) as pipe:
         for key in itertools.chain.from_iterable(step_keys):
             pipe.hgetall(key)

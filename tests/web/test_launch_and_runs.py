@@ -143,6 +143,21 @@ def test_recording_a_launch_the_archiver_already_archived_keeps_its_row(stripe, 
     assert RunRecord.objects.count() == 1
 
 
+def test_a_going_run_has_its_listing_archived_and_an_ended_one_its_steps_too(stripe, archive):
+    flow_id = engine_client.launch(stripe.to_flow(), {}, {})
+    archive()
+    going = RunRecord.objects.get()
+    engine_client.cancel_run(flow_id)
+
+    archive()
+
+    ended = RunRecord.objects.get()
+    assert (going.status, going.step_count, going.steps) == ("created", 3, [])
+    assert going.state["flow_id"] == flow_id  # enough to render, should Redis lose the run
+    assert ended.status == "cancelled"
+    assert [step["status"] for step in ended.steps] == ["cancelled"] * 3
+
+
 def test_launch_form_starts_from_the_last_runs_input(operator: Client, stripe):
     operator.post(f"/flows/{stripe.name}/launch/", {"input": '{"amount": 42}'})
 
