@@ -17,7 +17,7 @@ from django.conf import settings  # noqa: E402
 
 from flows.archiver import Archiver  # noqa: E402
 from flows.live.bridge import LiveBridge  # noqa: E402
-from flows.live.feeds import publish_archived  # noqa: E402
+from flows.live.feeds import LiveFeeds  # noqa: E402
 from flows.routing import websocket_urlpatterns  # noqa: E402
 from flowsite.lifespan import LifespanServices, Service  # noqa: E402
 from flowsite.runner_process import RunnerProcess  # noqa: E402
@@ -36,7 +36,7 @@ def background_services() -> list[Service]:
         )
     services.append(LiveBridge(settings.REDIS_URL, settings.FLOWS_KEY_PREFIX))
     services.append(
-        Archiver(settings.REDIS_URL, settings.FLOWS_KEY_PREFIX, on_archived=publish_archived)
+        Archiver(settings.REDIS_URL, settings.FLOWS_KEY_PREFIX, on_archived=LiveFeeds())
     )
     return services
 

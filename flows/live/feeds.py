@@ -2,11 +2,14 @@
 
 Both pages read the archive, so their updates are rendered from the records the archiver has
 just saved (the run page, fed straight from the engine's events, is in bridge.py). Only
-watched groups get them, and the rendering happens off the event loop.
+watched groups get them, and the rendering happens off the event loop. A batch's rows go out
+at once; the dashboard at most once every DASHBOARD_SECONDS, since it counts a day of runs and
+a busy archiver saves several batches a second.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import redis.asyncio as redis
@@ -21,6 +24,7 @@ from flows.live.groups import EVERY_ABILITIES, Abilities, group_name
 from flows.models import RunRecord
 
 DASHBOARD = group_name("dashboard")
+DASHBOARD_SECONDS = 1.0
 
 
 def render_dashboard() -> str:
@@ -33,12 +37,37 @@ def render_run_rows(runs: list[RunRecord], abilities: Abilities) -> str:
     )
 
 
-async def publish_archived(client: redis.Redis, records: list[RunRecord], new: set[str]) -> None:
-    """Send the archived runs' rows to the watched Runs pages and a fresh dashboard to watched
-    dashboards. A row differs only by can_retry (its bulk-retry checkbox), so it is rendered
-    at most twice, not once per Abilities."""
+class LiveFeeds:
+    """Told after every archived batch, empty ones too (the archiver makes one at least every
+    fifth of a second), so a dashboard held back goes out as soon as it is due."""
+
+    def __init__(self) -> None:
+        self.dashboard_stale = False
+        self.dashboard_sent_at = float("-inf")
+
+    async def __call__(self, client: redis.Redis, records: list[RunRecord], new: set[str]) -> None:
+        if records:
+            self.dashboard_stale = True
+        now = time.monotonic()
+        dashboard_due = self.dashboard_stale and now >= self.dashboard_sent_at + DASHBOARD_SECONDS
+        if not records and not dashboard_due:
+            return
+        watched = await watchers.watched(client, [("runs", ""), ("dashboard", "")])
+        if records:
+            await publish_rows(watched, records, new)
+        if dashboard_due:
+            self.dashboard_stale, self.dashboard_sent_at = False, now
+            if DASHBOARD in watched:
+                html = await database_sync_to_async(render_dashboard)()
+                await get_channel_layer().group_send(
+                    DASHBOARD, {"type": "live.html", "frames": [html]}
+                )
+
+
+async def publish_rows(watched: set[str], records: list[RunRecord], new: set[str]) -> None:
+    """Send the archived runs' rows to the watched Runs pages. A row differs only by can_retry
+    (its bulk-retry checkbox), so it is rendered at most twice, not once per Abilities."""
     runs_groups = {group_name("runs", abilities): abilities for abilities in EVERY_ABILITIES}
-    watched = await watchers.watched(client, [("runs", ""), ("dashboard", "")])
     layer = get_channel_layer()
     rows_by_retry: dict[bool, list[dict[str, Any]]] = {}
     for group in watched & runs_groups.keys():
@@ -50,9 +79,6 @@ async def publish_archived(client: redis.Redis, records: list[RunRecord], new: s
                 records, new, can_retry
             )
         await layer.group_send(group, {"type": "runs.rows", "rows": rows_by_retry[can_retry]})
-    if DASHBOARD in watched:
-        html = await database_sync_to_async(render_dashboard)()
-        await layer.group_send(DASHBOARD, {"type": "live.html", "frames": [html]})
 
 
 def _rows(records: list[RunRecord], new: set[str], can_retry: bool) -> list[dict[str, Any]]:

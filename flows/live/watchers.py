@@ -7,6 +7,8 @@ always covered by that state) and leaves on disconnect. One sorted set per page 
 the Runs list, the dashboard) holds its sockets as "group|channel", so the bridge asks once per
 run whichever Abilities watch it. Members carry the time they joined and re-join every
 REJOIN_SECONDS, so a web process that dies without leaving stops counting after EXPIRE_SECONDS.
+Run pages are also indexed all together (RUN_PAGES), so the bridge can tell in one command
+that no run page is open at all, and skip the events instead of reading them.
 """
 
 from __future__ import annotations
@@ -27,26 +29,42 @@ def _key(page: Page, flow_id: str) -> str:
     return f"{settings.FLOWS_KEY_PREFIX}live:watch:{page}:{flow_id}"
 
 
+def run_pages_key() -> str:
+    """Every open run page's socket, as "flow_id|group|channel", scored by when it joined."""
+    return f"{settings.FLOWS_KEY_PREFIX}live:watch:run-pages"
+
+
 def join(page: Page, flow_id: str, group: str, channel: str) -> None:
-    key = _key(page, flow_id)
+    key, now = _key(page, flow_id), time.time()
     with engine_client.reader().pipeline(transaction=False) as pipe:
-        pipe.zadd(key, {f"{group}|{channel}": time.time()})
+        pipe.zadd(key, {f"{group}|{channel}": now})
         pipe.expire(key, EXPIRE_SECONDS)
+        if page == "run":
+            pipe.zadd(run_pages_key(), {f"{flow_id}|{group}|{channel}": now})
+            pipe.zremrangebyscore(run_pages_key(), "-inf", now - EXPIRE_SECONDS)
         pipe.execute()
 
 
 def leave(page: Page, flow_id: str, group: str, channel: str) -> None:
-    engine_client.reader().zrem(_key(page, flow_id), f"{group}|{channel}")
+    with engine_client.reader().pipeline(transaction=False) as pipe:
+        pipe.zrem(_key(page, flow_id), f"{group}|{channel}")
+        if page == "run":
+            pipe.zrem(run_pages_key(), f"{flow_id}|{group}|{channel}")
+        pipe.execute()
+
+
+def since() -> float:
+    """Members that joined before this have expired."""
+    return time.time() - EXPIRE_SECONDS
 
 
 async def watched_by_page(
     client: redis.asyncio.Redis, pages: list[tuple[Page, str]]
 ) -> list[set[str]]:
     """For each of these pages (page, flow_id), its watched groups; in one round trip."""
-    since = time.time() - EXPIRE_SECONDS
     async with client.pipeline(transaction=False) as pipe:
         for page, flow_id in pages:
-            pipe.zrangebyscore(_key(page, flow_id), since, "+inf")
+            pipe.zrangebyscore(_key(page, flow_id), since(), "+inf")
         answers = await pipe.execute()
     return [{member.split("|", 1)[0] for member in members} for members in answers]
 

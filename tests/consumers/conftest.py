@@ -16,7 +16,7 @@ from django.test import Client
 
 from flows.archiver import Archiver
 from flows.live.bridge import LiveBridge
-from flows.live.feeds import publish_archived
+from flows.live.feeds import LiveFeeds
 from flowsite.asgi import application
 from tests.web.conftest import make_user, short_lived_connections  # noqa: F401 - shared
 
@@ -64,6 +64,6 @@ async def bridge() -> AsyncIterator[None]:
 
 @pytest.fixture
 async def archiver() -> AsyncIterator[None]:
-    service = Archiver(settings.REDIS_URL, settings.FLOWS_KEY_PREFIX, on_archived=publish_archived)
+    service = Archiver(settings.REDIS_URL, settings.FLOWS_KEY_PREFIX, on_archived=LiveFeeds())
     async for _ in _serve(service):
         yield

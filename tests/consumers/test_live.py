@@ -18,7 +18,10 @@ from flows import actions
 from flows.engine.builder import Flow, Step
 from flows.engine.executor import FlowExecutor
 from flows.live import watchers
+from flows.live.bridge import LiveBridge
+from flows.live.feeds import DASHBOARD_SECONDS, LiveFeeds
 from flows.live.groups import Abilities, group_name
+from flows.models import RunRecord
 from flows.roles import ADMIN, OPERATOR, VIEWER
 
 pytestmark = [
@@ -203,6 +206,52 @@ async def test_a_filtered_runs_list_gets_only_new_runs_of_its_flow(connect, make
     assert f'id="run-row-{wanted}"' in rows
     assert other not in rows
     assert _ids(board) == ["dashboard"]
+
+
+async def test_with_no_run_page_open_the_bridge_skips_the_events_then_follows_a_page(
+    connect, make_user
+):
+    bridge = LiveBridge(settings.REDIS_URL, settings.FLOWS_KEY_PREFIX)
+    await bridge.start()
+    flow_id = await _launch()
+
+    await bridge.work()  # nobody watches: the events are passed over, none read
+    stream = await bridge.client.xinfo_stream(bridge.keys.events)
+    groups = await bridge.client.xinfo_groups(bridge.keys.events)
+    socket = await connect(f"/ws/runs/{flow_id}/", await _make(make_user, VIEWER))
+    await socket.connect()
+    await _receive_state(socket)
+    await _cancel(flow_id)
+    await bridge.work()  # a page is open: the cancel is read and sent
+
+    live = next(group for group in groups if group["name"] == LiveBridge.group)
+    assert live["last-delivered-id"] == stream["last-generated-id"]
+    assert (live["consumers"], live["entries-read"]) == (0, None)  # moved past, never read
+    assert "cancelled" in await socket.receive_from(WAIT)
+    await bridge.client.aclose()
+
+
+async def test_the_dashboard_is_refreshed_at_most_once_a_second_and_its_last_change_goes_out(
+    connect, make_user
+):
+    socket = await connect("/ws/dashboard/", await _make(make_user, VIEWER))
+    await socket.connect()
+    await socket.receive_from(WAIT)
+    feeds = LiveFeeds()
+    client = redis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
+    archived = [RunRecord(flow_id="f1", name="pair", status="running")]
+
+    await feeds(client, archived, set())
+    first = await socket.receive_from(WAIT)
+    await feeds(client, archived, set())  # within the second: held back
+    held_back = await socket.receive_nothing(timeout=0.5)
+    feeds.dashboard_sent_at -= DASHBOARD_SECONDS  # as if the second had passed
+    await feeds(client, [], set())  # the archiver's next batch, empty
+
+    assert _ids(first) == ["dashboard"]
+    assert held_back
+    assert _ids(await socket.receive_from(WAIT)) == ["dashboard"]
+    await client.aclose()
 
 
 async def _receive_state(socket: WebsocketCommunicator) -> None:
