@@ -4,13 +4,15 @@ dashboard open drops by at most 10% against the engine benchmark.
 `python bench/live_overhead.py` serves the site with uvicorn on 127.0.0.1 (bench/_support.py)
 and drives one fixed workload through the web process's own embedded runner: SEQUENTIAL flows
 of CHAIN_STEPS trivial steps one after another, then BATCH one-step flows launched at once.
-A round runs it either with no WebSocket clients ("quiet") or "watched": DASHBOARD_CLIENTS on
-the dashboard, RUNS_CLIENTS on the Runs list and one client on each sequential run's page from
-its launch, all reading every frame as a browser does. The live bridge and archiver run in
-both, as they always do in the web process. The "engine" round runs the same workload on a
-standalone runner process with the same concurrency (bench/engine.py's set-up) under a key
-prefix of its own, which no bridge or archiver follows. Engine, quiet and watched rounds take
-turns, so that all three see the same machine; the medians are compared.
+A round runs it with no WebSocket clients ("quiet"), with the live dashboard open ("dashboard":
+DASHBOARD_CLIENTS on the dashboard and RUNS_CLIENTS on the Runs list, the target's case), or
+with those and one client on each sequential run's page from its launch as well ("run pages":
+100 pages opened in two seconds, a stress beyond the target). Clients read every frame, as a
+browser does. The live bridge and archiver run in every round, as they always do in the web
+process. The "engine" round runs the same workload on a standalone runner process with the
+same concurrency (bench/engine.py's set-up) under a key prefix of its own, which no bridge or
+archiver follows. The four kinds take turns, so that all see the same machine; the medians are
+compared.
 """
 
 from __future__ import annotations
@@ -93,15 +95,19 @@ class Watchers:
                 raise RuntimeError(f"a WebSocket client failed: {outcome!r}")
 
 
-async def watched(site: Site, session: str, executor: FlowExecutor) -> tuple[Round, Watchers]:
-    """One watched round: the list pages' clients are live before the clock starts."""
+async def watched(
+    site: Site, session: str, executor: FlowExecutor, run_pages: bool
+) -> tuple[Round, Watchers]:
+    """One round with the live dashboard open (its clients are live before the clock starts),
+    and with `run_pages` a page on each sequential run too."""
     watchers = Watchers(site, session)
     try:
         opened = [watchers.open("ws/dashboard/") for _ in range(DASHBOARD_CLIENTS)]
         opened += [watchers.open("ws/runs/") for _ in range(RUNS_CLIENTS)]
         async with asyncio.timeout(TIMEOUT_SECONDS):
             await asyncio.gather(*(event.wait() for event in opened))
-        timings = await workload(executor, lambda flow_id: watchers.open(f"ws/runs/{flow_id}/"))
+        on_launch = (lambda flow_id: watchers.open(f"ws/runs/{flow_id}/")) if run_pages else None
+        timings = await workload(executor, on_launch or (lambda _flow_id: None))
     finally:
         await watchers.close()
     return timings, watchers
@@ -123,28 +129,43 @@ async def standalone_runner(redis_url: str) -> AsyncIterator[FlowExecutor]:
         delete_prefix(redis_url, prefix)
 
 
-async def all_rounds(site: Site) -> tuple[list[Round], list[Round], list[Round], Watchers]:
-    """Engine, quiet and watched rounds in turn, after one unmeasured warm-up of each. The
-    standalone runner and the site are both up throughout, each idle while the other works,
-    so the three kinds are measured on the same machine at the same time."""
-    engine, quiet, watched_seconds = [], [], []
+async def unwatched(executor: FlowExecutor) -> tuple[Round, None]:
+    return await workload(executor, lambda _flow_id: None), None
+
+
+KINDS = {
+    "engine": "engine only (standalone runner)",
+    "quiet": "web process, no clients",
+    "dashboard": "web process, dashboard open",
+    "run pages": "dashboard and 100 run pages",
+}
+
+
+async def all_rounds(site: Site) -> tuple[dict[str, list[Round]], Watchers]:
+    """Rounds of each kind in turn, after one unmeasured warm-up of each. The standalone runner
+    and the site are both up throughout, each idle while the other works, so every kind is
+    measured on the same machine at the same time."""
     session = site.session_cookie()
     async with (
         standalone_runner(site.redis_url) as alone,
         FlowExecutor(site.redis_url, key_prefix=site.key_prefix) as executor,
     ):
-        await workload(alone, lambda _flow_id: None)
-        await workload(executor, lambda _flow_id: None)
-        await watched(site, session, executor)
-        for _ in range(ROUNDS):
-            await asyncio.sleep(SETTLE_SECONDS)
-            engine.append(await workload(alone, lambda _flow_id: None))
-            await asyncio.sleep(SETTLE_SECONDS)
-            quiet.append(await workload(executor, lambda _flow_id: None))
-            await asyncio.sleep(SETTLE_SECONDS)
-            timings, watchers = await watched(site, session, executor)
-            watched_seconds.append(timings)
-    return quiet, watched_seconds, engine, watchers
+        kinds = {
+            "engine": lambda: unwatched(alone),
+            "quiet": lambda: unwatched(executor),
+            "dashboard": lambda: watched(site, session, executor, run_pages=False),
+            "run pages": lambda: watched(site, session, executor, run_pages=True),
+        }
+        rounds: dict[str, list[Round]] = {kind: [] for kind in kinds}
+        for _ in range(ROUNDS + 1):
+            for kind, run in kinds.items():
+                await asyncio.sleep(SETTLE_SECONDS)
+                timings, watchers = await run()
+                if kind == "run pages":
+                    clients = watchers
+                rounds[kind].append(timings)
+    # The first round of each kind warmed up.
+    return {kind: timings[1:] for kind, timings in rounds.items()}, clients
 
 
 def rates(rounds: list[Round]) -> tuple[float, float, float]:
@@ -155,26 +176,28 @@ def rates(rounds: list[Round]) -> tuple[float, float, float]:
     return sequential, batch, whole
 
 
-def report(quiet: list[Round], watched: list[Round], engine: list[Round], clients: Watchers):
+def report(rounds: dict[str, list[Round]], clients: Watchers) -> None:
     print(
         f"{SEQUENTIAL} sequential {CHAIN_STEPS}-step flows, then {BATCH} one-step flows; "
         f"runner concurrency {RUNNER_CONCURRENCY}; median steps/s of {ROUNDS} rounds"
     )
     print("                                   sequential    batch    whole")
-    rows = {
-        "engine only (standalone runner)": rates(engine),
-        "web process, no clients": rates(quiet),
-        "web process, live pages open": rates(watched),
-    }
-    for label, figures in rows.items():
-        print(f"  {label:31} " + "".join(f"{figure:9.0f}" for figure in figures))
-    drops = [1 - w / q for w, q in zip(rates(watched), rates(quiet), strict=True)]
-    print("  drop, live pages open (<= 10%):" + "".join(f"{d * 100:8.1f}%" for d in drops))
-    drops = [1 - w / e for w, e in zip(rates(watched), rates(engine), strict=True)]
-    print("  drop against the engine alone: " + "".join(f"{d * 100:8.1f}%" for d in drops))
+    figures = {kind: rates(timings) for kind, timings in rounds.items()}
+    for kind, label in KINDS.items():
+        print(f"  {label:31} " + "".join(f"{figure:9.0f}" for figure in figures[kind]))
+    for label, kind, against in [
+        ("drop, dashboard open (<= 10%):  ", "dashboard", "engine"),
+        ("drop, 100 run pages too:        ", "run pages", "engine"),
+        ("drop, dashboard vs no clients:  ", "dashboard", "quiet"),
+        ("drop, no clients vs engine:     ", "quiet", "engine"),
+    ]:
+        drops = [
+            1 - ours / theirs for ours, theirs in zip(figures[kind], figures[against], strict=True)
+        ]
+        print(f"  {label}" + "".join(f"{drop * 100:8.1f}%" for drop in drops))
     frames = sorted(clients.frames.values())
     print(
-        f"  last watched round: {len(frames)} clients "
+        f"  last round with run pages: {len(frames)} clients "
         f"({DASHBOARD_CLIENTS} dashboard, {RUNS_CLIENTS} runs list, {SEQUENTIAL} run pages), "
         f"frames per client min {frames[0]}, median {statistics.median(frames)}, max {frames[-1]}"
     )
@@ -182,8 +205,8 @@ def report(quiet: list[Round], watched: list[Round], engine: list[Round], client
 
 def main() -> None:
     with served_site(FLOWS_RUNNER_CONCURRENCY=str(RUNNER_CONCURRENCY)) as site:
-        quiet, watched_seconds, engine, clients = uvloop.run(all_rounds(site))
-    report(quiet, watched_seconds, engine, clients)
+        rounds, clients = uvloop.run(all_rounds(site))
+    report(rounds, clients)
 
 
 if __name__ == "__main__":
