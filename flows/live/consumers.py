@@ -21,6 +21,7 @@ from flows.live.shared_reads import SharedReads
 
 SHARED_READS: SharedReads[list[str] | None] = SharedReads()
 NO_RUNS_GONE = '<tr id="no-runs" hx-swap-oob="delete"></tr>'
+ROW_GONE = '<tr id="run-row-{}" hx-swap-oob="delete"></tr>'
 NEW_ROWS = '<tbody hx-swap-oob="afterbegin:#run-rows">{}</tbody>'
 
 
@@ -141,24 +142,35 @@ class RunsConsumer(LiveConsumer):
             runs, _next = history.runs_page(self.filter)
         except history.BadCursor:
             return None
-        self.shown = {run.flow_id for run in runs}
+        # The rows shown, top to bottom, with their cursors: the list keeps to one page.
+        self.shown = {run.flow_id: history.encode_cursor(run) for run in runs}
         return [feeds.render_run_rows(runs, abilities)]
 
     async def runs_rows(self, event: dict[str, Any]) -> None:
-        """Rows of runs this page shows replace theirs; new runs it would show go on top."""
-        replaced, added = [], []
+        """Rows of runs this page shows replace theirs; new runs it would show go on top, and
+        as many rows as that pushes past a page leave it (the pager then links past them)."""
+        replaced, added = [], {}
         for row in event["rows"]:
             if row["flow_id"] in self.shown:
                 replaced.append(row["html"])
             elif row["new"] and self.filter.shows_new(row["name"], row["status"]):
-                if not self.shown:
+                if not self.shown and not added:
                     replaced.append(NO_RUNS_GONE)
-                self.shown.add(row["flow_id"])
-                added.append(row["html"])
+                added[row["flow_id"]] = row
         # Rows and a <tbody> cannot share a frame: a parser wraps the rows in a tbody of its own.
         await self.send_frames(["".join(replaced)])
-        if added:
-            await self.send_frames([NEW_ROWS.format("".join(added))])
+        if not added:
+            return
+        newest_first = sorted(added.values(), key=lambda row: row["cursor"], reverse=True)
+        self.shown = {row["flow_id"]: row["cursor"] for row in newest_first} | self.shown
+        await self.send_frames([NEW_ROWS.format("".join(row["html"] for row in newest_first))])
+        pushed_out = list(self.shown)[history.PAGE_SIZE :]
+        if pushed_out:
+            for flow_id in pushed_out:
+                del self.shown[flow_id]
+            gone = "".join(ROW_GONE.format(flow_id) for flow_id in pushed_out)
+            last_cursor = next(reversed(self.shown.values()))
+            await self.send_frames([gone, feeds.render_runs_pager(self.filter, last_cursor)])
 
 
 class DashboardConsumer(LiveConsumer):

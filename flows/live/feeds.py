@@ -31,6 +31,12 @@ def render_dashboard() -> str:
     return render_to_string("flows/_dashboard.html", history.dashboard())
 
 
+def render_runs_pager(run_filter: history.RunFilter, next_cursor: str) -> str:
+    return render_to_string(
+        "flows/_runs_pager.html", {"filter": run_filter, "next_cursor": next_cursor}
+    )
+
+
 def render_run_rows(runs: list[RunRecord], abilities: Abilities) -> str:
     return render_to_string(
         "flows/_run_rows.html", {"runs": runs, "can_retry": abilities.can_retry}
@@ -88,6 +94,7 @@ def _rows(records: list[RunRecord], new: set[str], can_retry: bool) -> list[dict
             "name": record.name,
             "status": record.status,
             "new": record.flow_id in new,
+            "cursor": history.encode_cursor(record),
             "html": render_to_string(
                 "flows/_run_row.html", {"run": record, "can_retry": can_retry}
             ),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import urllib.parse
 
 import pytest
 import redis.asyncio as redis
@@ -14,7 +15,7 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.contrib.auth.models import User
 
-from flows import actions
+from flows import actions, history
 from flows.engine.builder import Flow, Step
 from flows.engine.executor import FlowExecutor
 from flows.live import watchers
@@ -186,6 +187,28 @@ async def test_a_new_run_appears_on_top_of_the_runs_list(connect, make_user, arc
 
     assert gone == '<tr id="no-runs" hx-swap-oob="delete"></tr>'
     assert added.startswith(f'<tbody hx-swap-oob="afterbegin:#run-rows"><tr id="run-row-{flow_id}"')
+
+
+async def test_the_runs_list_keeps_to_one_page_as_new_runs_come(
+    connect, make_user, archiver, monkeypatch
+):
+    monkeypatch.setattr(history, "PAGE_SIZE", 2)
+    socket = await connect("/ws/runs/", await _make(make_user, VIEWER))
+    await socket.connect()
+    await socket.receive_from(WAIT)
+    first = await _launch()
+    await socket.receive_from(WAIT)  # "no runs" goes
+    await socket.receive_from(WAIT)
+    second = await _launch()
+    await socket.receive_from(WAIT)
+
+    third = await _launch()
+    added, gone, pager = [await socket.receive_from(WAIT) for _ in range(3)]
+
+    assert f'id="run-row-{third}"' in added
+    assert gone == f'<tr id="run-row-{first}" hx-swap-oob="delete"></tr>'
+    assert pager.startswith('<nav id="runs-pager"') and "Older runs" in pager
+    assert urllib.parse.quote(second) in pager  # the next page starts after the last row shown
 
 
 async def test_a_filtered_runs_list_gets_only_new_runs_of_its_flow(connect, make_user, archiver):
