@@ -161,7 +161,10 @@ class RunsConsumer(LiveConsumer):
         await self.send_frames(["".join(replaced)])
         if not added:
             return
-        newest_first = sorted(added.values(), key=lambda row: row["cursor"], reverse=True)
+        # A burst of new runs shows only as many as fit on the page.
+        newest_first = sorted(added.values(), key=lambda row: row["cursor"], reverse=True)[
+            : history.PAGE_SIZE
+        ]
         self.shown = {row["flow_id"]: row["cursor"] for row in newest_first} | self.shown
         await self.send_frames([NEW_ROWS.format("".join(row["html"] for row in newest_first))])
         pushed_out = list(self.shown)[history.PAGE_SIZE :]

@@ -211,6 +211,34 @@ async def test_the_runs_list_keeps_to_one_page_as_new_runs_come(
     assert urllib.parse.quote(second) in pager  # the next page starts after the last row shown
 
 
+async def test_a_burst_of_new_runs_shows_only_a_page_of_the_newest(connect, make_user, monkeypatch):
+    monkeypatch.setattr(history, "PAGE_SIZE", 2)
+    socket = await connect("/ws/runs/", await _make(make_user, VIEWER))
+    await socket.connect()
+    await socket.receive_from(WAIT)
+    rows = [
+        {
+            "flow_id": f"f{second}",
+            "name": "pair",
+            "status": "created",
+            "new": True,
+            "cursor": f"2026-11-30T10:00:0{second}+00:00~f{second}",
+            "html": f'<tr id="run-row-f{second}"></tr>',
+        }
+        for second in range(3)
+    ]
+
+    await get_channel_layer().group_send(
+        group_name("runs", Abilities()), {"type": "runs.rows", "rows": rows}
+    )
+
+    assert await socket.receive_from(WAIT) == '<tr id="no-runs" hx-swap-oob="delete"></tr>'
+    added = await socket.receive_from(WAIT)
+    assert added.startswith('<tbody hx-swap-oob="afterbegin:#run-rows">')
+    assert re.findall(r'id="(run-row-[^"]+)"', added) == ["run-row-f2", "run-row-f1"]
+    assert await socket.receive_nothing(timeout=0.5)  # nothing to push out
+
+
 async def test_a_filtered_runs_list_gets_only_new_runs_of_its_flow(connect, make_user, archiver):
     socket = await connect("/ws/runs/?flow=wanted", await _make(make_user, VIEWER))
     dashboard = await connect("/ws/dashboard/", await _make(make_user, OPERATOR))
