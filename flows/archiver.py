@@ -1,9 +1,10 @@
-"""The archiver: keeps RunRecords in the database up to date from the engine's events.
+"""The archiver: keeps RunRecords in the database up to date with the runs in Redis.
 
-It reads the events stream through its own consumer group ("archive"), so every event is
-archived once even across restarts (unacknowledged events are taken over), collects a batch
-(what came in BATCH_WINDOW seconds after the first event, up to BATCH_SIZE), reads the touched
-runs from Redis in two round trips and upserts them. The runner never waits for it.
+Every BATCH_WINDOW seconds it takes the runs that changed since its last batch (the engine
+notes them as they change: flows/engine/changes.py), reads them from Redis in two round trips
+per CHUNK runs, upserts them, and only then forgets them, so a run changed meanwhile, or a
+batch cut short by a crash, is taken again. The runner never waits for it, and it does no work
+per event: a run that moves through forty steps between two batches is read and written once.
 
 A run that has ended is archived whole: its flow hash and every step hash, what the run page
 renders once Redis lets the run go. A run still going only has its listing kept current
@@ -15,21 +16,21 @@ work while runs went on.
 from __future__ import annotations
 
 import asyncio
-import logging
+import contextlib
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 
 import redis.asyncio as redis
 from channels.db import database_sync_to_async
 
+from flows.engine.changes import ChangedRuns
+from flows.engine.keys import Keys
 from flows.engine.statuses import FlowStatus
-from flows.event_service import EventGroupService
 from flows.models import FlowDefinition, RunRecord
 from flows.runs import RawRun, read_raw_runs
 
-logger = logging.getLogger(__name__)
-
-BATCH_SIZE = 2000
 BATCH_WINDOW = 0.2
+CHUNK = 1000  # runs read and upserted together
 UPDATED_FIELDS = [
     field.name
     for field in RunRecord._meta.concrete_fields
@@ -42,43 +43,52 @@ LISTING_FIELDS = [name for name in UPDATED_FIELDS if name not in {"state", "step
 OnArchived = Callable[[redis.Redis, list[RunRecord], set[str]], Awaitable[None]]
 
 
-class Archiver(EventGroupService):
-    group = "archive"
-
+class Archiver:
     def __init__(
         self, redis_url: str, key_prefix: str = "", on_archived: OnArchived | None = None
     ) -> None:
-        super().__init__(redis_url, key_prefix)
+        self.client = redis.Redis.from_url(redis_url, decode_responses=True)
+        self.keys = Keys(key_prefix)
+        self.changes = ChangedRuns(self.client, self.keys)
         self.on_archived = on_archived
+        # Runs created since are new to the pages (None: before the first batch, for which
+        # nothing is: pages opened after this archiver started read the runs themselves).
+        self.since: datetime | None = None
+        self._stop = asyncio.Event()
 
-    async def work(self) -> None:
-        await self.archive_batch()
+    async def start(self) -> None:
+        """Nothing to prepare: the engine notes changed runs whether an archiver runs or not."""
 
-    async def archive_batch(self, block_ms: int = 200) -> int:
-        """Archive one batch of events (waiting up to block_ms for the first); return its size."""
-        events = await self.reader.read(BATCH_SIZE, block_ms)
-        if not events:
-            if self.on_archived:
-                await self.on_archived(self.client, [], set())
-            return 0
-        if len(events) < BATCH_SIZE:
-            # Let the batch fill rather than waking for each event that follows.
-            await asyncio.sleep(BATCH_WINDOW)
-            events += await self.reader.read(BATCH_SIZE - len(events), block_ms=None)
-        flow_ids = list(dict.fromkeys(event["flow_id"] for _id, event in events))
-        new = {
-            event["flow_id"]
-            for _id, event in events
-            if event["kind"] == "flow" and event["status"] == FlowStatus.CREATED
-        }
-        runs = await read_raw_runs(self.client, self.keys, flow_ids, ended_only_steps=True)
-        records = await _save(runs)
-        # Acknowledged only once saved: if this process dies first, another archiver (or this
-        # one, restarted) takes the events over and archives them again; upserts make it safe.
-        await self.reader.ack([event_id for event_id, _event in events])
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> None:
+        """Archive a batch every BATCH_WINDOW until stopped, then what changed up to the stop."""
+        try:
+            while not self._stop.is_set():
+                await self.archive_batch()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), BATCH_WINDOW)
+            await self.archive_batch()
+        finally:
+            await self.client.aclose()
+
+    async def archive_batch(self) -> int:
+        """Archive every run changed since the last batch; return how many there were."""
+        taken = await self.changes.take()
+        flow_ids, records = list(taken.versions), []
+        for start in range(0, len(flow_ids), CHUNK):
+            chunk = flow_ids[start : start + CHUNK]
+            records += await _save(
+                await read_raw_runs(self.client, self.keys, chunk, ended_only_steps=True)
+            )
+        # Forgotten only once saved: if this process dies first, the runs are taken again.
+        await self.changes.forget(taken)
+        since, self.since = self.since, taken.at
+        new = {record.flow_id for record in records if since and record.created_at >= since}
         if self.on_archived:
             await self.on_archived(self.client, records, new)
-        return len(events)
+        return len(taken.versions)
 
 
 @database_sync_to_async

@@ -1,6 +1,6 @@
-"""The shape shared by the web process's services that follow the engine's events (the live
-bridge, the archiver): each reads through a consumer group of its own, works until stopped,
-then finishes what it holds and leaves the group."""
+"""The shape of a web-process service that follows the engine's events (the live bridge): it
+reads through a consumer group of its own, works until stopped, then finishes what it holds and
+leaves the group."""
 
 from __future__ import annotations
 

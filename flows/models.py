@@ -160,7 +160,7 @@ class RunRecord(models.Model):
     """A run: what Redis held for it, kept after Redis lets it go. The one model of a run.
 
     Created by `flows.definitions.launch()` as soon as the builder or the API launches a run,
-    and kept up to date by the archiver (flows/archiver.py) from the engine's events (runs
+    and kept up to date by the archiver (flows/archiver.py) as the engine notes changes (runs
     started elsewhere appear with the archiver's first batch). Both build the row from the run's
     Redis hashes through `RawRun.record()`; `state` and `steps` are those hashes as they were
     when the run last ended (or was launched: while it goes, only the listing fields are kept

@@ -134,10 +134,10 @@ def record_launched_run(flow_id: str) -> RunRecord:
     raw = read_raw_run(flow_id)
     if raw is None:
         raise RunNotFound(f"run {flow_id} left Redis before it could be recorded")
-    # This races the archiver, which upserts the same row from the run's events. Both build it
+    # This races the archiver, which upserts the same row for the run's changes. Both build it
     # with RawRun.record() from the run's hashes, so it is the same row whoever writes it, and the
-    # archiver has the last word: any change after either read raised an event it has yet to
-    # archive. So if its row is there first, ours is skipped (ignore_conflicts: the database
+    # archiver has the last word: any change after either read noted the run as changed, for it
+    # to archive. So if its row is there first, ours is skipped (ignore_conflicts: the database
     # settles the race on the unique flow_id, no IntegrityError); if ours is, its upsert then
     # overwrites every field but created_at, which both read from the same hash.
     RunRecord.objects.bulk_create([raw.record()], ignore_conflicts=True)

@@ -34,6 +34,13 @@ class Keys:
         return f"{self.prefix}flows:events"
 
     @property
+    def changed_runs(self) -> str:
+        """Sorted set of the runs changed since the archive last took them, scored by their
+        latest event's time (changes.py). The scripts reach it as the events key + ':changed'
+        (prelude.lua): keep the two in step."""
+        return f"{self.events}:changed"
+
+    @property
     def runs(self) -> str:
         """Sorted set of run ids scored by creation time, newest last."""
         return f"{self.prefix}flows:runs"

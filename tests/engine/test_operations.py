@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from flows.engine import FlowExecutor, FlowStatus, Runner, new_flow, new_step
+from flows.engine.changes import ChangedRuns
 from flows.engine.events import EventReader
 from tests.engine.flows import one_step_flow
 
@@ -86,3 +87,20 @@ async def test_an_event_reader_gets_every_transition_once_per_group(
         ("flow", "completed"),
     ]
     assert again == []
+
+
+async def test_changed_runs_are_taken_until_forgotten_unless_they_changed_since(
+    executor: FlowExecutor,
+):
+    changes = ChangedRuns(executor.redis, executor.keys)
+    first = await executor.execute_flow(one_step_flow("1"))
+    second = await executor.execute_flow(one_step_flow("1"))
+
+    taken = await changes.take()
+    await executor.cancel_flow(second)  # changes after the take
+    await changes.forget(taken)
+    left = await changes.take()
+
+    assert set(taken.versions) == {first, second}
+    assert list(left.versions) == [second]
+    assert taken.at <= left.at

@@ -66,22 +66,16 @@ def token_for(make_user: Callable[[str], User]) -> Callable[[str], str]:
 
 @pytest.fixture
 def archive(transactional_db: None) -> Callable[[], int]:
-    """Archive what the engine's events stream holds now, as the web process's archiver does;
-    returns how many events it took."""
+    """Archive the runs changed so far, as the web process's archiver does; returns how many."""
 
-    def archive_now() -> int:
-        async def drain() -> int:
-            archiver = Archiver(settings.REDIS_URL, settings.FLOWS_KEY_PREFIX)
-            await archiver.start()
-            total = 0
-            while taken := await archiver.archive_batch(block_ms=1):
-                total += taken
+    async def archive_now() -> int:
+        archiver = Archiver(settings.REDIS_URL, settings.FLOWS_KEY_PREFIX)
+        try:
+            return await archiver.archive_batch()
+        finally:
             await archiver.client.aclose()
-            return total
 
-        return async_to_sync(drain)()
-
-    return archive_now
+    return async_to_sync(archive_now)
 
 
 @pytest.fixture

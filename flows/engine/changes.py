@@ -1,0 +1,59 @@
+"""Which runs changed since the archive last looked, without it reading every event of every
+run.
+
+Every transition script also notes its run in one sorted set (`Keys.changed_runs`), scored by
+the time of the event it just emitted, atomically with the transition; like the events stream,
+it holds at most 100,000 runs, so runs changed while nothing archives are kept for a while,
+not forever. A follower takes the whole set, archives those runs, then forgets exactly what it
+took: a run that changed meanwhile has a later score and stays for the next take, so a
+follower that dies half way loses nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import redis.asyncio as redis
+
+from flows.engine.keys import Keys
+
+# Returns Redis' clock (seconds, microseconds) and every run with its score, oldest first.
+TAKE = """
+return {redis.call('TIME'), redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')}
+"""
+
+# ARGV: flow_id, score, ...: forget each run still at the score it was taken at.
+FORGET = """
+for i = 1, #ARGV, 2 do
+  if redis.call('ZSCORE', KEYS[1], ARGV[i]) == ARGV[i + 1] then
+    redis.call('ZREM', KEYS[1], ARGV[i])
+  end
+end
+"""
+
+
+@dataclass(frozen=True)
+class Taken:
+    at: datetime  # Redis' clock when taken: runs created since come in later takes
+    versions: dict[str, str]  # flow_id -> its score when taken, as Redis wrote it
+
+
+class ChangedRuns:
+    def __init__(self, client: redis.Redis, keys: Keys) -> None:
+        self.client = client
+        self.key = keys.changed_runs
+        self._take = client.register_script(TAKE)
+        self._forget = client.register_script(FORGET)
+
+    async def take(self) -> Taken:
+        """Every run changed and not yet forgotten, oldest change first."""
+        (seconds, microseconds), scored = await self._take(keys=[self.key])
+        at = datetime.fromtimestamp(int(seconds) + int(microseconds) / 1e6, tz=UTC)
+        return Taken(at, dict(zip(scored[::2], scored[1::2], strict=True)))
+
+    async def forget(self, taken: Taken) -> None:
+        """Drop the taken runs that have not changed since."""
+        if taken.versions:
+            pairs = [part for item in taken.versions.items() for part in item]
+            await self._forget(keys=[self.key], args=pairs)
