@@ -4,17 +4,25 @@ Channels' ProtocolTypeRouter knows http and websocket only; uvicorn also sends a
 scope, which this wrapper answers by starting the services on startup, in order, and stopping
 them on shutdown in the same order: the embedded runner's process first (it stops claiming,
 finishes or hands back, and exits), so the live bridge and the archiver still see its last
-transitions.
+transitions. A service that fails in between (Redis restarting, say) is logged and started
+again after a growing pause: one that died silently would stop archiving runs, or the pages'
+live updates, until the web process restarted.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 logger = logging.getLogger(__name__)
+
+FIRST_BACKOFF_SECONDS = 0.5
+MAX_BACKOFF_SECONDS = 30.0
+# A service that ran this long was healthy: after its next failure, the pauses start short again.
+STABLE_SECONDS = 60.0
 
 
 class Service(Protocol):
@@ -26,6 +34,31 @@ class Service(Protocol):
 
 
 ServicesFactory = Callable[[], list[Service]]
+
+
+async def keep_running(service: Service, stopping: asyncio.Event) -> None:
+    """Run a started service until it returns (stopped); whenever it fails first, log why and
+    start it again, after pauses that double up to MAX_BACKOFF_SECONDS."""
+    name, loop = type(service).__name__, asyncio.get_running_loop()
+    backoff, restarting = FIRST_BACKOFF_SECONDS, False
+    while True:
+        started_at = loop.time()
+        try:
+            if restarting:
+                await service.start()
+            await service.run()
+            return
+        except Exception:
+            if stopping.is_set():
+                raise
+            if loop.time() - started_at >= STABLE_SECONDS:
+                backoff = FIRST_BACKOFF_SECONDS
+            logger.exception("%s failed; starting it again in %g s", name, backoff)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), backoff)
+        if stopping.is_set():
+            return
+        backoff, restarting = min(backoff * 2, MAX_BACKOFF_SECONDS), True
 
 
 class LifespanServices:
@@ -43,16 +76,19 @@ class LifespanServices:
         self, receive: Callable[[], Awaitable[dict]], send: Callable[[dict], Awaitable[None]]
     ) -> None:
         running: list[tuple[Service, asyncio.Task]] = []
+        stopping = asyncio.Event()
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 for service in self.services_factory():
                     await service.start()
                     name = type(service).__name__
-                    running.append((service, asyncio.create_task(service.run(), name=name)))
+                    task = asyncio.create_task(keep_running(service, stopping), name=name)
+                    running.append((service, task))
                     logger.info("%s started", name)
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                stopping.set()
                 for service, task in running:
                     service.stop()
                     await task

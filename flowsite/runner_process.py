@@ -3,8 +3,9 @@
 A runner in the web process's event loop would share that loop, and the GIL, with the live
 bridge, the archiver and every WebSocket; in a child process of its own (`python -m
 flows.runner`) it runs as fast as a standalone runner. RunnerProcess is a lifespan Service:
-start() spawns the child, run() restarts it whenever it exits unasked (after a growing pause,
-so a runner that keeps crashing neither dies silently nor spins), stop() asks it to stop.
+start() spawns the child, run() fails should it exit unasked (and the lifespan starts it
+again, after a growing pause, so a runner that keeps crashing neither dies silently nor
+spins), stop() asks it to stop.
 """
 
 from __future__ import annotations
@@ -17,14 +18,14 @@ import sys
 
 logger = logging.getLogger(__name__)
 
-FIRST_BACKOFF_SECONDS = 0.5
-MAX_BACKOFF_SECONDS = 30.0
-# A child that stayed up this long was healthy: after its next exit, the pauses start short again.
-STABLE_SECONDS = 60.0
 # The runner finishes or hands back its steps within its shutdown grace (10 s, its default),
 # then exits; past that and this margin it is stuck, and killed.
 SHUTDOWN_GRACE_SECONDS = 10.0
 KILL_MARGIN_SECONDS = 5.0
+
+
+class RunnerExited(RuntimeError):
+    pass
 
 
 class RunnerProcess:
@@ -65,29 +66,14 @@ class RunnerProcess:
         self._stopping.set()
 
     async def run(self) -> None:
-        """Restart the child whenever it exits before stop(); after stop(), stop it and return
-        once it has exited."""
-        backoff = FIRST_BACKOFF_SECONDS
-        loop = asyncio.get_running_loop()
-        while True:
-            started_at = loop.time()
-            if not await self._exits_before_stop():
-                break
-            if loop.time() - started_at >= STABLE_SECONDS:
-                backoff = FIRST_BACKOFF_SECONDS
+        """Fail if the child exits before stop(); after stop(), stop it and return once it has
+        exited."""
+        if await self._exits_before_stop():
             assert self._process is not None
-            logger.error(
-                "flow runner process %d exited with code %s; restarting it in %g s",
-                self._process.pid,
-                self._process.returncode,
-                backoff,
+            raise RunnerExited(
+                f"flow runner process {self._process.pid} exited with code "
+                f"{self._process.returncode}"
             )
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), backoff)
-            if self._stopping.is_set():
-                return
-            backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
-            await self.start()
         await self._stop_child()
 
     async def _exits_before_stop(self) -> bool:

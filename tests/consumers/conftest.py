@@ -18,6 +18,7 @@ from flows.archiver import Archiver
 from flows.live.bridge import LiveBridge
 from flows.live.feeds import LiveFeeds
 from flowsite.asgi import application
+from flowsite.lifespan import keep_running
 from tests.web.conftest import make_user, short_lived_connections  # noqa: F401 - shared
 
 Connect = Callable[..., "asyncio.Future[WebsocketCommunicator]"]
@@ -49,9 +50,12 @@ async def connect() -> AsyncIterator[Connect]:
 
 
 async def _serve(service: LiveBridge | Archiver) -> AsyncIterator[None]:
+    """Run the service as the web process's lifespan does: started again should it fail."""
+    stopping = asyncio.Event()
     await service.start()
-    task = asyncio.create_task(service.run(), name=type(service).__name__)
+    task = asyncio.create_task(keep_running(service, stopping), name=type(service).__name__)
     yield
+    stopping.set()
     service.stop()
     await task
 

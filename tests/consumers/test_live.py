@@ -104,6 +104,19 @@ async def test_a_transition_arrives_as_html_for_the_changed_elements(connect, ma
     assert "Cancel run" not in summary  # no longer running
 
 
+async def test_live_updates_come_back_after_redis_loses_everything(connect, make_user, bridge):
+    async with redis.Redis.from_url(settings.REDIS_URL) as client:
+        await client.flushdb()  # as a Redis restarted without persistence: the bridge's group too
+    flow_id = await _launch()
+    socket = await connect(f"/ws/runs/{flow_id}/", await _make(make_user, VIEWER))
+    await socket.connect()
+    await _receive_state(socket)
+
+    await _cancel(flow_id)
+
+    assert "cancelled" in await socket.receive_from(WAIT)
+
+
 async def test_buttons_follow_the_watchers_permissions(connect, make_user):
     flow_id = await _launch()
     viewer = await connect(f"/ws/runs/{flow_id}/", await _make(make_user, VIEWER))
