@@ -30,7 +30,7 @@ class Keys:
 
     @property
     def events(self) -> str:
-        """Capped stream of every transition, for dashboards and archiving."""
+        """Capped stream of every transition, for the live pages."""
         return f"{self.prefix}flows:events"
 
     @property

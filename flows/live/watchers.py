@@ -7,7 +7,7 @@ always covered by that state) and leaves on disconnect. One sorted set per page 
 the Runs list, the dashboard) holds its sockets as "group|channel", so the bridge asks once per
 run whichever Abilities watch it. Members carry the time they joined and re-join every
 REJOIN_SECONDS, so a web process that dies without leaving stops counting after EXPIRE_SECONDS.
-Run pages are also indexed all together (RUN_PAGES), so the bridge can tell in one command
+Run pages are also indexed all together (run_pages_key()), so the bridge can tell in one command
 that no run page is open at all, and skip the events instead of reading them.
 """
 
