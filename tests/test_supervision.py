@@ -4,13 +4,14 @@ ever more slowly; and so is any service that fails."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from flowsite.lifespan import keep_running
+from flowsite.lifespan import Service, keep_running
 from flowsite.runner_process import RunnerProcess
 
 # Nothing listens on port 1: the runner exits (code 1) as soon as it tries to reach Redis.
@@ -41,17 +42,26 @@ def restarts() -> Iterator[_Restarts]:
     logger.removeHandler(handler)
 
 
-async def test_a_runner_that_keeps_exiting_is_restarted_after_growing_pauses(restarts: _Restarts):
-    service = RunnerProcess(UNREACHABLE_REDIS, concurrency=1, key_prefix="", retention_seconds=0)
+@contextlib.asynccontextmanager
+async def _supervised(service: Service) -> AsyncIterator[None]:
+    """The service started and kept running as the lifespan does, then stopped as it does."""
     stopping = asyncio.Event()
     await service.start()
-    supervising = asyncio.create_task(keep_running(service, stopping), name="runner-process")
+    supervising = asyncio.create_task(keep_running(service, stopping), name="supervised")
+    try:
+        yield
+    finally:
+        stopping.set()
+        service.stop()
+        await asyncio.wait_for(supervising, timeout=5)
 
-    await asyncio.wait_for(restarts.three_seen.wait(), timeout=30)
-    stopping.set()
-    service.stop()
+
+async def test_a_runner_that_keeps_exiting_is_restarted_after_growing_pauses(restarts: _Restarts):
+    service = RunnerProcess(UNREACHABLE_REDIS, concurrency=1, key_prefix="", retention_seconds=0)
+
     # Stopping during a pause ends it at once: there is no runner left to stop.
-    await asyncio.wait_for(supervising, timeout=5)
+    async with _supervised(service):
+        await asyncio.wait_for(restarts.three_seen.wait(), timeout=30)
 
     pauses = [
         re.search(r"starting it again in (\S+) s", message)[1] for message in restarts.messages
@@ -84,14 +94,10 @@ class _FailsTwice:
 
 
 async def test_a_failing_service_is_started_again_and_then_stops_when_asked(restarts: _Restarts):
-    service, stopping = _FailsTwice(), asyncio.Event()
-    await service.start()
-    supervising = asyncio.create_task(keep_running(service, stopping), name="fails-twice")
-    await asyncio.wait_for(service.third_run.wait(), timeout=10)
+    service = _FailsTwice()
 
-    stopping.set()
-    service.stop()
-    await asyncio.wait_for(supervising, timeout=5)
+    async with _supervised(service):
+        await asyncio.wait_for(service.third_run.wait(), timeout=10)
 
     assert (service.starts, service.runs) == (3, 3)
     assert [message.split(";")[0] for message in restarts.messages] == ["_FailsTwice failed"] * 2
