@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 
 import redis.asyncio as redis
 from channels.db import database_sync_to_async
@@ -38,9 +37,9 @@ UPDATED_FIELDS = [
 ]
 LISTING_FIELDS = [name for name in UPDATED_FIELDS if name not in {"state", "steps"}]
 
-# Told which runs a batch archived and which of them are new (the live pages refresh from these),
-# with the archiver's Redis client; told of empty batches too.
-OnArchived = Callable[[redis.Redis, list[RunRecord], set[str]], Awaitable[None]]
+# Told which runs a batch archived (the live pages refresh from these), with the archiver's
+# Redis client; told of empty batches too.
+OnArchived = Callable[[redis.Redis, list[RunRecord]], Awaitable[None]]
 
 
 class Archiver:
@@ -51,9 +50,6 @@ class Archiver:
         self.keys = Keys(key_prefix)
         self.changes = ChangedRuns(self.client, self.keys)
         self.on_archived = on_archived
-        # Runs created since are new to the pages (None: before the first batch, for which
-        # nothing is: pages opened after this archiver started read the runs themselves).
-        self.since: datetime | None = None
         self._stop = asyncio.Event()
 
     async def start(self) -> None:
@@ -76,7 +72,7 @@ class Archiver:
     async def archive_batch(self) -> int:
         """Archive every run changed since the last batch; return how many there were."""
         taken = await self.changes.take()
-        flow_ids, records = list(taken.versions), []
+        flow_ids, records = list(taken), []
         for start in range(0, len(flow_ids), CHUNK):
             chunk = flow_ids[start : start + CHUNK]
             records += await _save(
@@ -84,11 +80,9 @@ class Archiver:
             )
         # Forgotten only once saved: if this process dies first, the runs are taken again.
         await self.changes.forget(taken)
-        since, self.since = self.since, taken.at
-        new = {record.flow_id for record in records if since and record.created_at >= since}
         if self.on_archived:
-            await self.on_archived(self.client, records, new)
-        return len(taken.versions)
+            await self.on_archived(self.client, records)
+        return len(taken)
 
 
 @database_sync_to_async

@@ -32,13 +32,17 @@ class RunFilter:
     def first_page(self) -> bool:
         return not self.cursor
 
-    def shows_new(self, name: str, status: str) -> bool:
-        """Whether a run just launched belongs at the top of this page."""
-        return self.first_page and self.flow in {"", name} and self.status in {"", status}
+    def matches(self, name: str, status: str) -> bool:
+        return self.flow in {"", name} and self.status in {"", status}
 
 
 class BadCursor(ValueError):
     pass
+
+
+def sort_key(record: RunRecord) -> tuple[float, str]:
+    """Where a run sorts in the Runs list (descending), as plain data a message can carry."""
+    return record.created_at.timestamp(), record.flow_id
 
 
 def encode_cursor(record: RunRecord) -> str:

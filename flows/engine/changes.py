@@ -11,16 +11,13 @@ follower that dies half way loses nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime
-
 import redis.asyncio as redis
 
 from flows.engine.keys import Keys
 
-# Returns Redis' clock (seconds, microseconds) and every run with its score, oldest first.
-TAKE = """
-return {redis.call('TIME'), redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')}
+# Every run with its score, oldest first.
+SCORED = """
+return redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
 """
 
 # ARGV: flow_id, score, ...: forget each run still at the score it was taken at.
@@ -33,27 +30,21 @@ end
 """
 
 
-@dataclass(frozen=True)
-class Taken:
-    at: datetime  # Redis' clock when taken: runs created since come in later takes
-    versions: dict[str, str]  # flow_id -> its score when taken, as Redis wrote it
-
-
 class ChangedRuns:
     def __init__(self, client: redis.Redis, keys: Keys) -> None:
         self.client = client
         self.key = keys.changed_runs
-        self._take = client.register_script(TAKE)
+        self._scored = client.register_script(SCORED)
         self._forget = client.register_script(FORGET)
 
-    async def take(self) -> Taken:
-        """Every run changed and not yet forgotten, oldest change first."""
-        (seconds, microseconds), scored = await self._take(keys=[self.key])
-        at = datetime.fromtimestamp(int(seconds) + int(microseconds) / 1e6, tz=UTC)
-        return Taken(at, dict(zip(scored[::2], scored[1::2], strict=True)))
+    async def take(self) -> dict[str, str]:
+        """Every run changed and not yet forgotten, oldest change first: flow_id -> its score,
+        as Redis wrote it (through Lua: the very string FORGET compares)."""
+        scored = await self._scored(keys=[self.key])
+        return dict(zip(scored[::2], scored[1::2], strict=True))
 
-    async def forget(self, taken: Taken) -> None:
+    async def forget(self, taken: dict[str, str]) -> None:
         """Drop the taken runs that have not changed since."""
-        if taken.versions:
-            pairs = [part for item in taken.versions.items() for part in item]
+        if taken:
+            pairs = [part for item in taken.items() for part in item]
             await self._forget(keys=[self.key], args=pairs)

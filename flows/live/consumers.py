@@ -22,7 +22,7 @@ from flows.live.shared_reads import SharedReads
 SHARED_READS: SharedReads[list[str] | None] = SharedReads()
 NO_RUNS_GONE = '<tr id="no-runs" hx-swap-oob="delete"></tr>'
 ROW_GONE = '<tr id="run-row-{}" hx-swap-oob="delete"></tr>'
-NEW_ROWS = '<tbody hx-swap-oob="afterbegin:#run-rows">{}</tbody>'
+INSERTED = '<tbody hx-swap-oob="{}">{}</tbody>'
 
 
 def _in_thread(function: Callable[..., None]) -> Callable[..., Awaitable[None]]:
@@ -142,38 +142,64 @@ class RunsConsumer(LiveConsumer):
             runs, _next = history.runs_page(self.filter)
         except history.BadCursor:
             return None
-        # The rows shown, top to bottom, with their cursors: the list keeps to one page.
-        self.shown = {run.flow_id: history.encode_cursor(run) for run in runs}
+        # The rows shown, top to bottom: where each sorts, and its cursor (for the pager).
+        self.shown = {
+            run.flow_id: (history.sort_key(run), history.encode_cursor(run)) for run in runs
+        }
         return [feeds.render_run_rows(runs, abilities)]
 
     async def runs_rows(self, event: dict[str, Any]) -> None:
-        """Rows of runs this page shows replace theirs; new runs it would show go on top, and
-        as many rows as that pushes past a page leave it (the pager then links past them)."""
+        """Rows of runs this page shows replace theirs. A run it does not show but would (on
+        the first page, matching its filter: launched since, or just come to match a status)
+        goes in where it sorts; the rows that pushes past a page leave it, and the pager then
+        links past the last row shown."""
         replaced, added = [], {}
         for row in event["rows"]:
             if row["flow_id"] in self.shown:
                 replaced.append(row["html"])
-            elif row["new"] and self.filter.shows_new(row["name"], row["status"]):
-                if not self.shown and not added:
-                    replaced.append(NO_RUNS_GONE)
+            elif self._belongs(row):
                 added[row["flow_id"]] = row
+        if added and not self.shown:
+            replaced.append(NO_RUNS_GONE)
         # Rows and a <tbody> cannot share a frame: a parser wraps the rows in a tbody of its own.
         await self.send_frames(["".join(replaced)])
-        if not added:
-            return
-        # A burst of new runs shows only as many as fit on the page.
-        newest_first = sorted(added.values(), key=lambda row: row["cursor"], reverse=True)[
-            : history.PAGE_SIZE
-        ]
-        self.shown = {row["flow_id"]: row["cursor"] for row in newest_first} | self.shown
-        await self.send_frames([NEW_ROWS.format("".join(row["html"] for row in newest_first))])
-        pushed_out = list(self.shown)[history.PAGE_SIZE :]
+        if added:
+            # Of a burst of new runs, only as many as fit on the page.
+            newest_first = sorted(added.values(), key=_sort_key, reverse=True)[: history.PAGE_SIZE]
+            await self._insert(newest_first)
+
+    def _belongs(self, row: dict[str, Any]) -> bool:
+        if not self.filter.first_page or not self.filter.matches(row["name"], row["status"]):
+            return False
+        if len(self.shown) < history.PAGE_SIZE:
+            return True
+        last_key, _cursor = next(reversed(self.shown.values()))
+        return _sort_key(row) > last_key
+
+    async def _insert(self, rows: list[dict[str, Any]]) -> None:
+        """Each row goes before the first row shown that sorts after it, else at the end."""
+        places: dict[str, list[str]] = {}
+        for row in rows:
+            key = _sort_key(row)
+            before = next((fid for fid, (shown, _) in self.shown.items() if shown < key), None)
+            place = f"beforebegin:#run-row-{before}" if before else "beforeend:#run-rows"
+            places.setdefault(place, []).append(row["html"])
+        await self.send_frames(
+            [INSERTED.format(place, "".join(html)) for place, html in places.items()]
+        )
+        shown = self.shown | {row["flow_id"]: (_sort_key(row), row["cursor"]) for row in rows}
+        ordered = sorted(shown.items(), key=lambda item: item[1][0], reverse=True)
+        self.shown = dict(ordered[: history.PAGE_SIZE])
+        pushed_out = [flow_id for flow_id, _place in ordered[history.PAGE_SIZE :]]
         if pushed_out:
-            for flow_id in pushed_out:
-                del self.shown[flow_id]
             gone = "".join(ROW_GONE.format(flow_id) for flow_id in pushed_out)
-            last_cursor = next(reversed(self.shown.values()))
+            _last_key, last_cursor = ordered[history.PAGE_SIZE - 1][1]
             await self.send_frames([gone, feeds.render_runs_pager(self.filter, last_cursor)])
+
+
+def _sort_key(row: dict[str, Any]) -> tuple[float, str]:
+    """A row's sort key as sent (a channel layer message turns tuples into lists)."""
+    return tuple(row["key"])
 
 
 class DashboardConsumer(LiveConsumer):

@@ -51,7 +51,7 @@ class LiveFeeds:
         self.dashboard_stale = False
         self.dashboard_sent_at = float("-inf")
 
-    async def __call__(self, client: redis.Redis, records: list[RunRecord], new: set[str]) -> None:
+    async def __call__(self, client: redis.Redis, records: list[RunRecord]) -> None:
         if records:
             self.dashboard_stale = True
         now = time.monotonic()
@@ -60,7 +60,7 @@ class LiveFeeds:
             return
         watched = await watchers.watched(client, [("runs", ""), ("dashboard", "")])
         if records:
-            await publish_rows(watched, records, new)
+            await publish_rows(watched, records)
         if dashboard_due:
             self.dashboard_stale, self.dashboard_sent_at = False, now
             if DASHBOARD in watched:
@@ -70,7 +70,7 @@ class LiveFeeds:
                 )
 
 
-async def publish_rows(watched: set[str], records: list[RunRecord], new: set[str]) -> None:
+async def publish_rows(watched: set[str], records: list[RunRecord]) -> None:
     """Send the archived runs' rows to the watched Runs pages. A row differs only by can_retry
     (its bulk-retry checkbox), so it is rendered at most twice, not once per Abilities."""
     runs_groups = {group_name("runs", abilities): abilities for abilities in EVERY_ABILITIES}
@@ -82,18 +82,18 @@ async def publish_rows(watched: set[str], records: list[RunRecord], new: set[str
             # Pure rendering, no database: a thread of its own keeps the loop and the
             # consumers' database thread free.
             rows_by_retry[can_retry] = await sync_to_async(_rows, thread_sensitive=False)(
-                records, new, can_retry
+                records, can_retry
             )
         await layer.group_send(group, {"type": "runs.rows", "rows": rows_by_retry[can_retry]})
 
 
-def _rows(records: list[RunRecord], new: set[str], can_retry: bool) -> list[dict[str, Any]]:
+def _rows(records: list[RunRecord], can_retry: bool) -> list[dict[str, Any]]:
     return [
         {
             "flow_id": record.flow_id,
             "name": record.name,
             "status": record.status,
-            "new": record.flow_id in new,
+            "key": history.sort_key(record),
             "cursor": history.encode_cursor(record),
             "html": render_to_string(
                 "flows/_run_row.html", {"run": record, "can_retry": can_retry}

@@ -131,3 +131,28 @@ def test_an_operator_cancels_a_running_flow(page: Page, asgi_server, live_log_in
     expect(page.locator("#run-summary")).to_have_attribute("data-status", "cancelled")
     expect(page.locator("#step-row-wait")).to_have_attribute("data-status", "cancelled")
     expect(page.locator(".message")).to_have_text("Run cancelled")
+
+
+def test_a_new_run_appears_on_top_of_the_open_runs_list(page: Page, asgi_server, live_log_in):
+    waits = _define("waits", Step("wait", 'mock_api("slow", delay=60)', timeout=120))
+    launcher = User.objects.create(username="launcher")
+
+    def launch() -> str:
+        try:
+            return definitions.launch(waits, {}, launcher).flow_id
+        finally:
+            connections.close_all()  # this thread's own connection
+
+    with ThreadPoolExecutor(1) as thread:  # out of the thread that runs Playwright's loop
+        first = thread.submit(launch).result()
+        live_log_in(page, VIEWER)
+        page.goto(f"{asgi_server}/runs/")
+        page.evaluate("window.notReloaded = true")
+        _live(page)
+        second = thread.submit(launch).result()
+
+    rows = page.locator("#run-rows tr")
+    expect(rows).to_have_count(2)
+    expect(rows.first).to_have_attribute("id", f"run-row-{second}")
+    expect(rows.nth(1)).to_have_attribute("id", f"run-row-{first}")
+    assert page.evaluate("window.notReloaded")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import re
 import urllib.parse
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import redis.asyncio as redis
@@ -32,6 +33,7 @@ pytestmark = [
 
 # A bound on how long a message may take, not a pause: receive_from returns on arrival.
 WAIT = 30
+TEN_O_CLOCK = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
 TWO_STEPS = Flow("pair", (Step("first", "1"), Step("second", "2")))
 
 
@@ -199,7 +201,7 @@ async def test_a_new_run_appears_on_top_of_the_runs_list(connect, make_user, arc
     gone, added = await socket.receive_from(WAIT), await socket.receive_from(WAIT)
 
     assert gone == '<tr id="no-runs" hx-swap-oob="delete"></tr>'
-    assert added.startswith(f'<tbody hx-swap-oob="afterbegin:#run-rows"><tr id="run-row-{flow_id}"')
+    assert added.startswith(f'<tbody hx-swap-oob="beforeend:#run-rows"><tr id="run-row-{flow_id}"')
 
 
 async def test_the_runs_list_keeps_to_one_page_as_new_runs_come(
@@ -218,7 +220,9 @@ async def test_the_runs_list_keeps_to_one_page_as_new_runs_come(
     third = await _launch()
     added, gone, pager = [await socket.receive_from(WAIT) for _ in range(3)]
 
-    assert f'id="run-row-{third}"' in added
+    assert added.startswith(
+        f'<tbody hx-swap-oob="beforebegin:#run-row-{second}"><tr id="run-row-{third}"'
+    )
     assert gone == f'<tr id="run-row-{first}" hx-swap-oob="delete"></tr>'
     assert pager.startswith('<nav id="runs-pager"') and "Older runs" in pager
     assert urllib.parse.quote(second) in pager  # the next page starts after the last row shown
@@ -234,7 +238,7 @@ async def test_a_burst_of_new_runs_shows_only_a_page_of_the_newest(connect, make
             "flow_id": f"f{second}",
             "name": "pair",
             "status": "created",
-            "new": True,
+            "key": [TEN_O_CLOCK.timestamp() + second, f"f{second}"],
             "cursor": f"2026-11-30T10:00:0{second}+00:00~f{second}",
             "html": f'<tr id="run-row-f{second}"></tr>',
         }
@@ -247,9 +251,41 @@ async def test_a_burst_of_new_runs_shows_only_a_page_of_the_newest(connect, make
 
     assert await socket.receive_from(WAIT) == '<tr id="no-runs" hx-swap-oob="delete"></tr>'
     added = await socket.receive_from(WAIT)
-    assert added.startswith('<tbody hx-swap-oob="afterbegin:#run-rows">')
+    assert added.startswith('<tbody hx-swap-oob="beforeend:#run-rows">')
     assert re.findall(r'id="(run-row-[^"]+)"', added) == ["run-row-f2", "run-row-f1"]
     assert await socket.receive_nothing(timeout=0.5)  # nothing to push out
+
+
+async def test_a_run_that_comes_to_match_the_filter_goes_in_where_it_sorts(connect, make_user):
+    def archived(flow_id: str, minute: int) -> None:
+        created_at = TEN_O_CLOCK + timedelta(minutes=minute)
+        RunRecord.objects.create(
+            flow_id=flow_id, name="pair", status="failed", created_at=created_at
+        )
+
+    await database_sync_to_async(lambda: [archived("newer", 20), archived("older", 0)])()
+    socket = await connect("/ws/runs/?status=failed", await _make(make_user, VIEWER))
+    await socket.connect()
+    await socket.receive_from(WAIT)
+    now_failed = {
+        "flow_id": "between",
+        "status": "failed",
+        "key": [(TEN_O_CLOCK + timedelta(minutes=10)).timestamp(), "between"],
+        "cursor": "",
+        "name": "pair",
+        "html": '<tr id="run-row-between"></tr>',
+    }
+    completed = {**now_failed, "flow_id": "done", "status": "completed", "html": "<tr></tr>"}
+
+    await get_channel_layer().group_send(
+        group_name("runs", Abilities()), {"type": "runs.rows", "rows": [now_failed, completed]}
+    )
+
+    inserted = await socket.receive_from(WAIT)
+    assert inserted == (
+        '<tbody hx-swap-oob="beforebegin:#run-row-older"><tr id="run-row-between"></tr></tbody>'
+    )
+    assert await socket.receive_nothing(timeout=0.5)  # the completed run is not for this page
 
 
 async def test_a_filtered_runs_list_gets_only_new_runs_of_its_flow(connect, make_user, archiver):
@@ -305,12 +341,12 @@ async def test_the_dashboard_is_refreshed_at_most_once_a_second_and_its_last_cha
     client = redis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
     archived = [RunRecord(flow_id="f1", name="pair", status="running")]
 
-    await feeds(client, archived, set())
+    await feeds(client, archived)
     first = await socket.receive_from(WAIT)
-    await feeds(client, archived, set())  # within the second: held back
+    await feeds(client, archived)  # within the second: held back
     held_back = await socket.receive_nothing(timeout=0.5)
     feeds.dashboard_sent_at -= DASHBOARD_SECONDS  # as if the second had passed
-    await feeds(client, [], set())  # the archiver's next batch, empty
+    await feeds(client, [])  # the archiver's next batch, empty
 
     assert _ids(first) == ["dashboard"]
     assert held_back
