@@ -40,6 +40,20 @@ def _launch(page: Page, base_url: str, name: str) -> str:
     return page.url.rstrip("/").rsplit("/", 1)[1]
 
 
+def _launched_elsewhere(definition: FlowDefinition) -> str:
+    """Launch a run as a user of the app would, out of the thread that runs Playwright's loop."""
+
+    def launch() -> str:
+        try:
+            launcher, _ = User.objects.get_or_create(username="launcher")
+            return definitions.launch(definition, {}, launcher).flow_id
+        finally:
+            connections.close_all()  # this thread's own connection
+
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(launch).result()
+
+
 def _live(page: Page) -> None:
     expect(page.locator(".live-indicator")).to_have_text("Live")
 
@@ -93,16 +107,7 @@ def test_admin_fixes_the_failing_step_tests_it_and_resumes(page: Page, asgi_serv
 
 def test_viewers_see_no_actions_and_the_endpoints_refuse_them(page: Page, asgi_server, live_log_in):
     fails = _define("fails", Step("broken", 'fail("no")'))
-    launcher = User.objects.create(username="launcher")
-
-    def launch() -> str:
-        try:
-            return definitions.launch(fails, {}, launcher).flow_id
-        finally:
-            connections.close_all()  # this thread's own connection
-
-    with ThreadPoolExecutor(1) as thread:  # out of the thread that runs Playwright's loop
-        flow_id = thread.submit(launch).result()
+    flow_id = _launched_elsewhere(fails)
     live_log_in(page, VIEWER)
     page.goto(f"{asgi_server}/runs/{flow_id}/")
     _live(page)
@@ -135,21 +140,13 @@ def test_an_operator_cancels_a_running_flow(page: Page, asgi_server, live_log_in
 
 def test_a_new_run_appears_on_top_of_the_open_runs_list(page: Page, asgi_server, live_log_in):
     waits = _define("waits", Step("wait", 'mock_api("slow", delay=60)', timeout=120))
-    launcher = User.objects.create(username="launcher")
+    first = _launched_elsewhere(waits)
+    live_log_in(page, VIEWER)
+    page.goto(f"{asgi_server}/runs/")
+    page.evaluate("window.notReloaded = true")
+    _live(page)
 
-    def launch() -> str:
-        try:
-            return definitions.launch(waits, {}, launcher).flow_id
-        finally:
-            connections.close_all()  # this thread's own connection
-
-    with ThreadPoolExecutor(1) as thread:  # out of the thread that runs Playwright's loop
-        first = thread.submit(launch).result()
-        live_log_in(page, VIEWER)
-        page.goto(f"{asgi_server}/runs/")
-        page.evaluate("window.notReloaded = true")
-        _live(page)
-        second = thread.submit(launch).result()
+    second = _launched_elsewhere(waits)
 
     rows = page.locator("#run-rows tr")
     expect(rows).to_have_count(2)
