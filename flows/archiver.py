@@ -70,18 +70,21 @@ class Archiver:
             await self.client.aclose()
 
     async def archive_batch(self) -> int:
-        """Archive every run changed since the last batch; return how many there were."""
+        """Archive every run changed since the last batch, CHUNK runs at a time (a backlog
+        after an outage neither builds one huge statement nor one huge live update); return
+        how many there were."""
         taken = await self.changes.take()
-        flow_ids, records = list(taken), []
+        flow_ids = list(taken)
+        if not flow_ids and self.on_archived:
+            await self.on_archived(self.client, [])  # a dashboard held back may be due
         for start in range(0, len(flow_ids), CHUNK):
             chunk = flow_ids[start : start + CHUNK]
-            records += await _save(
-                await read_raw_runs(self.client, self.keys, chunk, ended_only_steps=True)
-            )
-        # Forgotten only once saved: if this process dies first, the runs are taken again.
-        await self.changes.forget(taken)
-        if self.on_archived:
-            await self.on_archived(self.client, records)
+            runs = await read_raw_runs(self.client, self.keys, chunk, ended_only_steps=True)
+            records = await _save(runs)
+            # Forgotten only once saved: if this process dies first, the runs are taken again.
+            await self.changes.forget({flow_id: taken[flow_id] for flow_id in chunk})
+            if self.on_archived:
+                await self.on_archived(self.client, records)
         return len(taken)
 
 

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import redis
+from asgiref.sync import async_to_sync
+from django.conf import settings
 from django.test import Client
 
-from flows import engine_client, runs
+from flows import archiver, engine_client, runs
 from flows.models import FlowDefinition, RunRecord
 
 HTMX = {"HX-Request": "true"}
@@ -156,6 +158,30 @@ def test_a_going_run_has_its_listing_archived_and_an_ended_one_its_steps_too(str
     assert going.state["flow_id"] == flow_id  # enough to render, should Redis lose the run
     assert ended.status == "cancelled"
     assert [step["status"] for step in ended.steps] == ["cancelled"] * 3
+
+
+def test_a_backlog_is_archived_and_told_a_chunk_at_a_time(stripe, transactional_db, monkeypatch):
+    monkeypatch.setattr(archiver, "CHUNK", 2)
+    launched = {engine_client.launch(stripe.to_flow(), {}, {}) for _ in range(3)}
+    told: list[set[str]] = []
+
+    async def tell(_client, records: list[RunRecord]) -> None:
+        told.append({record.flow_id for record in records})
+
+    async def archive_once() -> int:
+        service = archiver.Archiver(settings.REDIS_URL, settings.FLOWS_KEY_PREFIX, tell)
+        try:
+            return await service.archive_batch()
+        finally:
+            await service.client.aclose()
+
+    taken = async_to_sync(archive_once)()
+
+    assert taken == 3
+    assert [len(chunk) for chunk in told] == [2, 1]
+    assert set().union(*told) == launched
+    assert set(RunRecord.objects.values_list("flow_id", flat=True)) == launched
+    assert async_to_sync(archive_once)() == 0  # all forgotten once saved
 
 
 def test_launch_form_starts_from_the_last_runs_input(operator: Client, stripe):
