@@ -124,13 +124,22 @@ def test_viewers_see_no_actions_and_the_endpoints_refuse_them(page: Page, asgi_s
 
 
 def test_an_operator_cancels_a_running_flow(page: Page, asgi_server, live_log_in):
-    _define("long", Step("wait", 'mock_api("slow", delay=60)', timeout=120))
+    _define(
+        "long",
+        Step("first", 'mock_api("slow", delay=1.5)'),
+        Step("wait", 'mock_api("slow", delay=60)', timeout=120),
+    )
     live_log_in(page, OPERATOR)
     _launch(page, asgi_server, "long")
     _live(page)
-    expect(page.locator("#step-row-wait")).to_have_attribute("data-status", "running")
+    expect(page.locator("#step-row-first")).to_have_attribute("data-status", "running")
+    page.evaluate("document.getElementById('run-summary').dataset.before = 'yes'")
 
     page.get_by_role("button", name="Cancel run").click()
+    # The run moves on while the confirmation is open: the summary is replaced, still open.
+    expect(page.locator("#step-row-wait")).to_have_attribute("data-status", "running")
+    expect(page.locator("#run-summary")).not_to_have_attribute("data-before", "yes")
+    expect(page.locator("#confirm-cancel")).to_have_attribute("open", "")
     page.get_by_role("button", name="Yes, cancel the run").click()
 
     expect(page.locator("#run-summary")).to_have_attribute("data-status", "cancelled")
