@@ -151,7 +151,7 @@ class RunsConsumer(LiveConsumer):
     async def runs_rows(self, event: dict[str, Any]) -> None:
         """Rows of runs this page shows replace theirs. A run it does not show but would (on
         the first page, matching its filter: launched since, or just come to match a status)
-        goes in where it sorts; the rows that pushes past a page leave it, and the pager then
+        goes in where it sorts; the rows this pushes past a page leave it, and the pager then
         links past the last row shown."""
         replaced, added = [], {}
         for row in event["rows"]:
@@ -190,7 +190,7 @@ class RunsConsumer(LiveConsumer):
         shown = self.shown | {row["flow_id"]: (_sort_key(row), row["cursor"]) for row in rows}
         ordered = sorted(shown.items(), key=lambda item: item[1][0], reverse=True)
         self.shown = dict(ordered[: history.PAGE_SIZE])
-        pushed_out = [flow_id for flow_id, _place in ordered[history.PAGE_SIZE :]]
+        pushed_out = [flow_id for flow_id, _sorted in ordered[history.PAGE_SIZE :]]
         if pushed_out:
             gone = "".join(ROW_GONE.format(flow_id) for flow_id in pushed_out)
             _last_key, last_cursor = ordered[history.PAGE_SIZE - 1][1]
