@@ -106,8 +106,12 @@ async def watched(
         opened += [watchers.open("ws/runs/") for _ in range(RUNS_CLIENTS)]
         async with asyncio.timeout(TIMEOUT_SECONDS):
             await asyncio.gather(*(event.wait() for event in opened))
-        on_launch = (lambda flow_id: watchers.open(f"ws/runs/{flow_id}/")) if run_pages else None
-        timings = await workload(executor, on_launch or (lambda _flow_id: None))
+
+        def on_launch(flow_id: str) -> None:
+            if run_pages:
+                watchers.open(f"ws/runs/{flow_id}/")
+
+        timings = await workload(executor, on_launch)
     finally:
         await watchers.close()
     return timings, watchers
