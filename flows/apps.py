@@ -9,8 +9,10 @@ class FlowsConfig(AppConfig):
     verbose_name = "Flows"
 
     def ready(self) -> None:
+        from axes.signals import user_locked_out
         from django.contrib.auth import get_user_model
 
+        from flows.logins import record_lockout
         from flows.roles import install_roles, sync_staff_status
 
         post_migrate.connect(install_roles, sender=self, dispatch_uid="flows.install_roles")
@@ -19,3 +21,4 @@ class FlowsConfig(AppConfig):
             sender=get_user_model().groups.through,
             dispatch_uid="flows.sync_staff_status",
         )
+        user_locked_out.connect(record_lockout, dispatch_uid="flows.record_lockout")

@@ -212,7 +212,7 @@ class RunRecord(models.Model):
 
 
 class AuditEntry(models.Model):
-    """Who did what to a run or a definition, and when."""
+    """Who did what to a run or a definition, and when; also who was locked out of logging in."""
 
     class Action(models.TextChoices):
         LAUNCH = "launch", "launched"
@@ -220,6 +220,7 @@ class AuditEntry(models.Model):
         FIX_AND_RESUME = "fix_and_resume", "fixed a step and resumed"
         CANCEL = "cancel", "cancelled"
         DEFINITION_CHANGE = "definition_change", "changed the definition"
+        LOGIN_LOCKOUT = "login_lockout", "was locked out after failed logins"
 
     flow_id = models.CharField(max_length=64, blank=True, help_text="The run, if any.")
     definition = models.ForeignKey(
