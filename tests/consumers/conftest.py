@@ -22,6 +22,9 @@ from flowsite.lifespan import keep_running
 from tests.web.conftest import make_user, short_lived_connections  # noqa: F401 - shared
 
 Connect = Callable[..., "asyncio.Future[WebsocketCommunicator]"]
+# The site as the sockets reach it: the Host header they are sent with, and the page's origin.
+HOST = b"127.0.0.1:8000"
+ORIGIN = b"http://127.0.0.1:8000"
 
 
 def _cookie_for(user: User | None) -> bytes:
@@ -34,12 +37,15 @@ def _cookie_for(user: User | None) -> bytes:
 
 @pytest.fixture
 async def connect() -> AsyncIterator[Connect]:
-    """Open a socket to a path as a user (None: anonymous); all are closed at teardown."""
+    """Open a socket to a path as a user (None: anonymous), from a page of the site unless told
+    another origin; all are closed at teardown."""
     opened: list[WebsocketCommunicator] = []
 
-    async def open_socket(path: str, user: User | None) -> WebsocketCommunicator:
+    async def open_socket(
+        path: str, user: User | None, origin: bytes = ORIGIN, host: bytes = HOST
+    ) -> WebsocketCommunicator:
         cookie = await database_sync_to_async(_cookie_for)(user)
-        headers = [(b"origin", b"http://127.0.0.1"), (b"cookie", cookie)]
+        headers = [(b"host", host), (b"origin", origin), (b"cookie", cookie)]
         communicator = WebsocketCommunicator(application, path, headers=headers)
         opened.append(communicator)
         return communicator
