@@ -36,12 +36,11 @@ def _trusted(origin: str) -> bool:
         scheme, netloc = urlsplit(origin)[:2]
     except ValueError:
         return False
-    for trusted in settings.CSRF_TRUSTED_ORIGINS:
-        trusted_scheme, trusted_netloc = urlsplit(trusted)[:2]
-        if "*" in trusted_netloc and trusted_scheme == scheme:
-            if is_same_domain(netloc, trusted_netloc.lstrip("*")):
-                return True
-    return False
+    wildcards = (urlsplit(trusted) for trusted in settings.CSRF_TRUSTED_ORIGINS if "*" in trusted)
+    return any(
+        wildcard.scheme == scheme and is_same_domain(netloc, wildcard.netloc.lstrip("*"))
+        for wildcard in wildcards
+    )
 
 
 class SameOriginValidator:
