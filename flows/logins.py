@@ -27,8 +27,8 @@ def locked_out(request: HttpRequest, *_axes_arguments: object) -> HttpResponse:
         "form": form,
         "next": request.POST.get("next", ""),
         "lockout": (
-            "Too many failed logins for this account or from this address. Logging in is "
-            f"refused for {minutes} minutes from now; ask an admin if you cannot wait."
+            "Too many failed logins for this account or from this address: logging in is "
+            f"refused for up to {minutes} minutes. Ask an admin if you cannot wait."
         ),
     }
     return render(request, "registration/login.html", context, status=429)
@@ -39,10 +39,10 @@ def record_lockout(
 ) -> None:
     """Audit a lockout as it begins (connected to axes' user_locked_out).
 
-    Axes signals again at every refused attempt during a lockout, each one counted as another
-    failure, so only the attempt that reached the limit is recorded. Two failures landing at the
-    same moment could both read a count past the limit and leave no entry; the attempts
-    themselves stay in axes' table and the log.
+    Axes signals again at every try refused during the lockout (with no count), so only the
+    failure that reached the limit is recorded. Two failures landing at the same moment could
+    both read a count past the limit and leave no entry; the attempt stays in axes' table and
+    the failures in the log.
     """
     if getattr(request, "axes_failures_since_start", None) != settings.AXES_FAILURE_LIMIT:
         return

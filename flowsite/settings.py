@@ -121,8 +121,8 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 # Login throttling (django-axes, attempts kept in the database): after LOGIN_FAILURE_LIMIT failed
 # logins for one account, or from one address, logins for it are refused, the right password too,
-# until LOGIN_LOCKOUT_MINUTES have passed without another try. The address is the client's as
-# uvicorn sees it (behind a proxy: from X-Forwarded-For, sent by FORWARDED_ALLOW_IPS).
+# for LOGIN_LOCKOUT_MINUTES from the failure that reached the limit. The address is the client's
+# as uvicorn sees it (behind a proxy: from X-Forwarded-For, sent by FORWARDED_ALLOW_IPS).
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
@@ -131,6 +131,9 @@ AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 10, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_LOCKOUT_CALLABLE = "flows.logins.locked_out"
+# Tries refused during a lockout are not counted: they would extend it without end, and axes
+# appends each counted try's form data to the attempt's row, which would then grow without bound.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 # Lockouts go to the audit trail (flows.logins); a row for every successful login would only grow.
 AXES_DISABLE_ACCESS_LOG = True
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import pytest
 from asgiref.sync import sync_to_async
+from axes.models import AccessAttempt
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.test import AsyncClient, Client
@@ -40,6 +41,8 @@ def test_thirty_wrong_passwords_lock_the_account_even_against_the_right_one(
     assert not _logged_in(client)
     assert "Too many failed logins" in answer.content.decode()
     assert 'name="password"' in answer.content.decode()  # still the login page
+    # Tries refused during the lockout neither extend it nor grow the stored attempt.
+    assert AccessAttempt.objects.get().failures_since_start == settings.AXES_FAILURE_LIMIT
 
 
 def test_failed_logins_from_many_addresses_lock_the_account(make_user: Callable[[str], User]):
