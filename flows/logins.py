@@ -28,7 +28,7 @@ def locked_out(request: HttpRequest, *_axes_arguments: object) -> HttpResponse:
         "next": request.POST.get("next", ""),
         "lockout": (
             "Too many failed logins for this account or from this address: logging in is "
-            f"refused for up to {minutes} minutes. Ask an admin if you cannot wait."
+            f"refused for up to {minutes} minutes, unless whoever runs this Flowsite lifts it."
         ),
     }
     return render(request, "registration/login.html", context, status=429)
