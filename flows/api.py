@@ -22,6 +22,8 @@ from flows.models import ApiToken, FlowDefinition
 
 ApiView = Callable[..., HttpResponse]
 
+# Runs one batch call may launch: past this, a client should split its batch.
+MAX_BATCH_INPUTS = 1000
 BAD_TOKEN = "missing or invalid API token: send the header 'Authorization: Bearer <token>'"
 
 
@@ -57,29 +59,50 @@ def api_view(method: str, permission: str) -> Callable[[ApiView], ApiView]:
 
 @api_view("POST", "flows.launch_flow")
 def launch_run(request: HttpRequest, name: str) -> HttpResponse:
+    """One run for a JSON object body; a run per input for `{"inputs": [{...}, ...]}` (a body
+    whose only key is "inputs": a single run's input with that one key is sent as a batch of
+    one)."""
     definition = FlowDefinition.objects.filter(name=name).first()
     if definition is None:
         return _error(404, f"no flow named {name!r}")
     try:
-        input = json.loads(request.body or b"{}")
+        body = json.loads(request.body or b"{}")
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         return _error(400, f"the body is not valid JSON: {error}")
-    if not isinstance(input, dict):
-        return _error(400, f"the input must be a JSON object, not {type(input).__name__}")
+    if not isinstance(body, dict):
+        return _error(400, f"the input must be a JSON object, not {type(body).__name__}")
+    if set(body) == {"inputs"}:
+        return _launch_batch(request, definition, body)
     try:
-        run = definitions.launch(definition, input, request.user)
+        run = definitions.launch(definition, body, request.user)
     except ValueError as error:
         return _error(400, str(error))
-    return JsonResponse(
-        {
-            "flow_id": run.flow_id,
-            "url": request.build_absolute_uri(run.get_absolute_url()),
-            "status_url": request.build_absolute_uri(
-                reverse("flows:api_run_state", args=[run.flow_id])
-            ),
-        },
-        status=202,
-    )
+    return JsonResponse(_launched_json(request, run.flow_id), status=202)
+
+
+def _launch_batch(
+    request: HttpRequest, definition: FlowDefinition, body: dict[str, Any]
+) -> HttpResponse:
+    inputs = body["inputs"]
+    if not isinstance(inputs, list) or not all(isinstance(one, dict) for one in inputs):
+        return _error(400, "'inputs' must be a list of JSON objects, one per run")
+    if not 1 <= len(inputs) <= MAX_BATCH_INPUTS:
+        return _error(
+            400, f"'inputs' must hold 1 to {MAX_BATCH_INPUTS} inputs per call, not {len(inputs)}"
+        )
+    try:
+        flow_ids = definitions.launch_many(definition, inputs, request.user)
+    except ValueError as error:
+        return _error(400, str(error))
+    return JsonResponse({"runs": [_launched_json(request, f) for f in flow_ids]}, status=202)
+
+
+def _launched_json(request: HttpRequest, flow_id: str) -> dict[str, str]:
+    return {
+        "flow_id": flow_id,
+        "url": request.build_absolute_uri(reverse("flows:run_detail", args=[flow_id])),
+        "status_url": request.build_absolute_uri(reverse("flows:api_run_state", args=[flow_id])),
+    }
 
 
 @api_view("GET", "flows.view_runrecord")

@@ -251,7 +251,22 @@ class AuditEntry(models.Model):
         definition: FlowDefinition | None = None,
         **details: Any,
     ) -> AuditEntry:
-        return cls.objects.create(
+        entry = cls.entry(action, user, flow_id=flow_id, definition=definition, **details)
+        entry.save()
+        return entry
+
+    @classmethod
+    def entry(
+        cls,
+        action: AuditEntry.Action,
+        user: AbstractBaseUser | None,
+        *,
+        flow_id: str = "",
+        definition: FlowDefinition | None = None,
+        **details: Any,
+    ) -> AuditEntry:
+        """An unsaved entry, for bulk_create."""
+        return cls(
             action=action,
             user=user,
             username=user.get_username() if user else "",
