@@ -10,6 +10,7 @@ import pytest
 import redis.asyncio as redis
 
 from flows.engine import FlowExecutor, FlowStatus, RunNotFound
+from flows.engine.subscriptions import RESYNC
 from tests.engine.flows import one_step_flow
 
 DOUBLE = one_step_flow("input['n'] * 2", name="double")
@@ -93,22 +94,24 @@ async def test_waits_still_end_after_the_subscription_connection_is_killed(
     executor: FlowExecutor, redis_url: str, start_runner_process: Callable
 ):
     flow_ids = await executor.execute_flows(DOUBLE, [{"n": n} for n in range(20)])
+    # Hear the runs first, so that the executor's one subscription is up before the kill.
+    listener = executor.subscriptions.listener()
+    await listener.listen_to(flow_ids)
     waiting = asyncio.create_task(executor.wait_for_flows(flow_ids, timeout=60))
     async with redis.Redis.from_url(redis_url) as client:
-        channel = executor.keys.flow_channel(flow_ids[0])
-        # The wait subscribes in its own task, and nothing outside it can await that: look.
-        while not (await client.pubsub_numsub(channel))[0][1]:
-            await asyncio.sleep(0.01)
         db = client.connection_pool.connection_kwargs.get("db", 0)
         for subscriber in await client.client_list():
-            # This database's subscribers: the waits', and the runners' (none are up yet).
+            # This database's subscribers: the executor's, and the runners' (none are up yet).
             if int(subscriber["sub"]) and int(subscriber["db"]) == db:
                 await client.client_kill_filter(_id=subscriber["id"])
         start_runner_process(2, 5.0)
 
         states = await waiting
+    heard = [listener.queue.get_nowait() for _ in range(listener.queue.qsize())]
+    listener.close()
 
     assert {state.status for state in states} == {FlowStatus.COMPLETED}
+    assert any(event is RESYNC for event in heard)  # told to read again after the reconnect
 
 
 async def test_a_batch_with_a_bad_input_stores_nothing(executor: FlowExecutor, redis_url: str):
