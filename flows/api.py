@@ -6,7 +6,6 @@ Errors are JSON too, `{"error": "..."}`: 401 bad or missing token, 403 missing p
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -15,7 +14,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
-from flows import definitions, engine_client
+from flows import definitions, engine_client, strict_json
 from flows.engine.state import FlowState, StepState
 from flows.engine.store import RunNotFound
 from flows.models import ApiToken, FlowDefinition
@@ -61,9 +60,9 @@ def launch_run(request: HttpRequest, name: str) -> HttpResponse:
     if definition is None:
         return _error(404, f"no flow named {name!r}")
     try:
-        input = json.loads(request.body or b"{}")
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        return _error(400, f"the body is not valid JSON: {error}")
+        input = strict_json.loads(request.body or b"{}")
+    except strict_json.JsonRejected as error:
+        return _error(400, f"the body is {error}")
     if not isinstance(input, dict):
         return _error(400, f"the input must be a JSON object, not {type(input).__name__}")
     try:

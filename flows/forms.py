@@ -3,11 +3,11 @@ step that saves is one the engine accepts; these forms add labels, widgets and J
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django import forms
 
+from flows import strict_json
 from flows.engine.executor import encode_input
 from flows.models import FlowDefinition, StepDefinition
 from flows.portable import parse_import
@@ -17,11 +17,9 @@ from flows.validators import retries_validator, script_validator, timeout_valida
 def parse_json_object(text: str, what: str) -> dict[str, Any]:
     """Parse text that must hold a JSON object; ValidationError says where it goes wrong."""
     try:
-        value = json.loads(text or "{}")
-    except json.JSONDecodeError as error:
-        raise forms.ValidationError(
-            f"{what} is not valid JSON: line {error.lineno}, column {error.colno}: {error.msg}"
-        ) from None
+        value = strict_json.loads(text or "{}")
+    except strict_json.JsonRejected as error:
+        raise forms.ValidationError(f"{what} is {error}") from None
     try:
         encode_input(value)
     except ValueError:

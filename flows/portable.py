@@ -6,12 +6,12 @@ engine's builder, so it is accepted only if it would run.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_slug
 
+from flows import strict_json
 from flows.engine.builder import Flow, Step, new_flow, new_step
 from flows.models import NAME_MAX_LENGTH, FlowDefinition
 
@@ -93,12 +93,7 @@ def _check_slug(name: str, what: str) -> None:
 
 def parse_import(text: str) -> tuple[Flow, str]:
     """Read exported JSON into an engine Flow and its description; ValueError says what's wrong."""
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ValueError(
-            f"not valid JSON: line {error.lineno}, column {error.colno}: {error.msg}"
-        ) from None
+    data = strict_json.loads(text)  # its JsonRejected is a ValueError
     _require(isinstance(data, dict), "the file must hold one JSON object describing a flow")
     _require(isinstance(data.get("name"), str), "the flow needs a text field 'name'")
     _check_slug(data["name"], "flow name")
