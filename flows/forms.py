@@ -6,6 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.template.defaultfilters import filesizeformat
 
 from flows import strict_json
 from flows.engine.executor import encode_input
@@ -111,6 +114,9 @@ class ImportForm(forms.Form):
         field, text = "definition", cleaned.get("definition", "")
         if not text and cleaned.get("file"):
             field = "file"
+            if problem := _too_large(cleaned["file"]):
+                self.add_error(field, problem)
+                return cleaned
             try:
                 text = cleaned["file"].read().decode()
             except UnicodeDecodeError:
@@ -125,6 +131,17 @@ class ImportForm(forms.Form):
             message = str(error)
             self.add_error(field, message[:1].upper() + message[1:])
         return cleaned
+
+
+def _too_large(upload: UploadedFile) -> str | None:
+    """Django's cap on a request's size leaves uploaded files out: an import file gets the same."""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    if upload.size is not None and upload.size > limit:
+        return (
+            f"The file is {filesizeformat(upload.size)}, over the {filesizeformat(limit)} "
+            "an import may be: choose the exported .json file."
+        )
+    return None
 
 
 class TokenForm(forms.Form):

@@ -109,6 +109,12 @@ CHANNEL_LAYERS = {
     }
 }
 
+# The most a request's body may hold (Django's default, 2.5 MiB, named for the code that reads
+# it): the API answers 413 past it. Django leaves uploaded files out of this cap, so the import
+# form checks its file against it too; smaller files stay in memory.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+FILE_UPLOAD_MAX_MEMORY_SIZE = DATA_UPLOAD_MAX_MEMORY_SIZE
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
