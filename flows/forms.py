@@ -14,7 +14,6 @@ from flows import strict_json
 from flows.engine.executor import encode_input
 from flows.models import FlowDefinition, StepDefinition
 from flows.portable import parse_import
-from flows.validators import retries_validator, script_validator, timeout_validator
 
 
 def parse_json_object(text: str, what: str) -> dict[str, Any]:
@@ -148,19 +147,25 @@ class TokenForm(forms.Form):
     name = forms.CharField(label="Token name", max_length=100, help_text="e.g. ci-pipeline")
 
 
-class FixStepForm(forms.Form):
-    """A failed step's script, timeout and retries, edited to resume its run."""
+class FixStepForm(forms.ModelForm):
+    """A failed step's script, timeout and retries, edited to resume its run. A form of the
+    builder's step model (never saved itself), so a fix passes every check a saved step does,
+    the database's bounds included: "also save" cannot fail once the run has resumed."""
 
-    script = forms.CharField(
-        label="Script",
-        strip=False,
-        validators=[script_validator],
-        widget=forms.Textarea(
-            attrs={"rows": 10, "spellcheck": "false", "data-code-editor": "python"}
-        ),
-    )
-    timeout = forms.FloatField(label="Timeout (seconds)", validators=[timeout_validator])
-    retries = forms.IntegerField(label="Retries", min_value=0, validators=[retries_validator])
     save_to_definition = forms.BooleanField(
         label="Also save this fix to the flow definition (a new version)", required=False
     )
+
+    class Meta:
+        model = StepDefinition
+        fields = ["script", "timeout", "retries"]
+        labels = StepForm.Meta.labels
+        widgets = {
+            "script": forms.Textarea(
+                attrs={"rows": 10, "spellcheck": "false", "data-code-editor": "python"}
+            )
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["script"].strip = False  # indentation matters in Starlark
