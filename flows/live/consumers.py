@@ -16,7 +16,7 @@ from django.http import QueryDict
 
 from flows import history
 from flows.live import feeds, pages, watchers
-from flows.live.groups import VIEW_PERMISSION, Abilities, group_name
+from flows.live.groups import VIEW_PERMISSION, Abilities, group_name, is_run_id
 from flows.live.shared_reads import SharedReads
 
 SHARED_READS: SharedReads[list[str] | None] = SharedReads()
@@ -121,6 +121,12 @@ class LiveConsumer(AsyncWebsocketConsumer):
 
 class RunConsumer(LiveConsumer):
     page = "run"
+
+    async def connect(self) -> None:
+        if not is_run_id(self.flow_id()):
+            await self.close()  # no run has it, and it may not even make a group name
+            return
+        await super().connect()
 
     def flow_id(self) -> str:
         return self.scope["url_route"]["kwargs"]["flow_id"]
