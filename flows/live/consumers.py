@@ -214,3 +214,11 @@ class DashboardConsumer(LiveConsumer):
 
     def current_state(self, abilities: Abilities) -> list[str] | None:
         return [feeds.render_dashboard()]
+
+
+class NoSuchPage(AsyncWebsocketConsumer):
+    """A socket to any other path (`/ws/runs/a%2Fb/`, say) is refused, rather than raising
+    Channels' "No route found" error."""
+
+    async def connect(self) -> None:
+        await self.close()
