@@ -1,21 +1,23 @@
 """JSON API: launch a run, read a run. Authenticated by per-user API token, never by session.
 
-Errors are JSON too, `{"error": "..."}`: 401 bad or missing token, 403 missing permission,
-404 unknown flow or run, 400 bad input, 405 wrong method.
+Errors are JSON too, `{"error": "..."}`: 401 bad or missing token (with the WWW-Authenticate
+challenge of RFC 6750), 403 missing permission, 404 unknown flow or run, 400 bad input,
+405 wrong method, 413 a body over the request cap (DATA_UPLOAD_MAX_MEMORY_SIZE).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
-from flows import definitions, engine_client
+from flows import definitions, engine_client, strict_json
 from flows.engine.state import FlowState, StepState
 from flows.engine.store import RunNotFound
 from flows.models import ApiToken, FlowDefinition
@@ -31,6 +33,14 @@ def _error(status: int, message: str) -> JsonResponse:
     return JsonResponse({"error": message}, status=status)
 
 
+def _unauthorized(token_sent: bool) -> JsonResponse:
+    response = _error(401, BAD_TOKEN)
+    # RFC 6750: name the scheme, and say when a token was sent but is not valid.
+    challenge = 'Bearer realm="Flowsite"'
+    response["WWW-Authenticate"] = challenge + (', error="invalid_token"' if token_sent else "")
+    return response
+
+
 def api_view(method: str, permission: str) -> Callable[[ApiView], ApiView]:
     """Check method, bearer token and permission before the view runs; CSRF does not apply
     because no cookie authenticates these requests."""
@@ -44,13 +54,18 @@ def api_view(method: str, permission: str) -> Callable[[ApiView], ApiView]:
                 response["Allow"] = method
                 return response
             scheme, _, key = request.headers.get("Authorization", "").partition(" ")
-            token = ApiToken.authenticate(key.strip()) if scheme.lower() == "bearer" else None
+            bearer = scheme.lower() == "bearer" and bool(key.strip())
+            token = ApiToken.authenticate(key.strip()) if bearer else None
             if token is None:
-                return _error(401, BAD_TOKEN)
+                return _unauthorized(token_sent=bearer)
             request.user = token.user
             if not token.user.has_perm(permission):
                 return _error(403, f"your account lacks the permission {permission}")
-            return view(request, *args, **kwargs)
+            try:
+                return view(request, *args, **kwargs)
+            except RequestDataTooBig:  # raised when the view reads request.body
+                limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+                return _error(413, f"the body is over the {limit:,} bytes a request may have")
 
         return wrapper
 
@@ -66,9 +81,9 @@ def launch_run(request: HttpRequest, name: str) -> HttpResponse:
     if definition is None:
         return _error(404, f"no flow named {name!r}")
     try:
-        body = json.loads(request.body or b"{}")
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        return _error(400, f"the body is not valid JSON: {error}")
+        body = strict_json.loads(request.body or b"{}")
+    except strict_json.JsonRejected as error:
+        return _error(400, f"the body is {error}")
     if not isinstance(body, dict):
         return _error(400, f"the input must be a JSON object, not {type(body).__name__}")
     if set(body) == {"inputs"}:

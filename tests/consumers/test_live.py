@@ -75,6 +75,19 @@ async def test_an_unknown_run_is_refused(connect, make_user):
     assert not connected
 
 
+@pytest.mark.parametrize(
+    "flow_id",
+    ["a%20b", "f" * 200, "%C3%A9t%C3%A9", "A" * 32, "a%2Fb"],
+    ids=["space", "long", "non-ascii", "upper", "slash"],
+)
+async def test_an_id_no_run_can_have_is_refused_without_an_error(connect, make_user, flow_id):
+    socket = await connect(f"/ws/runs/{flow_id}/", await _make(make_user, VIEWER))
+
+    connected, _code = await socket.connect()
+
+    assert not connected
+
+
 async def test_the_current_state_is_sent_on_connect(connect, make_user):
     flow_id = await _launch()
     socket = await connect(f"/ws/runs/{flow_id}/", await _make(make_user, VIEWER))

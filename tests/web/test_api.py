@@ -34,12 +34,26 @@ def test_missing_token_is_401_with_a_json_error(client: Client, stripe):
 
     assert response.status_code == 401
     assert "Authorization: Bearer" in response.json()["error"]
+    assert response["WWW-Authenticate"] == 'Bearer realm="Flowsite"'
 
 
-def test_wrong_token_is_401(client: Client, stripe, token_for):
+def test_wrong_token_is_401_saying_the_token_is_invalid(client: Client, stripe, token_for):
     token_for("Operator")
 
-    assert _launch(client, "fst_not-a-real-token", stripe.name).status_code == 401
+    response = _launch(client, "fst_not-a-real-token", stripe.name)
+
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == 'Bearer realm="Flowsite", error="invalid_token"'
+
+
+def test_a_body_over_the_request_cap_is_a_json_413(client: Client, stripe, token_for):
+    body = '{"a": "' + "x" * settings.DATA_UPLOAD_MAX_MEMORY_SIZE + '"}'
+
+    response = _launch(client, token_for("Operator"), stripe.name, body)
+
+    assert response.status_code == 413
+    assert response.json() == {"error": "the body is over the 2,621,440 bytes a request may have"}
+    assert not RunRecord.objects.exists()
 
 
 def test_a_viewer_may_not_launch(client: Client, stripe, token_for):
