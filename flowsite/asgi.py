@@ -15,6 +15,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from flows.archiver import Archiver  # noqa: E402
+from flows.engine.server_version import check_server_at  # noqa: E402
 from flows.live.bridge import LiveBridge  # noqa: E402
 from flows.live.feeds import LiveFeeds  # noqa: E402
 from flows.routing import websocket_urlpatterns  # noqa: E402
@@ -49,4 +50,5 @@ application = LifespanServices(
         }
     ),
     services_factory=background_services,
+    startup_check=lambda: check_server_at(settings.REDIS_URL),
 )

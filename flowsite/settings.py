@@ -42,6 +42,8 @@ FLOWS_EMBEDDED_RUNNER = env_bool("FLOWS_EMBEDDED_RUNNER", True)
 FLOWS_RUNNER_CONCURRENCY = env_int("FLOWS_RUNNER_CONCURRENCY", 4, minimum=1)
 # How long ended runs stay in Redis; the web app's archive keeps them after that.
 FLOWS_RETENTION_SECONDS = env_int("FLOWS_RETENTION_SECONDS", 7 * 24 * 3600, minimum=0)
+# Test runs of step scripts at once per web process (flows/step_tests.py); more are told "busy".
+FLOWS_TEST_RUNS_AT_ONCE = env_int("FLOWS_TEST_RUNS_AT_ONCE", 2, minimum=1)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -112,6 +114,12 @@ CHANNEL_LAYERS = {
         },
     }
 }
+
+# The most a request's body may hold (Django's default, 2.5 MiB, named for the code that reads
+# it): the API answers 413 past it. Django leaves uploaded files out of this cap, so the import
+# form checks its file against it too; smaller files stay in memory.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+FILE_UPLOAD_MAX_MEMORY_SIZE = DATA_UPLOAD_MAX_MEMORY_SIZE
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -8,6 +8,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 
 import pytest
+import redis.asyncio as redis
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
@@ -64,6 +65,23 @@ async def _serve(service: LiveBridge | Archiver) -> AsyncIterator[None]:
     stopping.set()
     service.stop()
     await task
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[redis.Redis]:
+    """A client of the test Redis, closed at teardown even when the test fails (a client left
+    open warns when collected, failing whichever later test is running then)."""
+    async with redis.Redis.from_url(settings.REDIS_URL, decode_responses=True) as client:
+        yield client
+
+
+@pytest.fixture
+async def idle_bridge() -> AsyncIterator[LiveBridge]:
+    """A started bridge the test drives itself (bridge.work()); its client closed at teardown."""
+    bridge = LiveBridge(settings.REDIS_URL, settings.FLOWS_KEY_PREFIX)
+    await bridge.start()
+    yield bridge
+    await bridge.client.aclose()
 
 
 @pytest.fixture
