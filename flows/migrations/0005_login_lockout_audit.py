@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('flows', '0003_runs_are_run_records'),
+        ('flows', '0004_description_max_length'),
     ]
 
     operations = [
