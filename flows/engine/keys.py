@@ -45,6 +45,11 @@ class Keys:
         """Sorted set of run ids scored by creation time, newest last."""
         return f"{self.prefix}flows:runs"
 
+    @property
+    def secrets(self) -> str:
+        """Hash of secret name -> its value encrypted under FLOWS_SECRETS_KEY (secrets.py)."""
+        return f"{self.prefix}flows:secrets"
+
     def flow_channel(self, flow_id: str) -> str:
         """Pub/sub channel carrying one run's transitions (wait_for_flow listens here)."""
         return f"{self.prefix}flows:events:{flow_id}"
