@@ -25,6 +25,7 @@ from flows.engine.executor import FlowExecutor
 from flows.engine.keys import Keys
 from flows.engine.sandbox.one_off import run_once
 from flows.engine.sandbox.starlark_runtime import ScriptRequest, ScriptResult
+from flows.engine.secrets import replace_tokens
 from flows.engine.state import FlowState, StepState
 from flows.engine.statuses import FINAL_FLOW_STATUSES, StepStatus
 from flows.engine.store import ActionResult, RunNotFound
@@ -65,6 +66,12 @@ def launch(flow: Flow, input: dict[str, Any], meta: dict[str, Any]) -> str:
 def launch_many(flow: Flow, inputs: list[dict[str, Any]], meta: dict[str, Any]) -> list[str]:
     """Queue a run per input, in one round trip per batch; their flow ids in order."""
     return _with_executor(lambda executor: executor.execute_flows(flow, inputs, meta=meta))
+
+
+def mirror_secrets(tokens: dict[str, str]) -> None:
+    """Replace the engine's copy of the secrets (encrypted values, by name) with these."""
+
+    _with_executor(lambda executor: replace_tokens(executor.redis, executor.keys, tokens))
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,10 @@ from django.template.defaultfilters import filesizeformat
 
 from flows import strict_json
 from flows.engine.executor import encode_input
+from flows.engine.secrets import MAX_SECRET_BYTES, SECRET_NAME_HELP
 from flows.models import FlowDefinition, StepDefinition
 from flows.portable import parse_import
+from flows.validators import secret_name_validator
 
 
 def parse_json_object(text: str, what: str) -> dict[str, Any]:
@@ -145,6 +147,20 @@ def _too_large(upload: UploadedFile) -> str | None:
 
 class TokenForm(forms.Form):
     name = forms.CharField(label="Token name", max_length=100, help_text="e.g. ci-pipeline")
+
+
+class SecretForm(forms.Form):
+    """A secret's name and value. The value is never rendered back, not even after an error."""
+
+    name = forms.CharField(
+        max_length=64, validators=[secret_name_validator], help_text=f"{SECRET_NAME_HELP}."
+    )
+    value = forms.CharField(
+        widget=forms.PasswordInput(render_value=False),
+        strip=False,
+        max_length=MAX_SECRET_BYTES,
+        help_text="Write-only: once saved, no page shows it again.",
+    )
 
 
 class FixStepForm(forms.ModelForm):

@@ -29,6 +29,7 @@ from flows.validators import (
     flow_name_validator,
     retries_validator,
     script_validator,
+    secret_name_validator,
     step_name_validator,
     timeout_validator,
 )
@@ -227,6 +228,8 @@ class AuditEntry(models.Model):
         CANCEL = "cancel", "cancelled"
         DEFINITION_CHANGE = "definition_change", "changed the definition"
         LOGIN_LOCKOUT = "login_lockout", "was locked out after failed logins"
+        SECRET_SET = "secret_set", "set a secret"
+        SECRET_DELETE = "secret_delete", "deleted a secret"
 
     flow_id = models.CharField(max_length=64, blank=True, help_text="The run, if any.")
     definition = models.ForeignKey(
@@ -281,3 +284,21 @@ class AuditEntry(models.Model):
             definition=definition,
             details=details,
         )
+
+
+class Secret(models.Model):
+    """A named secret scripts read with secret("NAME"). Only its encrypted value is stored (here,
+    and mirrored into Redis for the runners); no page shows a value again once it is saved."""
+
+    name = models.CharField(max_length=64, unique=True, validators=[secret_name_validator])
+    token = models.TextField(help_text="The value, encrypted under FLOWS_SECRETS_KEY.")
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    changed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name

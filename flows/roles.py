@@ -14,6 +14,7 @@ _VIEW = [
     "flows.view_flowdefinition",
     "flows.view_stepdefinition",
     "flows.view_runrecord",
+    "flows.view_secret",
 ]
 _BUILD_AND_RUN = [
     "flows.add_flowdefinition",
@@ -28,6 +29,9 @@ _BUILD_AND_RUN = [
 _ADMINISTER = [
     "flows.delete_flowdefinition",
     "flows.retry_step",
+    "flows.add_secret",
+    "flows.change_secret",
+    "flows.delete_secret",
     "auth.view_user",
     "auth.add_user",
     "auth.change_user",

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.urls import path
 
 from flows import api
-from flows.views import actions, flows, runs, steps, tokens
+from flows.views import actions, flows, runs, secrets, steps, tokens
 
 app_name = "flows"
 
@@ -37,6 +37,9 @@ urlpatterns = [
     path("runs/<str:flow_id>/cancel/", actions.run_cancel, name="run_cancel"),
     path("runs/<str:flow_id>/steps/<str:step_id>/retry/", actions.step_retry, name="step_retry"),
     path("runs/<str:flow_id>/steps/<str:step_id>/fix/", actions.step_fix, name="step_fix"),
+    path("secrets/", secrets.secret_list, name="secret_list"),
+    path("secrets/save/", secrets.secret_save, name="secret_save"),
+    path("secrets/<str:name>/delete/", secrets.secret_delete, name="secret_delete"),
     path("account/tokens/", tokens.token_list, name="token_list"),
     path("account/tokens/<int:token_id>/revoke/", tokens.token_revoke, name="token_revoke"),
     path("api/flows/<slug:name>/runs", api.launch_run, name="api_launch_run"),

@@ -9,6 +9,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 
 from flows.engine.builder import validate_name, validate_retries, validate_script, validate_timeout
+from flows.engine.secrets import validate_secret_name
 
 
 def _sentence(message: str) -> str:
@@ -50,3 +51,7 @@ def timeout_validator(value: float) -> None:
 
 def retries_validator(value: int) -> None:
     _as_field_error(validate_retries, value)
+
+
+def secret_name_validator(value: str) -> None:
+    _as_field_error(validate_secret_name, value)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+from cryptography.fernet import Fernet
 from django.core.management.utils import get_random_secret_key
 
 from flowsite.env import env_bool, env_database, env_int, env_list, env_redis_url, env_str
@@ -30,6 +31,21 @@ def _local_secret_key() -> str:
 
 
 SECRET_KEY = env_str("SECRET_KEY", "") or _local_secret_key()
+
+
+def _local_secrets_key() -> str:
+    """Without FLOWS_SECRETS_KEY, keep a generated one under var/, as for SECRET_KEY. Runners
+    on other machines need the same key: set FLOWS_SECRETS_KEY there."""
+    path = VAR_DIR / "secrets_key"
+    if not path.exists():
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        path.write_text(Fernet.generate_key().decode())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+# Encrypts step secrets: comma-separated Fernet keys, the first encrypts, any decrypts.
+FLOWS_SECRETS_KEY = env_str("FLOWS_SECRETS_KEY", "") or _local_secrets_key()
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 

@@ -138,10 +138,11 @@ class SecretStore:
             raise SecretError(f"secret {missing[0]} is not set: an admin sets it on Secrets")
         return {name: self.box.decrypt(token) for name, token in zip(names, tokens, strict=True)}
 
-    async def mirror(self, tokens: Mapping[str, str]) -> None:
-        """Make Redis hold exactly these encrypted values (the web app's copy), atomically."""
-        async with self.client.pipeline(transaction=True) as pipe:
-            pipe.delete(self.keys.secrets)
-            if tokens:
-                pipe.hset(self.keys.secrets, mapping=dict(tokens))
-            await pipe.execute()
+
+async def replace_tokens(client: redis.Redis, keys: Keys, tokens: Mapping[str, str]) -> None:
+    """Make Redis hold exactly these encrypted values (the web app's copy), atomically."""
+    async with client.pipeline(transaction=True) as pipe:
+        pipe.delete(keys.secrets)
+        if tokens:
+            pipe.hset(keys.secrets, mapping=dict(tokens))
+        await pipe.execute()

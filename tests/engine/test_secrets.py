@@ -13,6 +13,7 @@ from flows.engine.secrets import (
     new_key,
     redact,
     redact_value,
+    replace_tokens,
     secret_names,
 )
 
@@ -74,12 +75,12 @@ async def test_runners_read_the_named_secrets_from_redis_and_a_missing_one_is_na
     box = SecretBox([new_key()])
     async with redis.Redis.from_url(redis_url, decode_responses=True) as client:
         store = SecretStore(client, Keys(), box)
-        await store.mirror({"A": box.encrypt("one"), "B": box.encrypt("two")})
+        await replace_tokens(client, Keys(), {"A": box.encrypt("one"), "B": box.encrypt("two")})
 
         assert await store.read(["B"]) == {"B": "two"}
         with pytest.raises(SecretError, match="secret C is not set"):
             await store.read(["A", "C"])
-        await store.mirror({"A": box.encrypt("uno")})
+        await replace_tokens(client, Keys(), {"A": box.encrypt("uno")})
         assert await store.read(["A"]) == {"A": "uno"}
         with pytest.raises(SecretError, match="secret B is not set"):
             await store.read(["B"])
