@@ -1,8 +1,8 @@
 """Keep NaN and Infinity from passing for null.
 
 Starlark floats may be NaN or infinite, but a script's value reaches Python through JSON,
-where they silently become null. So the script's final expression is kept in a variable and
-walked in Starlark itself, which still sees the floats, before the value leaves.
+where they silently become null. So the script's final expression is kept in a variable, and
+when a null came out, walked in Starlark itself, which still sees the floats.
 """
 
 from __future__ import annotations
@@ -11,18 +11,19 @@ import io
 import tokenize
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import starlark
 
 from flows.engine.sandbox.syntax import parse
 
 OUTPUT = "flowsite_output__"
-NOT_FINITE = "flowsite_not_finite__"
 PREFIX = f"{OUTPUT} = ("
-# Appended after the final expression; Starlark has no `while` and no recursion. (Names that
-# start with "_" are private to the module: Python could not read NOT_FINITE back.)
-_CHECK = f"""
-)
+# Module-level names that start with "_" are private to the module: Python could not read them.
+_KEEP = f"\n)\n{OUTPUT}\n"
+# Run in the same module after the script, only when its value came out with a null in it (so
+# scripts that return no null pay nothing). Starlark has no `while` and no recursion.
+_FIND_NOT_FINITE = f"""
 def flowsite_find_not_finite__(value):
     pending = [value]
     for _ in range(2147483647):
@@ -37,8 +38,7 @@ def flowsite_find_not_finite__(value):
         elif kind == "dict":
             pending.extend(item.values())
     return False
-{NOT_FINITE} = flowsite_find_not_finite__({OUTPUT})
-{OUTPUT}
+flowsite_find_not_finite__({OUTPUT})
 """
 
 
@@ -61,12 +61,37 @@ def with_output_check(source: str) -> CheckedScript:
     if line is None:
         return CheckedScript(source)
     lines = io.StringIO(source).readlines()
-    checked = "".join(lines[: line - 1]) + PREFIX + "".join(lines[line - 1 :]) + _CHECK
+    checked = "".join(lines[: line - 1]) + PREFIX + "".join(lines[line - 1 :]) + _KEEP
     try:
         parse(checked)
     except starlark.StarlarkError:
         return CheckedScript(source)  # the last statement is no expression
     return CheckedScript(checked, line)
+
+
+def has_not_finite(
+    script: CheckedScript, module: starlark.Module, options: starlark.EvalOptions, value: Any
+) -> bool:
+    """Whether the value the script in `module` just produced (`value`, as Python sees it)
+    holds a NaN or an infinite float."""
+    if not script.line or not _holds_none(value):
+        return False
+    return starlark.eval_with(
+        options, module, parse(_FIND_NOT_FINITE), starlark.Globals.standard()
+    ).value
+
+
+def _holds_none(value: Any) -> bool:
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if item is None:
+            return True
+        if isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, dict):
+            pending.extend(item.values())
+    return False
 
 
 def _last_top_level_line(source: str) -> int | None:

@@ -13,7 +13,7 @@ from typing import Any
 import starlark
 
 from flows.engine.mock_api import MockApiTimeout, mock_api
-from flows.engine.sandbox.output_check import NOT_FINITE, with_output_check
+from flows.engine.sandbox.output_check import has_not_finite, with_output_check
 from flows.engine.sandbox.syntax import ScriptError, describe_starlark_error, parse
 
 # Every cap is in bytes of UTF-8 (the output's and the logs' as JSON): together they keep a
@@ -154,7 +154,7 @@ def _evaluate(request: ScriptRequest, deadline: float, logs: _Logs) -> Any:
         described = describe_starlark_error(error)
         column = script.column_in_source(described.line, described.column)
         raise _ScriptFailed(ScriptError(described.message, described.line, column)) from None
-    if script.line and module[NOT_FINITE]:
+    if has_not_finite(script, module, options, value):
         raise ValueError("output contains NaN or Infinity, which JSON cannot store")
     return value
 
