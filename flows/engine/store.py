@@ -190,7 +190,7 @@ class RunStore:
                 "completed" if output_json is not None else "failed",
                 output_json or "",
                 error,
-                json.dumps(logs),
+                json.dumps(logs, ensure_ascii=False),  # as the caps measure them
                 self.keys.flow_channel(flow_id),
                 RUNNER_GROUP,
                 next_step_id or "",

@@ -10,13 +10,27 @@ import signal
 import psutil
 import pytest
 
-from flows.engine import Flow, FlowExecutor, FlowStatus, Runner, Step, StepStatus, new_step
+from flows.engine import (
+    Flow,
+    FlowExecutor,
+    FlowStatus,
+    Runner,
+    Step,
+    StepState,
+    StepStatus,
+    new_step,
+)
 from flows.engine.builder import StepLimits, set_step_limits, step_limits
 from flows.engine.sandbox import pool
 from flows.engine.sandbox.one_off import run_once
 from flows.engine.sandbox.pool import WorkerPool
 from flows.engine.sandbox.starlark_runtime import MAX_ERROR_BYTES, MAX_LOG_BYTES, ScriptRequest
-from tests.engine.flows import one_step_flow, wait_for_step_status
+from tests.engine.flows import one_step_flow, wait_for_step
+
+
+def _waiting_to_retry(step: StepState) -> bool:
+    return step.status == StepStatus.PENDING and step.next_attempt_at is not None
+
 
 TWENTY_MIB_FAIL = "fail('x' * 20 * 1024 * 1024)"
 WIDE_LOGS = "for i in range(1001):\n    log('é' * 4000)\n'logged'"
@@ -65,10 +79,8 @@ async def test_a_failed_attempt_waits_its_backoff_and_shows_when_it_runs_again(
 ):
     step = new_step("one").script("mock_api('flaky', fail_times=1)").retries(1).backoff(2, 2)
     flow_id = await executor.execute_flow(Flow("f", (step.build(),)))
-    await wait_for_step_status(executor, flow_id, "one", StepStatus.RUNNING)
-    await wait_for_step_status(executor, flow_id, "one", StepStatus.PENDING)
+    waiting = await wait_for_step(executor, flow_id, "one", _waiting_to_retry)
 
-    waiting = await executor.get_step_state(flow_id, "one")
     final = await executor.wait_for_flow(flow_id, timeout=30)
 
     first, second = (await executor.get_step_state(flow_id, "one")).attempts
@@ -84,7 +96,7 @@ async def test_a_step_waiting_to_retry_holds_no_runner_slot(executor: FlowExecut
     try:
         waiting = one_step_flow("fail('no')", name="waits", retries=1)
         waiting_id = await executor.execute_flow(waiting)
-        await wait_for_step_status(executor, waiting_id, "waits", StepStatus.PENDING)
+        await wait_for_step(executor, waiting_id, "waits", _waiting_to_retry)
 
         other_id = await executor.execute_flow(one_step_flow("'done'", name="other"))
         other = await executor.wait_for_flow(other_id, timeout=30)
@@ -97,11 +109,13 @@ async def test_a_step_waiting_to_retry_holds_no_runner_slot(executor: FlowExecut
 
 
 async def test_a_retry_outlives_the_runner_that_scheduled_it(executor: FlowExecutor, redis_url):
-    flow = Flow("f", (Step("one", "fail('first') if attempt == 1 else attempt", retries=1),))
+    script = "fail('first') if attempt == 1 else attempt"
+    # Waiting 1.5 to 3 s: the first runner has long stopped when the retry falls due.
+    flow = Flow("f", (Step("one", script, retries=1, backoff_base=3),))
     first = Runner(redis_url, concurrency=1, lease_seconds=1.0)
     first_task = asyncio.create_task(first.run())
     flow_id = await executor.execute_flow(flow)
-    await wait_for_step_status(executor, flow_id, "one", StepStatus.PENDING)
+    await wait_for_step(executor, flow_id, "one", _waiting_to_retry)
     first.stop()
     await first_task
 
@@ -114,7 +128,8 @@ async def test_a_retry_outlives_the_runner_that_scheduled_it(executor: FlowExecu
         await second_task
     step = await executor.get_step_state(flow_id, "one")
     assert final.status == FlowStatus.COMPLETED
-    assert (step.output, step.attempts[1].runner) == (2, second.name)
+    assert step.output == 2
+    assert [attempt.runner for attempt in step.attempts] == [first.name, second.name]
 
 
 async def test_a_step_keeps_its_last_50_attempts_and_counts_them_all(

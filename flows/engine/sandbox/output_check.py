@@ -17,9 +17,9 @@ import starlark
 
 from flows.engine.sandbox.syntax import parse
 
+# Not "_flowsite...": module-level names that start with "_" are private to the module.
 OUTPUT = "flowsite_output__"
 PREFIX = f"{OUTPUT} = ("
-# Module-level names that start with "_" are private to the module: Python could not read them.
 _KEEP = f"\n)\n{OUTPUT}\n"
 # Run in the same module after the script, only when its value came out with a null in it (so
 # scripts that return no null pay nothing). Starlark has no `while` and no recursion.

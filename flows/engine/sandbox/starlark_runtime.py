@@ -148,13 +148,14 @@ def _evaluate(request: ScriptRequest, deadline: float, logs: _Logs) -> Any:
     script = with_output_check(request.script)
     try:
         value = starlark.eval_with(options, module, parse(script.source), GLOBALS).value
+        not_finite = has_not_finite(script, module, options, value)  # may meet the deadline
     except starlark.StarlarkError as error:
         if "MockApiTimeout" in str(error):
             raise _TimedOut from error
         described = describe_starlark_error(error)
         column = script.column_in_source(described.line, described.column)
         raise _ScriptFailed(ScriptError(described.message, described.line, column)) from None
-    if has_not_finite(script, module, options, value):
+    if not_finite:
         raise ValueError("output contains NaN or Infinity, which JSON cannot store")
     return value
 
