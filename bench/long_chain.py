@@ -10,7 +10,6 @@ Everything lives under a fresh key prefix, deleted afterwards, so a shared Redis
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import signal
 import statistics
