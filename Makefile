@@ -1,6 +1,6 @@
 # Flowsite: `make run` serves the app, `make test` runs the whole suite.
 # Both work on a fresh machine with only Python 3.11+ and make: with REDIS_URL unset an embedded
-# Redis is started, with DATABASE_URL unset SQLite under var/ is used.
+# Valkey server (Redis-compatible) is started, with DATABASE_URL unset SQLite under var/ is used.
 
 PYTHON ?= python3
 VENV := .venv
@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CHROMIUM := /usr/bin/chromium
 
-# Tests run against $REDIS_URL when set, else against an embedded Redis started for them.
+# Tests run against $REDIS_URL when set, else against an embedded Valkey started for them.
 ifdef REDIS_URL
 WITH_REDIS :=
 else

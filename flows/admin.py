@@ -1,7 +1,11 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.models import AbstractBaseUser, Group, Permission
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q, QuerySet
 
 from flows import actions as run_actions
 from flows.engine.statuses import FlowStatus
@@ -78,3 +82,68 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+
+def _permissions_held(user: AbstractBaseUser) -> QuerySet[Permission]:
+    """The user's permissions, its own and its groups', whether or not it is active."""
+    return Permission.objects.filter(Q(user=user) | Q(group__user=user)).distinct()
+
+
+def may_manage(editor: AbstractBaseUser, user: AbstractBaseUser) -> bool:
+    """Whether `editor` may change, set the password of, or delete `user`.
+
+    Superusers may manage anyone. Anyone else may manage themselves, and users who are neither
+    superusers nor staff (the Admin role) and hold no permission the editor lacks: taking over
+    such an account would grant the editor nothing it does not already have.
+    """
+    if editor.is_superuser or editor.pk == user.pk:
+        return True
+    if user.is_superuser or user.is_staff:
+        return False
+    return not _permissions_held(user).exclude(pk__in=_permissions_held(editor)).exists()
+
+
+admin.site.unregister(get_user_model())
+
+
+@admin.register(get_user_model())
+class FlowsiteUserAdmin(UserAdmin):
+    """Django's user admin, with no way for an admin to grant what it does not hold itself:
+    superuser status, staff status (which follows the Admin group), permissions, or groups
+    holding permissions beyond its own."""
+
+    def get_readonly_fields(self, request, obj=None) -> list[str]:
+        readonly = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            readonly += ["is_superuser", "is_staff"]
+        return readonly
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if request.user.is_superuser or not change:
+            return form
+        # Choices are what the editor holds, plus what the user already has (which it may keep
+        # or lose); the form refuses any other choice as invalid.
+        held = _permissions_held(request.user)
+        within_held = Group.objects.exclude(permissions__in=Permission.objects.exclude(pk__in=held))
+        groups = Group.objects.filter(Q(pk__in=within_held) | Q(user=obj)).distinct()
+        permissions = Permission.objects.filter(Q(pk__in=held) | Q(user=obj)).distinct()
+        form.base_fields["groups"].queryset = groups
+        form.base_fields["user_permissions"].queryset = permissions
+        return form
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        allowed = super().has_change_permission(request, obj)
+        return allowed and (obj is None or may_manage(request.user, obj))
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        allowed = super().has_delete_permission(request, obj)
+        return allowed and (obj is None or may_manage(request.user, obj))
+
+    def get_deleted_objects(self, objs, request):
+        """The bulk delete action checks permissions per model only: refuse (with the admin's
+        own "no permission" page) a selection that holds a user the editor may not manage."""
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        if not all(may_manage(request.user, user) for user in objs):
+            perms_needed.add("superusers, other admins and users who hold more than you")
+        return deleted, counts, perms_needed, protected

@@ -1,32 +1,44 @@
 """JSON API: launch a run, read a run. Authenticated by per-user API token, never by session.
 
-Errors are JSON too, `{"error": "..."}`: 401 bad or missing token, 403 missing permission,
-404 unknown flow or run, 400 bad input, 405 wrong method.
+Errors are JSON too, `{"error": "..."}`: 401 bad or missing token (with the WWW-Authenticate
+challenge of RFC 6750), 403 missing permission, 404 unknown flow or run, 400 bad input,
+405 wrong method, 413 a body over the request cap (DATA_UPLOAD_MAX_MEMORY_SIZE).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
-from flows import definitions, engine_client
+from flows import definitions, engine_client, strict_json
 from flows.engine.state import FlowState, StepState
 from flows.engine.store import RunNotFound
 from flows.models import ApiToken, FlowDefinition
 
 ApiView = Callable[..., HttpResponse]
 
+# Runs one batch call may launch: past this, a client should split its batch.
+MAX_BATCH_INPUTS = 1000
 BAD_TOKEN = "missing or invalid API token: send the header 'Authorization: Bearer <token>'"
 
 
 def _error(status: int, message: str) -> JsonResponse:
     return JsonResponse({"error": message}, status=status)
+
+
+def _unauthorized(token_sent: bool) -> JsonResponse:
+    response = _error(401, BAD_TOKEN)
+    # RFC 6750: name the scheme, and say when a token was sent but is not valid.
+    challenge = 'Bearer realm="Flowsite"'
+    response["WWW-Authenticate"] = challenge + (', error="invalid_token"' if token_sent else "")
+    return response
 
 
 def api_view(method: str, permission: str) -> Callable[[ApiView], ApiView]:
@@ -42,13 +54,18 @@ def api_view(method: str, permission: str) -> Callable[[ApiView], ApiView]:
                 response["Allow"] = method
                 return response
             scheme, _, key = request.headers.get("Authorization", "").partition(" ")
-            token = ApiToken.authenticate(key.strip()) if scheme.lower() == "bearer" else None
+            bearer = scheme.lower() == "bearer" and bool(key.strip())
+            token = ApiToken.authenticate(key.strip()) if bearer else None
             if token is None:
-                return _error(401, BAD_TOKEN)
+                return _unauthorized(token_sent=bearer)
             request.user = token.user
             if not token.user.has_perm(permission):
                 return _error(403, f"your account lacks the permission {permission}")
-            return view(request, *args, **kwargs)
+            try:
+                return view(request, *args, **kwargs)
+            except RequestDataTooBig:  # raised when the view reads request.body
+                limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+                return _error(413, f"the body is over the {limit:,} bytes a request may have")
 
         return wrapper
 
@@ -57,29 +74,50 @@ def api_view(method: str, permission: str) -> Callable[[ApiView], ApiView]:
 
 @api_view("POST", "flows.launch_flow")
 def launch_run(request: HttpRequest, name: str) -> HttpResponse:
+    """One run for a JSON object body; a run per input for `{"inputs": [{...}, ...]}` (a body
+    whose only key is "inputs": a single run's input with that one key is sent as a batch of
+    one)."""
     definition = FlowDefinition.objects.filter(name=name).first()
     if definition is None:
         return _error(404, f"no flow named {name!r}")
     try:
-        input = json.loads(request.body or b"{}")
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        return _error(400, f"the body is not valid JSON: {error}")
-    if not isinstance(input, dict):
-        return _error(400, f"the input must be a JSON object, not {type(input).__name__}")
+        body = strict_json.loads(request.body or b"{}")
+    except strict_json.JsonRejected as error:
+        return _error(400, f"the body is {error}")
+    if not isinstance(body, dict):
+        return _error(400, f"the input must be a JSON object, not {type(body).__name__}")
+    if set(body) == {"inputs"}:
+        return _launch_batch(request, definition, body)
     try:
-        run = definitions.launch(definition, input, request.user)
+        run = definitions.launch(definition, body, request.user)
     except ValueError as error:
         return _error(400, str(error))
-    return JsonResponse(
-        {
-            "flow_id": run.flow_id,
-            "url": request.build_absolute_uri(run.get_absolute_url()),
-            "status_url": request.build_absolute_uri(
-                reverse("flows:api_run_state", args=[run.flow_id])
-            ),
-        },
-        status=202,
-    )
+    return JsonResponse(_launched_json(request, run.flow_id), status=202)
+
+
+def _launch_batch(
+    request: HttpRequest, definition: FlowDefinition, body: dict[str, Any]
+) -> HttpResponse:
+    inputs = body["inputs"]
+    if not isinstance(inputs, list) or not all(isinstance(one, dict) for one in inputs):
+        return _error(400, "'inputs' must be a list of JSON objects, one per run")
+    if not 1 <= len(inputs) <= MAX_BATCH_INPUTS:
+        return _error(
+            400, f"'inputs' must hold 1 to {MAX_BATCH_INPUTS} inputs per call, not {len(inputs)}"
+        )
+    try:
+        flow_ids = definitions.launch_many(definition, inputs, request.user)
+    except ValueError as error:
+        return _error(400, str(error))
+    return JsonResponse({"runs": [_launched_json(request, f) for f in flow_ids]}, status=202)
+
+
+def _launched_json(request: HttpRequest, flow_id: str) -> dict[str, str]:
+    return {
+        "flow_id": flow_id,
+        "url": request.build_absolute_uri(reverse("flows:run_detail", args=[flow_id])),
+        "status_url": request.build_absolute_uri(reverse("flows:api_run_state", args=[flow_id])),
+    }
 
 
 @api_view("GET", "flows.view_runrecord")

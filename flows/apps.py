@@ -9,10 +9,12 @@ class FlowsConfig(AppConfig):
     verbose_name = "Flows"
 
     def ready(self) -> None:
+        from axes.signals import user_locked_out
         from django.conf import settings
         from django.contrib.auth import get_user_model
 
         from flows.engine.builder import StepLimits, set_step_limits
+        from flows.logins import record_lockout
         from flows.roles import install_roles, sync_staff_status
 
         # The builder pages, the admin, import and the API all validate through the engine.
@@ -24,3 +26,4 @@ class FlowsConfig(AppConfig):
             sender=get_user_model().groups.through,
             dispatch_uid="flows.sync_staff_status",
         )
+        user_locked_out.connect(record_lockout, dispatch_uid="flows.record_lockout")

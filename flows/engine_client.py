@@ -1,13 +1,18 @@
-"""The Django side's door to the engine: one short-lived FlowExecutor per call.
+"""The Django side's door to the engine: one long-lived FlowExecutor for the whole process.
 
-Views are synchronous; each helper runs its coroutine with async_to_sync and always closes the
-executor's Redis connections before returning.
+Views are synchronous. The executor lives on an event loop of its own, in a daemon thread, and
+each helper hands it a coroutine and waits for the answer: one pool of connections serves every
+request, whichever thread or server (ASGI, the test client) runs the view, instead of a client
+built and torn down per call. The loop and its connections close when the process exits.
 """
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import functools
-from collections.abc import Awaitable, Callable
+import threading
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -25,23 +30,41 @@ from flows.engine.statuses import FINAL_FLOW_STATUSES, StepStatus
 from flows.engine.store import ActionResult, RunNotFound
 
 T = TypeVar("T")
+CLOSE_TIMEOUT_SECONDS = 5.0
 
 
-def _with_executor(work: Callable[[FlowExecutor], Awaitable[T]]) -> T:
-    async def run() -> T:
-        async with FlowExecutor(
-            settings.REDIS_URL,
-            key_prefix=settings.FLOWS_KEY_PREFIX,
-            retention_seconds=settings.FLOWS_RETENTION_SECONDS,
-        ) as executor:
-            return await work(executor)
+@functools.cache
+def _engine() -> tuple[asyncio.AbstractEventLoop, FlowExecutor]:
+    """Start the engine's loop thread and its executor, once per process."""
+    loop = asyncio.new_event_loop()
+    threading.Thread(target=loop.run_forever, name="flows-engine-client", daemon=True).start()
+    executor = FlowExecutor(
+        settings.REDIS_URL,
+        key_prefix=settings.FLOWS_KEY_PREFIX,
+        retention_seconds=settings.FLOWS_RETENTION_SECONDS,
+    )
+    atexit.register(_close, loop, executor)
+    return loop, executor
 
-    return async_to_sync(run)()
+
+def _close(loop: asyncio.AbstractEventLoop, executor: FlowExecutor) -> None:
+    asyncio.run_coroutine_threadsafe(executor.close(), loop).result(CLOSE_TIMEOUT_SECONDS)
+    loop.call_soon_threadsafe(loop.stop)
+
+
+def _with_executor(work: Callable[[FlowExecutor], Coroutine[Any, Any, T]]) -> T:
+    loop, executor = _engine()
+    return asyncio.run_coroutine_threadsafe(work(executor), loop).result()
 
 
 def launch(flow: Flow, input: dict[str, Any], meta: dict[str, Any]) -> str:
     """Queue a run and return its flow id; ValueError if the input is not a JSON object."""
     return _with_executor(lambda executor: executor.execute_flow(flow, input, meta=meta))
+
+
+def launch_many(flow: Flow, inputs: list[dict[str, Any]], meta: dict[str, Any]) -> list[str]:
+    """Queue a run per input, in one round trip per batch; their flow ids in order."""
+    return _with_executor(lambda executor: executor.execute_flows(flow, inputs, meta=meta))
 
 
 @dataclass(frozen=True)

@@ -3,25 +3,25 @@ step that saves is one the engine accepts; these forms add labels, widgets and J
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django import forms
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.template.defaultfilters import filesizeformat
 
+from flows import strict_json
 from flows.engine.executor import encode_input
 from flows.models import FlowDefinition, StepDefinition
 from flows.portable import parse_import
-from flows.validators import retries_validator, script_validator, timeout_validator
 
 
 def parse_json_object(text: str, what: str) -> dict[str, Any]:
     """Parse text that must hold a JSON object; ValidationError says where it goes wrong."""
     try:
-        value = json.loads(text or "{}")
-    except json.JSONDecodeError as error:
-        raise forms.ValidationError(
-            f"{what} is not valid JSON: line {error.lineno}, column {error.colno}: {error.msg}"
-        ) from None
+        value = strict_json.loads(text or "{}")
+    except strict_json.JsonRejected as error:
+        raise forms.ValidationError(f"{what} is {error}") from None
     try:
         encode_input(value)
     except ValueError:
@@ -113,6 +113,9 @@ class ImportForm(forms.Form):
         field, text = "definition", cleaned.get("definition", "")
         if not text and cleaned.get("file"):
             field = "file"
+            if problem := _too_large(cleaned["file"]):
+                self.add_error(field, problem)
+                return cleaned
             try:
                 text = cleaned["file"].read().decode()
             except UnicodeDecodeError:
@@ -129,23 +132,40 @@ class ImportForm(forms.Form):
         return cleaned
 
 
+def _too_large(upload: UploadedFile) -> str | None:
+    """Django's cap on a request's size leaves uploaded files out: an import file gets the same."""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    if upload.size is not None and upload.size > limit:
+        return (
+            f"The file is {filesizeformat(upload.size)}, over the {filesizeformat(limit)} "
+            "an import may be: choose the exported .json file."
+        )
+    return None
+
+
 class TokenForm(forms.Form):
     name = forms.CharField(label="Token name", max_length=100, help_text="e.g. ci-pipeline")
 
 
-class FixStepForm(forms.Form):
-    """A failed step's script, timeout and retries, edited to resume its run."""
+class FixStepForm(forms.ModelForm):
+    """A failed step's script, timeout and retries, edited to resume its run. A form of the
+    builder's step model (never saved itself), so a fix passes every check a saved step does,
+    the database's bounds included: "also save" cannot fail once the run has resumed."""
 
-    script = forms.CharField(
-        label="Script",
-        strip=False,
-        validators=[script_validator],
-        widget=forms.Textarea(
-            attrs={"rows": 10, "spellcheck": "false", "data-code-editor": "python"}
-        ),
-    )
-    timeout = forms.FloatField(label="Timeout (seconds)", validators=[timeout_validator])
-    retries = forms.IntegerField(label="Retries", min_value=0, validators=[retries_validator])
     save_to_definition = forms.BooleanField(
         label="Also save this fix to the flow definition (a new version)", required=False
     )
+
+    class Meta:
+        model = StepDefinition
+        fields = ["script", "timeout", "retries"]
+        labels = StepForm.Meta.labels
+        widgets = {
+            "script": forms.Textarea(
+                attrs={"rows": 10, "spellcheck": "false", "data-code-editor": "python"}
+            )
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["script"].strip = False  # indentation matters in Starlark

@@ -11,7 +11,7 @@ import secrets
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.core.validators import validate_slug
+from django.core.validators import MaxLengthValidator, validate_slug
 from django.db import models
 from django.db.models import F
 from django.urls import reverse
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
 
 NAME_MAX_LENGTH = 100
+DESCRIPTION_MAX_LENGTH = 10_000
 NAME_HELP = "Letters, digits, underscores and hyphens, e.g. stripe_payment_request."
 
 
@@ -47,7 +48,12 @@ class FlowDefinition(models.Model):
         validators=[validate_slug, flow_name_validator],
         help_text=NAME_HELP,
     )
-    description = models.TextField(blank=True)
+    # A TextField's max_length bounds only its form field: the validator bounds the model too.
+    description = models.TextField(
+        blank=True,
+        max_length=DESCRIPTION_MAX_LENGTH,
+        validators=[MaxLengthValidator(DESCRIPTION_MAX_LENGTH)],
+    )
     version = models.PositiveIntegerField(default=1, help_text="Goes up on every saved change.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -212,7 +218,7 @@ class RunRecord(models.Model):
 
 
 class AuditEntry(models.Model):
-    """Who did what to a run or a definition, and when."""
+    """Who did what to a run or a definition, and when; also who was locked out of logging in."""
 
     class Action(models.TextChoices):
         LAUNCH = "launch", "launched"
@@ -220,6 +226,7 @@ class AuditEntry(models.Model):
         FIX_AND_RESUME = "fix_and_resume", "fixed a step and resumed"
         CANCEL = "cancel", "cancelled"
         DEFINITION_CHANGE = "definition_change", "changed the definition"
+        LOGIN_LOCKOUT = "login_lockout", "was locked out after failed logins"
 
     flow_id = models.CharField(max_length=64, blank=True, help_text="The run, if any.")
     definition = models.ForeignKey(
@@ -251,7 +258,22 @@ class AuditEntry(models.Model):
         definition: FlowDefinition | None = None,
         **details: Any,
     ) -> AuditEntry:
-        return cls.objects.create(
+        entry = cls.entry(action, user, flow_id=flow_id, definition=definition, **details)
+        entry.save()
+        return entry
+
+    @classmethod
+    def entry(
+        cls,
+        action: AuditEntry.Action,
+        user: AbstractBaseUser | None,
+        *,
+        flow_id: str = "",
+        definition: FlowDefinition | None = None,
+        **details: Any,
+    ) -> AuditEntry:
+        """An unsaved entry, for bulk_create."""
+        return cls(
             action=action,
             user=user,
             username=user.get_username() if user else "",

@@ -1,19 +1,20 @@
 """Flows in and out of the builder: export as JSON or as Python builder code, import from JSON.
 
 The JSON is the engine's `Flow.to_dict()` plus a description; an import goes through the
-engine's builder, so it is accepted only if it would run.
+engine's builder and then the models' validators, as the builder's forms do, so it is accepted
+only if it would run and the builder would have saved it.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_slug
 
+from flows import strict_json
 from flows.engine.builder import Flow, Step, new_flow, new_step
-from flows.models import NAME_MAX_LENGTH, FlowDefinition
+from flows.models import NAME_MAX_LENGTH, FlowDefinition, StepDefinition
 
 
 def export_dict(definition: FlowDefinition) -> dict[str, Any]:
@@ -93,12 +94,7 @@ def _check_slug(name: str, what: str) -> None:
 
 def parse_import(text: str) -> tuple[Flow, str]:
     """Read exported JSON into an engine Flow and its description; ValueError says what's wrong."""
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ValueError(
-            f"not valid JSON: line {error.lineno}, column {error.colno}: {error.msg}"
-        ) from None
+    data = strict_json.loads(text)  # its JsonRejected is a ValueError
     _require(isinstance(data, dict), "the file must hold one JSON object describing a flow")
     _require(isinstance(data.get("name"), str), "the flow needs a text field 'name'")
     _check_slug(data["name"], "flow name")
@@ -109,8 +105,28 @@ def parse_import(text: str) -> tuple[Flow, str]:
     for index, step in enumerate(data["steps"]):
         builder.add_step(_parse_step(index, step))
     flow = builder.build()
+    _validate_as_stored(flow, description)
     _require(
         not FlowDefinition.objects.filter(name=flow.name).exists(),
         f"a flow named {flow.name!r} already exists: rename it in the JSON or delete that flow",
     )
     return flow, description
+
+
+def _validate_as_stored(flow: Flow, description: str) -> None:
+    """Run the validators the builder's forms run through the models: the engine's rules again,
+    and what the database holds (text lengths, integer ranges)."""
+    checks: list[tuple[str, FlowDefinition | StepDefinition]] = [
+        ("the flow", FlowDefinition(name=flow.name, description=description))
+    ]
+    for index, step in enumerate(flow.steps):
+        stored = StepDefinition(
+            name=step.name, script=step.script, timeout=step.timeout, retries=step.retries
+        )
+        checks.append((f"step {index + 1}", stored))
+    for where, instance in checks:
+        try:
+            instance.full_clean(exclude=["flow"], validate_unique=False, validate_constraints=False)
+        except ValidationError as error:
+            field, messages = next(iter(error.message_dict.items()))
+            raise ValueError(f"{where} {field}: {messages[0]}") from None

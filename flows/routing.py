@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import path, re_path
 
-from flows.live.consumers import DashboardConsumer, RunConsumer, RunsConsumer
+from flows.live.consumers import DashboardConsumer, NoSuchPage, RunConsumer, RunsConsumer
 
 websocket_urlpatterns = [
     path("ws/dashboard/", DashboardConsumer.as_asgi()),
     path("ws/runs/", RunsConsumer.as_asgi()),
     path("ws/runs/<str:flow_id>/", RunConsumer.as_asgi()),
+    re_path(r"", NoSuchPage.as_asgi()),  # last: any other path
 ]

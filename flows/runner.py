@@ -12,11 +12,13 @@ import asyncio
 import logging
 import os
 import signal
+import sys
 
 import uvloop
 
 from flows.engine.parent_death import die_with_parent
 from flows.engine.runner import Runner
+from flows.engine.server_version import UnsupportedServer
 from flows.engine.store import DEFAULT_RETENTION_SECONDS
 
 
@@ -82,7 +84,10 @@ def main(argv: list[str] | None = None) -> None:
         shutdown_grace_seconds=arguments.shutdown_grace,
         retention_seconds=arguments.retention_seconds,
     )
-    uvloop.run(run_until_signalled(runner))
+    try:
+        uvloop.run(run_until_signalled(runner))
+    except UnsupportedServer as error:
+        sys.exit(f"flows.runner: {error}")
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ class Service(Protocol):
 
 
 ServicesFactory = Callable[[], list[Service]]
+StartupCheck = Callable[[], Awaitable[object]]
 
 
 async def keep_running(service: Service, stopping: asyncio.Event) -> None:
@@ -62,9 +63,17 @@ async def keep_running(service: Service, stopping: asyncio.Event) -> None:
 
 
 class LifespanServices:
-    def __init__(self, application: Any, services_factory: ServicesFactory) -> None:
+    def __init__(
+        self,
+        application: Any,
+        services_factory: ServicesFactory,
+        startup_check: StartupCheck | None = None,
+    ) -> None:
+        """`startup_check` runs before any service starts; whatever it raises refuses the
+        start-up, with the error's text as the one line the server logs."""
         self.application = application
         self.services_factory = services_factory
+        self.startup_check = startup_check
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         if scope["type"] != "lifespan":
@@ -80,6 +89,12 @@ class LifespanServices:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                try:
+                    if self.startup_check is not None:
+                        await self.startup_check()
+                except Exception as error:
+                    await send({"type": "lifespan.startup.failed", "message": str(error)})
+                    return
                 for service in self.services_factory():
                     await service.start()
                     name = type(service).__name__

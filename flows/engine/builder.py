@@ -19,6 +19,8 @@ from flows.engine.sandbox.syntax import check_script
 
 DEFAULT_TIMEOUT_SECONDS = 30
 DEFAULT_RETRIES = 0
+# Far longer than a step script needs to be; every run keeps its own copy of each script.
+MAX_SCRIPT_CHARS = 50_000
 # Between attempts a step waits backoff_base * backoff_factor ** (failures - 1) seconds, at most
 # MAX_BACKOFF_SECONDS, less a random part of up to half (jitter: retries of many runs that failed
 # together do not all come back at once). A base of 0 retries at once.
@@ -158,7 +160,12 @@ def validate_backoff(base_seconds: float, factor: float) -> None:
 
 
 def validate_script(script: str) -> None:
-    """Raise ValueError with line and column when the script does not parse."""
+    """Raise ValueError with line and column when the script does not parse, or when it is
+    over MAX_SCRIPT_CHARS long."""
+    if len(script) > MAX_SCRIPT_CHARS:
+        raise ValueError(
+            f"script is {len(script):,} characters long, over the {MAX_SCRIPT_CHARS:,} allowed"
+        )
     error = check_script(script)
     if error is not None:
         raise ValueError(f"script does not parse: {error}")

@@ -7,9 +7,10 @@ It never runs steps itself: runners (flows/engine/runner.py) do, from the Redis 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
 
 import redis.asyncio as redis
@@ -19,6 +20,7 @@ from flows.engine.keys import Keys
 from flows.engine.state import FlowState, StepState
 from flows.engine.statuses import FINAL_FLOW_STATUSES
 from flows.engine.store import DEFAULT_RETENTION_SECONDS, ActionResult, RunStore
+from flows.engine.subscriptions import RESYNC, Listener, RunSubscriptions
 
 
 def encode_input(input: Any) -> str:
@@ -33,8 +35,20 @@ def encode_input(input: Any) -> str:
         raise ValueError(f"input cannot be encoded as JSON: {error}") from None
 
 
+# Connections one executor opens at most; calls past that wait for a free one.
+DEFAULT_MAX_CONNECTIONS = 32
+# Runs a batch launch stores per pipeline (one round trip each).
+LAUNCH_BATCH_SIZE = 500
+
+FlowsOrFlow = Flow | Sequence[Flow]
+
+
 class FlowExecutor:
-    """Client of the engine's Redis state. Creating one does no I/O."""
+    """Client of the engine's Redis state. Creating one does no I/O.
+
+    Safe for any number of concurrent calls in one event loop: they share a pool of at most
+    `max_connections` connections (a call waits for a free one rather than failing), and every
+    wait and watch shares one pub/sub connection."""
 
     def __init__(
         self,
@@ -42,10 +56,15 @@ class FlowExecutor:
         *,
         key_prefix: str = "",
         retention_seconds: int = DEFAULT_RETENTION_SECONDS,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
-        self.redis = redis.Redis.from_url(redis_url, decode_responses=True)
+        pool = redis.BlockingConnectionPool.from_url(
+            redis_url, max_connections=max_connections, timeout=None, decode_responses=True
+        )
+        self.redis = redis.Redis.from_pool(pool)
         self.keys = Keys(key_prefix)
         self.store = RunStore(self.redis, self.keys, retention_seconds)
+        self.subscriptions = RunSubscriptions(self.redis, self.keys)
 
     async def __aenter__(self) -> FlowExecutor:
         return self
@@ -54,6 +73,7 @@ class FlowExecutor:
         await self.close()
 
     async def close(self) -> None:
+        await self.subscriptions.close()
         await self.redis.aclose()
 
     async def execute_flow(
@@ -64,10 +84,39 @@ class FlowExecutor:
         `meta` is free-form JSON kept with the run (who launched it, definition version...).
         """
         validate_flow(flow)
-        input_json = encode_input(input)
         flow_id = uuid.uuid4().hex
-        await self.store.create(flow_id, flow, input_json, json.dumps(meta or {}))
+        await self.store.create(flow_id, flow, encode_input(input), json.dumps(meta or {}))
         return flow_id
+
+    async def execute_flows(
+        self,
+        flows: FlowsOrFlow,
+        inputs: Sequence[dict[str, Any] | None] | None = None,
+        *,
+        meta: dict | None = None,
+    ) -> list[str]:
+        """Launch many runs at once and return their flow ids, in order.
+
+        Either one flow and a list of inputs (a run per input), or a list of flows (with a list
+        of as many inputs, or none). Everything is checked before anything is stored, and runs
+        are stored LAUNCH_BATCH_SIZE per round trip."""
+        if isinstance(flows, Flow):
+            if inputs is None:
+                raise ValueError("give a list of inputs with one flow (a run per input)")
+            flows = [flows] * len(inputs)
+        elif inputs is not None and len(inputs) != len(flows):
+            raise ValueError(f"{len(flows)} flows but {len(inputs)} inputs: give one per flow")
+        for flow in {id(flow): flow for flow in flows}.values():
+            validate_flow(flow)
+        input_jsons = [encode_input(one) for one in inputs or [None] * len(flows)]
+        meta_json = json.dumps(meta or {})
+        runs = [
+            (uuid.uuid4().hex, flow, input_json, meta_json)
+            for flow, input_json in zip(flows, input_jsons, strict=True)
+        ]
+        for start in range(0, len(runs), LAUNCH_BATCH_SIZE):
+            await self.store.create_many(runs[start : start + LAUNCH_BATCH_SIZE])
+        return [flow_id for flow_id, *_ in runs]
 
     async def get_flow_state(self, flow_id: str) -> FlowState:
         return await self.store.read_flow(flow_id)
@@ -84,31 +133,82 @@ class FlowExecutor:
         """Yield the run's transition events as they happen, until the run ends.
 
         Events are dicts with kind ("flow" or "step"), flow_id, status, at, error, and for
-        steps step_id and attempt_count. Subscribing before reading the state means a
-        transition between the two cannot be missed; nothing is yielded for an ended run.
+        steps step_id and attempt_count. Nothing is yielded for an ended run. Should the
+        connection drop, events published meanwhile are lost, but the watch still ends when
+        the run does.
         """
-        async with self.redis.pubsub(ignore_subscribe_messages=True) as pubsub:
-            await pubsub.subscribe(self.keys.flow_channel(flow_id))
+        listener = self.subscriptions.listener()
+        try:
+            await listener.listen_to([flow_id])
             if (await self.store.read_flow(flow_id)).status in FINAL_FLOW_STATUSES:
                 return
             while True:
-                message = await pubsub.get_message(timeout=None)
-                if message is None:
+                event = await listener.queue.get()
+                if event is RESYNC:
+                    if (await self.store.read_flow(flow_id)).status in FINAL_FLOW_STATUSES:
+                        return
                     continue
-                event = json.loads(message["data"])
                 yield event
-                if event["kind"] == "flow" and event["status"] in FINAL_FLOW_STATUSES:
+                if _is_final(event):
                     return
+        finally:
+            listener.close()
 
     async def wait_for_flow(self, flow_id: str, timeout: float | None = None) -> FlowState:
         """Return the run's state as soon as it is Completed, Failed or Cancelled.
 
-        Raises TimeoutError after `timeout` seconds.
-        """
-        async with asyncio.timeout(timeout):
-            async for _event in self.watch_flow(flow_id):
-                pass
-            return await self.store.read_flow(flow_id)
+        Raises TimeoutError after `timeout` seconds, RunNotFound for an unknown run."""
+        (state,) = await self.wait_for_flows([flow_id], timeout=timeout)
+        return state
+
+    async def wait_for_flows(
+        self, flow_ids: Sequence[str], timeout: float | None = None
+    ) -> list[FlowState]:
+        """The final states of these runs, in the same order, once every one has ended.
+
+        Raises TimeoutError, naming how many had not ended, after `timeout` seconds."""
+        ended = {state.flow_id: state async for state in self.as_completed(flow_ids, timeout)}
+        return [ended[flow_id] for flow_id in flow_ids]
+
+    async def as_completed(
+        self, flow_ids: Iterable[str], timeout: float | None = None
+    ) -> AsyncIterator[FlowState]:
+        """Yield each run's final state as it ends (an ended run's at once), each run once.
+
+        Raises TimeoutError, naming how many had not ended, after `timeout` seconds, and
+        RunNotFound for a run Redis does not hold."""
+        remaining = set(flow_ids)
+        total = len(remaining)
+        deadline = None if timeout is None else asyncio.get_running_loop().time() + timeout
+        # Runs that have ended already need no subscription: one read answers them.
+        for state in await self._take_ended(remaining, set(remaining)):
+            yield state
+        if not remaining:
+            return
+        listener = self.subscriptions.listener()
+        try:
+            async with _bounded(deadline, timeout, remaining, total):
+                await listener.listen_to(list(remaining))
+            # Heard from now on; read once more for runs that ended before that.
+            candidates = set(remaining)
+            while remaining:
+                for state in await self._take_ended(remaining, candidates):
+                    yield state
+                if remaining:
+                    async with _bounded(deadline, timeout, remaining, total):
+                        candidates = await _next_candidates(listener, remaining)
+        finally:
+            listener.close()
+
+    async def _take_ended(self, remaining: set[str], candidates: set[str]) -> list[FlowState]:
+        """Read the candidates' states; those that have ended leave `remaining` and are
+        returned."""
+        if not candidates:
+            return []
+        states = await self.store.read_flows(list(candidates))
+        ended = [state for state in states if state.status in FINAL_FLOW_STATUSES]
+        remaining.difference_update(state.flow_id for state in ended)
+        return ended
 
     async def retry_step(
         self, flow_id: str, step_id: str, *, replacement: Flow | None = None
@@ -130,3 +230,33 @@ class FlowExecutor:
     async def cancel_flow(self, flow_id: str) -> ActionResult:
         """Cancel a live run; its running step is stopped by the runner holding it."""
         return await self.store.cancel(flow_id)
+
+
+def _is_final(event: dict[str, Any]) -> bool:
+    return event["kind"] == "flow" and event["status"] in FINAL_FLOW_STATUSES
+
+
+async def _next_candidates(listener: Listener, remaining: set[str]) -> set[str]:
+    """Wait for the listener's next events and return the runs they say may have ended: those
+    with a final event, or every remaining run after a RESYNC."""
+    events = [await listener.queue.get()]
+    while not listener.queue.empty():
+        events.append(listener.queue.get_nowait())
+    if any(event is RESYNC for event in events):
+        return set(remaining)
+    return {event["flow_id"] for event in events if _is_final(event)} & remaining
+
+
+@contextlib.asynccontextmanager
+async def _bounded(
+    deadline: float | None, timeout: float | None, remaining: set[str], total: int
+) -> AsyncIterator[None]:
+    """A wait's part, bounded by the whole wait's deadline; the TimeoutError says how much of
+    the wait was left."""
+    try:
+        async with asyncio.timeout_at(deadline):
+            yield
+    except TimeoutError:
+        raise TimeoutError(
+            f"{len(remaining)} of {total} runs had not ended after {timeout} s"
+        ) from None

@@ -28,6 +28,7 @@ from flows.engine.sandbox.engine import ScriptEngine
 from flows.engine.sandbox.pool import WorkerPool
 from flows.engine.sandbox.starlark_runtime import ScriptRequest, ScriptResult
 from flows.engine.sandbox.syntax import ScriptError, steps_read
+from flows.engine.server_version import check_server
 from flows.engine.statuses import FlowStatus
 from flows.engine.store import DEFAULT_RETENTION_SECONDS, Claim, RunContext, RunStore
 
@@ -82,6 +83,7 @@ class Runner:
 
     async def start(self) -> None:
         if not self._started:
+            await check_server(self.redis)
             await self.store.ensure_group()
             await self.engine.start()
             self._started = True

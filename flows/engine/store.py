@@ -101,6 +101,18 @@ class RunStore:
                 raise
 
     async def create(self, flow_id: str, flow: Flow, input_json: str, meta_json: str) -> None:
+        await self._scripts["create"](**self._create_call(flow_id, flow, input_json, meta_json))
+
+    async def create_many(self, runs: list[tuple[str, Flow, str, str]]) -> None:
+        """create() for each (flow_id, flow, input_json, meta_json), in one round trip."""
+        async with self.client.pipeline(transaction=False) as pipe:
+            for run in runs:
+                await self._scripts["create"](**self._create_call(*run), client=pipe)
+            await pipe.execute()
+
+    def _create_call(
+        self, flow_id: str, flow: Flow, input_json: str, meta_json: str
+    ) -> dict[str, list]:
         keys = [self.keys.flow(flow_id), self.keys.queue, self.keys.events, self.keys.runs]
         keys += [self.keys.step(flow_id, step.name) for step in flow.steps]
         args: list[Any] = [
@@ -114,7 +126,7 @@ class RunStore:
         ]
         for step in flow.steps:
             args += [step.name, step.max_attempts]
-        await self._scripts["create"](keys=keys, args=args)
+        return {"keys": keys, "args": args}
 
     async def take(self, consumer: str, count: int) -> list[tuple[str, str, Claim | str]]:
         """Read up to `count` new tasks and claim their runs' current steps, in one call.
@@ -260,6 +272,17 @@ class RunStore:
         if not data:
             raise RunNotFound(f"no run {flow_id!r} in Redis")
         return FlowState.from_hash(data)
+
+    async def read_flows(self, flow_ids: list[str]) -> list[FlowState]:
+        """read_flow() of each run, in one round trip; RunNotFound if any is missing."""
+        async with self.client.pipeline(transaction=False) as pipe:
+            for flow_id in flow_ids:
+                pipe.hgetall(self.keys.flow(flow_id))
+            rows = await pipe.execute()
+        missing = [flow_id for flow_id, row in zip(flow_ids, rows, strict=True) if not row]
+        if missing:
+            raise RunNotFound(f"no run {missing[0]!r} in Redis ({len(missing)} missing)")
+        return [FlowState.from_hash(row) for row in rows]
 
     async def read_step(self, flow_id: str, step_id: str) -> StepState:
         data = await self.client.hgetall(self.keys.step(flow_id, step_id))

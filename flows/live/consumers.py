@@ -16,7 +16,7 @@ from django.http import QueryDict
 
 from flows import history
 from flows.live import feeds, pages, watchers
-from flows.live.groups import VIEW_PERMISSION, Abilities, group_name
+from flows.live.groups import VIEW_PERMISSION, Abilities, group_name, is_run_id
 from flows.live.shared_reads import SharedReads
 
 SHARED_READS: SharedReads[list[str] | None] = SharedReads()
@@ -122,6 +122,12 @@ class LiveConsumer(AsyncWebsocketConsumer):
 class RunConsumer(LiveConsumer):
     page = "run"
 
+    async def connect(self) -> None:
+        if not is_run_id(self.flow_id()):
+            await self.close()  # no run has it, and it may not even make a group name
+            return
+        await super().connect()
+
     def flow_id(self) -> str:
         return self.scope["url_route"]["kwargs"]["flow_id"]
 
@@ -208,3 +214,11 @@ class DashboardConsumer(LiveConsumer):
 
     def current_state(self, abilities: Abilities) -> list[str] | None:
         return [feeds.render_dashboard()]
+
+
+class NoSuchPage(AsyncWebsocketConsumer):
+    """A socket to any other path (`/ws/runs/a%2Fb/`, say) is refused, rather than raising
+    Channels' "No route found" error."""
+
+    async def connect(self) -> None:
+        await self.close()

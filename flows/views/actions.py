@@ -15,15 +15,13 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from flows import actions, engine_client
+from flows import actions, engine_client, step_tests
 from flows.engine.builder import Step
-from flows.engine.sandbox.starlark_runtime import ScriptRequest
 from flows.engine.statuses import StepStatus
 from flows.engine.store import ActionResult, RunNotFound
 from flows.engine_client import RunSnapshot
 from flows.forms import FixStepForm
 from flows.views.common import HtmxHttpRequest, requires
-from flows.views.steps import TEST_TIMEOUT_CAP_SECONDS
 
 
 def _back_to_run(request: HtmxHttpRequest, flow_id: str, result: ActionResult) -> HttpResponse:
@@ -86,7 +84,9 @@ def step_fix(request: HtmxHttpRequest, flow_id: str, step_id: str) -> HttpRespon
     if request.method == "POST" and form.is_valid():
         fixed = Step(step_id, **{k: form.cleaned_data[k] for k in ("script", "timeout", "retries")})
         if request.POST.get("action") != "resume":
-            test = _test(fixed, seen_input, seen_outputs)
+            test = step_tests.run_test(
+                request.user.pk, fixed.script, fixed.timeout, seen_input, seen_outputs
+            )
             if request.htmx:
                 return render(request, "flows/_test_result.html", {"key": "fix", "test": test})
         else:
@@ -112,18 +112,6 @@ def _what_the_step_saw(run: RunSnapshot, step_id: str) -> tuple[dict, dict]:
         if step.status == StepStatus.COMPLETED:
             outputs[step.step_id] = step.output
     return run.state.input, outputs
-
-
-def _test(fixed: Step, seen_input: dict, seen_outputs: dict) -> dict:
-    request = ScriptRequest(
-        script=fixed.script,
-        input=seen_input,
-        steps=seen_outputs,
-        timeout=min(fixed.timeout, TEST_TIMEOUT_CAP_SECONDS),
-    )
-    result = engine_client.run_script_once(request)
-    output = json.dumps(json.loads(result.output_json), indent=2) if result.ok else ""
-    return {"result": result, "output": output}
 
 
 def _resume(request: HtmxHttpRequest, run: RunSnapshot, fixed: Step, save: bool) -> HttpResponse:

@@ -15,15 +15,11 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import reswap, retarget
 
-from flows import definitions, engine_client
-from flows.engine.sandbox.starlark_runtime import ScriptRequest
+from flows import definitions, engine_client, step_tests
 from flows.forms import StepForm, StepTestForm
 from flows.models import FlowDefinition, StepDefinition
 from flows.validators import script_problem
 from flows.views.common import HtmxHttpRequest, get_flow, get_step, requires
-
-# A test run holds a web worker while it runs, so it gets at most this long.
-TEST_TIMEOUT_CAP_SECONDS = 30.0
 
 
 def _key(step: StepDefinition | None) -> str:
@@ -174,25 +170,23 @@ def step_test(request: HtmxHttpRequest, name: str, step_id: int | None = None) -
     flow = get_flow(name)
     step = get_step(name, step_id) if step_id else None
     forms = _forms(flow, step, request.POST)
-    test = _run_test(*forms)
+    test = _run_test(request.user.pk, *forms)
     if request.htmx:
         return render(request, "flows/_test_result.html", {"key": _key(step), "test": test})
     return _render_form(request, flow, step, forms, test)
 
 
-def _run_test(form: StepForm, test_form: StepTestForm) -> dict[str, Any]:
+def _run_test(user_id: int, form: StepForm, test_form: StepTestForm) -> dict[str, Any]:
     form.is_valid()
     problems = [e for field in ("script", "timeout") for e in form.errors.get(field, [])]
     if not test_form.is_valid():
         problems += [e for errors in test_form.errors.values() for e in errors]
     if problems:
         return {"problems": problems}
-    request = ScriptRequest(
-        script=form.cleaned_data["script"],
-        input=test_form.cleaned_data["sample_input"],
-        steps=test_form.cleaned_data["sample_steps"],
-        timeout=min(form.cleaned_data["timeout"], TEST_TIMEOUT_CAP_SECONDS),
+    return step_tests.run_test(
+        user_id,
+        form.cleaned_data["script"],
+        form.cleaned_data["timeout"],
+        test_form.cleaned_data["sample_input"],
+        test_form.cleaned_data["sample_steps"],
     )
-    result = engine_client.run_script_once(request)
-    output = json.dumps(json.loads(result.output_json), indent=2) if result.ok else ""
-    return {"result": result, "output": output}

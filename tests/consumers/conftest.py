@@ -8,6 +8,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 
 import pytest
+import redis.asyncio as redis
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
@@ -22,6 +23,9 @@ from flowsite.lifespan import keep_running
 from tests.web.conftest import make_user, short_lived_connections  # noqa: F401 - shared
 
 Connect = Callable[..., "asyncio.Future[WebsocketCommunicator]"]
+# The site as the sockets reach it: the Host header they are sent with, and the page's origin.
+HOST = b"127.0.0.1:8000"
+ORIGIN = b"http://127.0.0.1:8000"
 
 
 def _cookie_for(user: User | None) -> bytes:
@@ -34,12 +38,15 @@ def _cookie_for(user: User | None) -> bytes:
 
 @pytest.fixture
 async def connect() -> AsyncIterator[Connect]:
-    """Open a socket to a path as a user (None: anonymous); all are closed at teardown."""
+    """Open a socket to a path as a user (None: anonymous), from a page of the site unless told
+    another origin; all are closed at teardown."""
     opened: list[WebsocketCommunicator] = []
 
-    async def open_socket(path: str, user: User | None) -> WebsocketCommunicator:
+    async def open_socket(
+        path: str, user: User | None, origin: bytes = ORIGIN, host: bytes = HOST
+    ) -> WebsocketCommunicator:
         cookie = await database_sync_to_async(_cookie_for)(user)
-        headers = [(b"origin", b"http://127.0.0.1"), (b"cookie", cookie)]
+        headers = [(b"host", host), (b"origin", origin), (b"cookie", cookie)]
         communicator = WebsocketCommunicator(application, path, headers=headers)
         opened.append(communicator)
         return communicator
@@ -58,6 +65,23 @@ async def _serve(service: LiveBridge | Archiver) -> AsyncIterator[None]:
     stopping.set()
     service.stop()
     await task
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[redis.Redis]:
+    """A client of the test Redis, closed at teardown even when the test fails (a client left
+    open warns when collected, failing whichever later test is running then)."""
+    async with redis.Redis.from_url(settings.REDIS_URL, decode_responses=True) as client:
+        yield client
+
+
+@pytest.fixture
+async def idle_bridge() -> AsyncIterator[LiveBridge]:
+    """A started bridge the test drives itself (bridge.work()); its client closed at teardown."""
+    bridge = LiveBridge(settings.REDIS_URL, settings.FLOWS_KEY_PREFIX)
+    await bridge.start()
+    yield bridge
+    await bridge.client.aclose()
 
 
 @pytest.fixture

@@ -75,6 +75,19 @@ async def test_an_unknown_run_is_refused(connect, make_user):
     assert not connected
 
 
+@pytest.mark.parametrize(
+    "flow_id",
+    ["a%20b", "f" * 200, "%C3%A9t%C3%A9", "A" * 32, "a%2Fb"],
+    ids=["space", "long", "non-ascii", "upper", "slash"],
+)
+async def test_an_id_no_run_can_have_is_refused_without_an_error(connect, make_user, flow_id):
+    socket = await connect(f"/ws/runs/{flow_id}/", await _make(make_user, VIEWER))
+
+    connected, _code = await socket.connect()
+
+    assert not connected
+
+
 async def test_the_current_state_is_sent_on_connect(connect, make_user):
     flow_id = await _launch()
     socket = await connect(f"/ws/runs/{flow_id}/", await _make(make_user, VIEWER))
@@ -162,20 +175,18 @@ async def test_a_run_nobody_watches_gets_no_update(connect, make_user, bridge):
         await asyncio.wait_for(layer.receive(eavesdropper), timeout=1)
 
 
-async def test_a_closed_page_stops_being_watched(connect, make_user):
+async def test_a_closed_page_stops_being_watched(connect, make_user, client: redis.Redis):
     flow_id = await _launch()
     socket = await connect(f"/ws/runs/{flow_id}/", await _make(make_user, VIEWER))
     group = group_name("run", Abilities(), flow_id)
     await socket.connect()
     await _receive_state(socket)
-    client = redis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
     watched_while_open = await watchers.watched(client, [("run", flow_id)])
 
     await socket.disconnect()
 
     assert watched_while_open == {group}
     assert await watchers.watched(client, [("run", flow_id)]) == set()
-    await client.aclose()
 
 
 async def test_an_action_reaches_the_audit_trail_of_pages_already_open(connect, make_user):
@@ -309,10 +320,9 @@ async def test_a_filtered_runs_list_gets_only_new_runs_of_its_flow(connect, make
 
 
 async def test_with_no_run_page_open_the_bridge_skips_the_events_then_follows_a_page(
-    connect, make_user
+    connect, make_user, idle_bridge: LiveBridge
 ):
-    bridge = LiveBridge(settings.REDIS_URL, settings.FLOWS_KEY_PREFIX)
-    await bridge.start()
+    bridge = idle_bridge
     flow_id = await _launch()
 
     await bridge.work()  # nobody watches: the events are passed over, none read
@@ -328,17 +338,15 @@ async def test_with_no_run_page_open_the_bridge_skips_the_events_then_follows_a_
     assert live["last-delivered-id"] == stream["last-generated-id"]
     assert (live["consumers"], live["entries-read"]) == (0, None)  # moved past, never read
     assert "cancelled" in await socket.receive_from(WAIT)
-    await bridge.client.aclose()
 
 
 async def test_the_dashboard_is_refreshed_at_most_once_a_second_and_its_last_change_goes_out(
-    connect, make_user
+    connect, make_user, client: redis.Redis
 ):
     socket = await connect("/ws/dashboard/", await _make(make_user, VIEWER))
     await socket.connect()
     await socket.receive_from(WAIT)
     feeds = LiveFeeds()
-    client = redis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
     archived = [RunRecord(flow_id="f1", name="pair", status="running")]
 
     await feeds(client, archived)
@@ -351,7 +359,6 @@ async def test_the_dashboard_is_refreshed_at_most_once_a_second_and_its_last_cha
     assert _ids(first) == ["dashboard"]
     assert held_back
     assert _ids(await socket.receive_from(WAIT)) == ["dashboard"]
-    await client.aclose()
 
 
 async def _receive_state(socket: WebsocketCommunicator) -> None:

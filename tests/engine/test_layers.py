@@ -7,9 +7,11 @@ import subprocess
 import sys
 
 import pytest
+import redis.asyncio as redis
 
 from flows.engine import FlowExecutor, FlowStatus, Runner
 from flows.engine.mock_api import MockApiError, MockApiTimeout, mock_api
+from flows.engine.server_version import check_server
 from flowsite.embedded_redis import EmbeddedRedis
 from tests.engine.flows import one_step_flow
 
@@ -41,7 +43,18 @@ async def test_a_flow_completes_on_the_embedded_redis_when_redis_url_is_unset(tm
         runner.stop()
         await task
     assert final.status == FlowStatus.COMPLETED
-    assert (tmp_path / "redis" / "appendonly.aof").exists()
+    # Persisted (append-only file): a new server in the same folder still holds the run.
+    with EmbeddedRedis(tmp_path / "redis") as server:
+        async with FlowExecutor(server.url) as executor:
+            assert (await executor.get_flow_state(flow_id)).status == FlowStatus.COMPLETED
+
+
+async def test_the_embedded_server_is_a_current_valkey(tmp_path):
+    with EmbeddedRedis(tmp_path / "redis") as server:
+        async with redis.Redis.from_url(server.url) as client:
+            version = await check_server(client)
+    assert version.name == "Valkey"
+    assert version.version >= (9, 1)
 
 
 def test_the_settings_point_at_the_embedded_redis_when_redis_url_is_unset(tmp_path):

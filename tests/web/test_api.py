@@ -2,9 +2,12 @@ from __future__ import annotations
 
 import json
 
+from asgiref.sync import async_to_sync
+from django.conf import settings
 from django.test import Client
 
-from flows.models import RunRecord
+from flows.engine import FlowExecutor
+from flows.models import AuditEntry, RunRecord
 
 
 def _launch(client: Client, token: str | None, name: str, body: str = "{}"):
@@ -31,12 +34,26 @@ def test_missing_token_is_401_with_a_json_error(client: Client, stripe):
 
     assert response.status_code == 401
     assert "Authorization: Bearer" in response.json()["error"]
+    assert response["WWW-Authenticate"] == 'Bearer realm="Flowsite"'
 
 
-def test_wrong_token_is_401(client: Client, stripe, token_for):
+def test_wrong_token_is_401_saying_the_token_is_invalid(client: Client, stripe, token_for):
     token_for("Operator")
 
-    assert _launch(client, "fst_not-a-real-token", stripe.name).status_code == 401
+    response = _launch(client, "fst_not-a-real-token", stripe.name)
+
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == 'Bearer realm="Flowsite", error="invalid_token"'
+
+
+def test_a_body_over_the_request_cap_is_a_json_413(client: Client, stripe, token_for):
+    body = '{"a": "' + "x" * settings.DATA_UPLOAD_MAX_MEMORY_SIZE + '"}'
+
+    response = _launch(client, token_for("Operator"), stripe.name, body)
+
+    assert response.status_code == 413
+    assert response.json() == {"error": "the body is over the 2,621,440 bytes a request may have"}
+    assert not RunRecord.objects.exists()
 
 
 def test_a_viewer_may_not_launch(client: Client, stripe, token_for):
@@ -113,3 +130,53 @@ def test_the_api_ignores_session_logins(operator: Client, stripe):
     )
 
     assert response.status_code == 401
+
+
+def _flow_inputs(flow_ids: list[str]) -> list[dict]:
+    async def read() -> list[dict]:
+        async with FlowExecutor(settings.REDIS_URL, key_prefix=settings.FLOWS_KEY_PREFIX) as ex:
+            return [state.input for state in await ex.store.read_flows(flow_ids)]
+
+    return async_to_sync(read)()
+
+
+def test_a_batch_of_1000_inputs_launches_1000_runs_in_order(client: Client, stripe, token_for):
+    inputs = [{"order": n} for n in range(1000)]
+
+    response = _launch(client, token_for("Operator"), stripe.name, json.dumps({"inputs": inputs}))
+
+    assert response.status_code == 202
+    runs = response.json()["runs"]
+    flow_ids = [run["flow_id"] for run in runs]
+    assert len(set(flow_ids)) == 1000
+    assert runs[0]["status_url"] == f"http://testserver/api/runs/{flow_ids[0]}"
+    assert _flow_inputs(flow_ids) == inputs
+    assert AuditEntry.objects.filter(action=AuditEntry.Action.LAUNCH).count() == 1000
+
+
+def test_a_batch_of_1001_inputs_is_a_400_and_launches_nothing(client: Client, stripe, token_for):
+    body = json.dumps({"inputs": [{"order": n} for n in range(1001)]})
+
+    response = _launch(client, token_for("Operator"), stripe.name, body)
+
+    assert response.status_code == 400
+    assert response.json() == {"error": "'inputs' must hold 1 to 1000 inputs per call, not 1001"}
+    assert not AuditEntry.objects.exists()
+
+
+def test_a_batch_input_that_is_not_an_object_is_a_400(client: Client, stripe, token_for):
+    body = json.dumps({"inputs": [{"order": 1}, [2]]})
+
+    response = _launch(client, token_for("Operator"), stripe.name, body)
+
+    assert response.status_code == 400
+    assert response.json() == {"error": "'inputs' must be a list of JSON objects, one per run"}
+
+
+def test_a_viewer_may_not_launch_a_batch(client: Client, stripe, token_for):
+    body = json.dumps({"inputs": [{"order": 1}]})
+
+    response = _launch(client, token_for("Viewer"), stripe.name, body)
+
+    assert response.status_code == 403
+    assert not AuditEntry.objects.exists()

@@ -163,3 +163,13 @@ def test_delete_flow_asks_for_confirmation_then_deletes(admin: Client, stripe):
     assert b"Delete flow stripe_payment_request?" in confirm.content
     assert response["Location"] == "/flows/"
     assert not FlowDefinition.objects.exists()
+
+
+def test_a_description_over_the_cap_is_refused_inline(operator: Client, stripe):
+    response = operator.post(
+        f"/flows/{stripe.name}/save/", {"name": stripe.name, "description": "d" * 10_001}
+    )
+
+    assert b"Ensure this value has at most 10000 characters (it has 10001)." in response.content
+    stripe.refresh_from_db()
+    assert stripe.description == "example"

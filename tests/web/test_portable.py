@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import html
 import json
+import re
 
+from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
@@ -82,3 +85,52 @@ def test_import_asks_for_json_when_given_nothing(operator: Client, db: None):
     response = operator.post("/flows/import/", {"definition": ""})
 
     assert b"Paste the flow&#x27;s JSON or choose the exported file." in response.content
+
+
+def _field_errors(content: str) -> str:
+    return " ".join(re.findall(r'<small class="field-error"[^>]*>([^<]*)</small>', content))
+
+
+def _import(client: Client, flow: dict) -> str:
+    response = client.post("/flows/import/", {"definition": json.dumps(flow)})
+    return html.unescape(response.content.decode())
+
+
+def test_import_refuses_retries_the_database_cannot_hold(operator: Client, db: None):
+    step = {"name": "a", "script": "1", "retries": 10**30}
+
+    content = _import(operator, {"name": "x", "steps": [step]})
+
+    # The database's bound (or the site's maximum retries, which is lower): either says so.
+    assert "retries" in _field_errors(content)
+    assert not FlowDefinition.objects.exists()
+
+
+def test_import_caps_the_description_as_the_flow_form_does(operator: Client, db: None):
+    flow = {"name": "x", "description": "d" * 10_001, "steps": [{"name": "a", "script": "1"}]}
+
+    content = _import(operator, flow)
+
+    assert "The flow description: Ensure this value has at most 10000 characters" in content
+    assert not FlowDefinition.objects.exists()
+
+
+def test_import_caps_the_script_length_as_the_step_form_does(operator: Client, db: None):
+    script = '"' + "s" * 50_000 + '"'
+
+    content = _import(operator, {"name": "x", "steps": [{"name": "a", "script": script}]})
+
+    assert "script is 50,002 characters long, over the 50,000 allowed" in content
+    assert not FlowDefinition.objects.exists()
+
+
+def test_an_uploaded_file_over_the_request_cap_is_refused_unread(operator: Client, db: None):
+    flow = json.dumps({"name": "x", "steps": [{"name": "a", "script": "1"}]})
+    padded = flow.encode() + b" " * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1)
+    upload = SimpleUploadedFile("x.json", padded, content_type="application/json")
+
+    response = operator.post("/flows/import/", {"file": upload})
+
+    assert response.status_code == 200
+    assert "over the 2.5\xa0MB an import may be" in html.unescape(response.content.decode())
+    assert not FlowDefinition.objects.exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 
 import pytest
 import redis
@@ -13,12 +14,12 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from flows import definitions
+from flows import definitions, engine_client
 from flows.engine.builder import Flow, Step
 from flows.engine.executor import FlowExecutor
 from flows.engine.runner import Runner
 from flows.engine.statuses import FlowStatus
-from flows.models import AuditEntry, RunRecord
+from flows.models import AuditEntry, FlowDefinition, RunRecord
 
 FAILING = Flow("fails", (Step("ok", '"fine"'), Step("broken", 'fail("no")')))
 
@@ -106,6 +107,24 @@ def test_a_bad_script_is_refused_where_it_was_typed(admin: Client, failed_run: s
     assert response.status_code == 200
     assert b"1 +</textarea>" in response.content
     assert b'class="field-error"' in response.content
+    assert not AuditEntry.objects.filter(action=AuditEntry.Action.FIX_AND_RESUME).exists()
+
+
+def test_a_fix_the_definition_could_not_hold_is_refused_before_anything_happens(
+    admin: Client, failed_run: str
+):
+    form = {"script": '"fixed"', "timeout": "5", "retries": str(10**30)}
+
+    response = admin.post(
+        f"/runs/{failed_run}/steps/broken/fix/",
+        {**form, "save_to_definition": "on", "action": "resume"},
+    )
+
+    assert response.status_code == 200
+    assert re.search(rb'id="id_retries"[^>]*>\s*<small class="field-error">', response.content)
+    assert engine_client.read_run(failed_run).state.status == FlowStatus.FAILED
+    definition = FlowDefinition.objects.get(name=FAILING.name)
+    assert (definition.version, definition.steps.get(name="broken").retries) == (1, 0)
     assert not AuditEntry.objects.filter(action=AuditEntry.Action.FIX_AND_RESUME).exists()
 
 

@@ -202,3 +202,14 @@ def test_test_step_without_javascript_shows_the_result_on_the_step_page(operator
     assert b"<html" in response.content
     assert b"configuring Stripe for ada@example.com" in response.content
     assert b'value="stripe_config"' in response.content
+
+
+def test_a_script_over_the_length_cap_is_refused_under_the_field(operator: Client, stripe):
+    script = '"' + "s" * 50_000 + '"'
+
+    response = operator.post(
+        f"/flows/{stripe.name}/steps/new/", {**STEP, "script": script}, headers=HTMX
+    )
+
+    assert b"Script is 50,002 characters long, over the 50,000 allowed" in response.content
+    assert not StepDefinition.objects.filter(name="charge").exists()

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uvloop
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from flows.engine.runner import Runner
+from flows.engine.server_version import UnsupportedServer
 from flows.runner import run_until_signalled
 from flowsite.embedded_redis import EmbeddedRedis
 
@@ -29,6 +30,8 @@ class Command(BaseCommand):
                 retention_seconds=settings.FLOWS_RETENTION_SECONDS,
             )
             uvloop.run(run_until_signalled(runner))
+        except UnsupportedServer as error:
+            raise CommandError(str(error)) from None
         finally:
             if embedded:
                 embedded.stop()

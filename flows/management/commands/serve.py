@@ -31,7 +31,7 @@ class Command(BaseCommand):
         embedded = EmbeddedRedis(settings.EMBEDDED_REDIS_DIR) if settings.REDIS_EMBEDDED else None
         if embedded:
             embedded.start()
-            self.stdout.write(f"Embedded Redis at {embedded.url} (data in {embedded.directory})")
+            self.stdout.write(f"Embedded Valkey at {embedded.url} (data in {embedded.directory})")
         try:
             call_command("migrate", interactive=False, verbosity=0)
             if "bootstrap" in get_commands():
