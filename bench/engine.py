@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import os
 import signal
 import statistics
@@ -29,6 +30,7 @@ from _support import delete_prefix
 from flows.engine import Flow, FlowExecutor, FlowStatus, new_flow, new_step
 
 
+@functools.cache
 def chain(steps: int) -> Flow:
     builder = new_flow(f"bench_{steps}")
     for index in range(steps):
@@ -53,13 +55,15 @@ def start_runners(redis_url: str, prefix: str, count: int, concurrency: int) -> 
     return [subprocess.Popen(command) for _ in range(count)]
 
 
-async def chain_wall_times(executor: FlowExecutor, steps: int, repeats: int) -> list[float]:
+async def chain_wall_times(
+    executor: FlowExecutor, steps: int, repeats: int, timeout: float = 60
+) -> list[float]:
     flow = chain(steps)
     times = []
     for _ in range(repeats):
         started = time.perf_counter()
         flow_id = await executor.execute_flow(flow)
-        state = await executor.wait_for_flow(flow_id, timeout=60)
+        state = await executor.wait_for_flow(flow_id, timeout=timeout)
         times.append(time.perf_counter() - started)
         assert state.status == FlowStatus.COMPLETED, state
     return times

@@ -60,6 +60,9 @@ FLOWS_RUNNER_CONCURRENCY = env_int("FLOWS_RUNNER_CONCURRENCY", 4, minimum=1)
 FLOWS_RETENTION_SECONDS = env_int("FLOWS_RETENTION_SECONDS", 7 * 24 * 3600, minimum=0)
 # Test runs of step scripts at once per web process (flows/step_tests.py); more are told "busy".
 FLOWS_TEST_RUNS_AT_ONCE = env_int("FLOWS_TEST_RUNS_AT_ONCE", 2, minimum=1)
+# What a step may ask for (the engine's validators check every step against them: flows/apps.py).
+FLOWS_MAX_STEP_TIMEOUT = env_int("FLOWS_MAX_STEP_TIMEOUT", 3600, minimum=1)
+FLOWS_MAX_RETRIES = env_int("FLOWS_MAX_RETRIES", 25, minimum=0)
 
 INSTALLED_APPS = [
     "django.contrib.admin",

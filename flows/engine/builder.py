@@ -10,8 +10,9 @@ the JSON API use the same `validate_*` functions so that a definition that saves
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 from flows.engine.sandbox.syntax import check_script
@@ -20,6 +21,37 @@ DEFAULT_TIMEOUT_SECONDS = 30
 DEFAULT_RETRIES = 0
 # Far longer than a step script needs to be; every run keeps its own copy of each script.
 MAX_SCRIPT_CHARS = 50_000
+# Between attempts a step waits backoff_base * backoff_factor ** (failures - 1) seconds, at most
+# MAX_BACKOFF_SECONDS, less a random part of up to half (jitter: retries of many runs that failed
+# together do not all come back at once). A base of 0 retries at once.
+DEFAULT_BACKOFF_BASE_SECONDS = 1.0
+DEFAULT_BACKOFF_FACTOR = 2.0
+MAX_BACKOFF_SECONDS = 300.0
+MAX_BACKOFF_FACTOR = 10.0
+
+
+@dataclass(frozen=True)
+class StepLimits:
+    """The site's maxima for what a step may ask for: a step holds a runner slot for up to its
+    timeout, and each attempt costs a sandbox run. The web app sets them from
+    FLOWS_MAX_STEP_TIMEOUT and FLOWS_MAX_RETRIES (set_step_limits)."""
+
+    max_timeout_seconds: float = 3600.0
+    max_retries: int = 25
+
+
+_limits = StepLimits()
+
+
+def step_limits() -> StepLimits:
+    return _limits
+
+
+def set_step_limits(limits: StepLimits) -> None:
+    """Replace the maxima every validator below checks (once, at start-up)."""
+    global _limits
+    _limits = limits
+    validate_flow.cache_clear()
 
 
 @dataclass(frozen=True)
@@ -30,10 +62,19 @@ class Step:
     script: str
     timeout: float = DEFAULT_TIMEOUT_SECONDS
     retries: int = DEFAULT_RETRIES
+    backoff_base: float = DEFAULT_BACKOFF_BASE_SECONDS
+    backoff_factor: float = DEFAULT_BACKOFF_FACTOR
 
     @property
     def max_attempts(self) -> int:
         return self.retries + 1
+
+    def backoff_seconds(self, failures: int) -> float:
+        """The nominal wait before the next attempt after `failures` failed ones (jitter aside)."""
+        if self.backoff_base <= 0:
+            return 0.0
+        exponent = min(failures - 1, 64)  # past this the cap has long been reached
+        return min(self.backoff_base * self.backoff_factor**exponent, MAX_BACKOFF_SECONDS)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -45,6 +86,9 @@ class Step:
             script=data["script"],
             timeout=data.get("timeout", DEFAULT_TIMEOUT_SECONDS),
             retries=data.get("retries", DEFAULT_RETRIES),
+            # Definitions stored before backoff existed load with the defaults.
+            backoff_base=data.get("backoff_base", DEFAULT_BACKOFF_BASE_SECONDS),
+            backoff_factor=data.get("backoff_factor", DEFAULT_BACKOFF_FACTOR),
         )
 
 
@@ -55,15 +99,19 @@ class Flow:
     name: str
     steps: tuple[Step, ...] = field(default_factory=tuple)
 
+    @cached_property
+    def _positions(self) -> dict[str, int]:
+        """Step name to index: a runner looks steps up at every step of a long run."""
+        return {step.name: index for index, step in enumerate(self.steps)}
+
     def step(self, name: str) -> Step:
-        for step in self.steps:
-            if step.name == name:
-                return step
-        raise KeyError(f"flow {self.name!r} has no step {name!r}")
+        try:
+            return self.steps[self._positions[name]]
+        except KeyError:
+            raise KeyError(f"flow {self.name!r} has no step {name!r}") from None
 
     def next_step_after(self, name: str) -> Step | None:
-        names = [step.name for step in self.steps]
-        position = names.index(name)
+        position = self._positions[name]
         return self.steps[position + 1] if position + 1 < len(self.steps) else None
 
     def to_dict(self) -> dict[str, Any]:
@@ -79,14 +127,36 @@ def validate_name(name: str, what: str = "step") -> None:
         raise ValueError(f"{what} name must not be empty")
 
 
+def _is_number(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int | float)
+
+
 def validate_timeout(timeout: float) -> None:
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+    if not _is_number(timeout) or not math.isfinite(timeout) or timeout <= 0:
         raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    maximum = _limits.max_timeout_seconds
+    if timeout > maximum:
+        raise ValueError(
+            f"timeout must be at most {maximum:g} seconds (the site's maximum), got {timeout!r}"
+        )
 
 
 def validate_retries(retries: int) -> None:
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
         raise ValueError(f"retries must be a whole number of 0 or more, got {retries!r}")
+    if retries > _limits.max_retries:
+        raise ValueError(
+            f"retries must be at most {_limits.max_retries} (the site's maximum), got {retries!r}"
+        )
+
+
+def validate_backoff(base_seconds: float, factor: float) -> None:
+    if not _is_number(base_seconds) or not 0 <= base_seconds <= MAX_BACKOFF_SECONDS:
+        raise ValueError(
+            f"backoff base must be 0 to {MAX_BACKOFF_SECONDS:g} seconds, got {base_seconds!r}"
+        )
+    if not _is_number(factor) or not 1 <= factor <= MAX_BACKOFF_FACTOR:
+        raise ValueError(f"backoff factor must be 1 to {MAX_BACKOFF_FACTOR:g}, got {factor!r}")
 
 
 def validate_script(script: str) -> None:
@@ -105,6 +175,7 @@ def validate_step(step: Step) -> None:
     validate_name(step.name)
     validate_timeout(step.timeout)
     validate_retries(step.retries)
+    validate_backoff(step.backoff_base, step.backoff_factor)
     try:
         validate_script(step.script)
     except ValueError as error:
@@ -142,6 +213,7 @@ class StepBuilder:
         self._script = ""
         self._timeout: float = DEFAULT_TIMEOUT_SECONDS
         self._retries = DEFAULT_RETRIES
+        self._backoff = (DEFAULT_BACKOFF_BASE_SECONDS, DEFAULT_BACKOFF_FACTOR)
 
     def script(self, source: str) -> StepBuilder:
         self._script = source
@@ -155,8 +227,13 @@ class StepBuilder:
         self._retries = count
         return self
 
+    def backoff(self, base_seconds: float, factor: float = DEFAULT_BACKOFF_FACTOR) -> StepBuilder:
+        """Wait base_seconds before the first retry, factor times longer before each next one."""
+        self._backoff = (base_seconds, factor)
+        return self
+
     def build(self) -> Step:
-        step = Step(self._name, self._script, self._timeout, self._retries)
+        step = Step(self._name, self._script, self._timeout, self._retries, *self._backoff)
         validate_step(step)
         return step
 

@@ -29,6 +29,12 @@ class Keys:
         return f"{self.prefix}flows:queue"
 
     @property
+    def delayed(self) -> str:
+        """Sorted set of runs whose step waits to be retried, scored by when it is due; due
+        ones get a new task in the queue (promote.lua)."""
+        return f"{self.prefix}flows:delayed"
+
+    @property
     def events(self) -> str:
         """Capped stream of every transition, for the live pages."""
         return f"{self.prefix}flows:events"
@@ -60,7 +66,8 @@ class Keys:
         return f"{self.prefix}flows:cancel"
 
     def script_key_prefixes(self) -> list[str]:
-        """What take.lua prepends to a flow id to reach the keys of a run it has just read:
-        the flow hash, the step hashes (then ':' and the step id) and the run's channel.
+        """What take.lua (and promote.lua, the first two) prepends to a flow id to reach the
+        keys of a run it has just read: the flow hash, the step hashes (then ':' and the step
+        id) and the run's channel.
         Must agree with flow(), step() and flow_channel() above."""
         return [self.flow(""), f"{self.prefix}step:", self.flow_channel("")]

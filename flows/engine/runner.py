@@ -11,22 +11,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
+import random
 import socket
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import redis.asyncio as redis
 
+from flows.engine.builder import Step
 from flows.engine.keys import RUNNER_GROUP, Keys
 from flows.engine.sandbox.engine import ScriptEngine
 from flows.engine.sandbox.pool import WorkerPool
 from flows.engine.sandbox.starlark_runtime import ScriptRequest, ScriptResult
-from flows.engine.sandbox.syntax import ScriptError
+from flows.engine.sandbox.syntax import ScriptError, steps_read
 from flows.engine.server_version import check_server
 from flows.engine.statuses import FlowStatus
-from flows.engine.store import DEFAULT_RETENTION_SECONDS, Claim, RunStore
+from flows.engine.store import DEFAULT_RETENTION_SECONDS, Claim, RunContext, RunStore
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +47,7 @@ class _Task:
     task_id: str
     flow_id: str
     step_id: str = ""
+    context: RunContext | None = None  # read with the first claim, then kept up to date
     worker: asyncio.Task | None = None
     script: asyncio.Future | None = None
     interrupted_by: str = ""  # "cancel" (the run was cancelled) or "shutdown"
@@ -72,6 +77,7 @@ class Runner:
         # Set once held work is finished or handed back: leases and cancels matter until then.
         self._released = asyncio.Event()
         self._slot_freed = asyncio.Event()
+        self._retry_scheduled = asyncio.Event()
         self._tasks: dict[str, _Task] = {}
         self._started = False
 
@@ -98,6 +104,7 @@ class Runner:
                 name=f"{self.name}-reclaim",
             ),
             asyncio.create_task(self._listen_for_cancels(), name=f"{self.name}-cancels"),
+            asyncio.create_task(self._promote_retries(), name=f"{self.name}-retries"),
         ]
         try:
             while not self._stopping.is_set():
@@ -184,6 +191,7 @@ class Runner:
                 return
             while isinstance(claim, Claim):
                 task.step_id = claim.step_id
+                task.context = claim.context or task.context
                 result = await self._run_script(task, claim)
                 if result is None:
                     await self._hand_back(task, claim)
@@ -198,14 +206,15 @@ class Runner:
 
     async def _run_script(self, task: _Task, claim: Claim) -> ScriptResult | None:
         """Run the step's script; None when it was interrupted by shutdown."""
-        step = claim.definition.step(claim.step_id)
+        assert task.context is not None, "a task's first claim reads its run's context"
+        step = task.context.definition.step(claim.step_id)
         if claim.attempt - claim.retry_base > step.max_attempts + LOST_RUNNER_ALLOWANCE:
             message = f"gave up: runners were lost during {LOST_RUNNER_ALLOWANCE} attempts"
             return ScriptResult(error=ScriptError(message))
         request = ScriptRequest(
             script=step.script,
-            input=claim.input,
-            steps=claim.outputs,
+            input=task.context.input,
+            steps=_outputs_read(step.script, task.context.outputs),
             attempt=claim.attempt,
             timeout=step.timeout,
         )
@@ -226,7 +235,9 @@ class Runner:
         )
 
     async def _record(self, task: _Task, claim: Claim, result: ScriptResult) -> Claim | str:
-        next_step = claim.definition.next_step_after(claim.step_id)
+        assert task.context is not None
+        definition = task.context.definition
+        next_step = definition.next_step_after(claim.step_id)
         error = str(result.error) if result.error else ""
         if error:
             logger.info(
@@ -246,8 +257,14 @@ class Runner:
             error=error,
             logs=result.logs,
             next_step_id=next_step.name if next_step else None,
+            retry_delay=0.0 if result.ok else _retry_delay(definition.step(claim.step_id), claim),
         )
-        if outcome == "lost":
+        if isinstance(outcome, Claim) and result.ok:
+            # The run moves on with this runner: its next steps may read this output.
+            task.context.outputs[claim.step_id] = json.loads(result.output_json or "null")
+        elif outcome == "waiting":
+            self._retry_scheduled.set()
+        elif outcome == "lost":
             logger.warning(
                 "flow %s step %s attempt %d was taken over by another runner",
                 task.flow_id,
@@ -267,6 +284,24 @@ class Runner:
             pipe.xack(self.keys.queue, RUNNER_GROUP, task_id)
             pipe.xdel(self.keys.queue, task_id)
             await pipe.execute()
+
+    # -- retries after a wait ----------------------------------------------------------
+
+    async def _promote_retries(self) -> None:
+        """Queue retries as they fall due, waking when this runner schedules one. Every runner
+        does this for all, so a retry scheduled by a runner that died is queued by the others,
+        at most lease/2 seconds late."""
+        while not self._released.is_set():
+            self._retry_scheduled.clear()
+            try:
+                wait = await self.store.promote_due_retries()
+            except redis.RedisError:
+                logger.exception("runner %s cannot queue due retries; trying again", self.name)
+                wait = None
+            backstop = self.lease_seconds / 2
+            await self._pause(
+                backstop if wait is None else min(wait, backstop), self._retry_scheduled
+            )
 
     # -- leases and cancellation -------------------------------------------------------
 
@@ -341,6 +376,7 @@ class Runner:
                     self._interrupt(task, "shutdown")
                 await asyncio.wait(still_running)
         self._released.set()
+        self._retry_scheduled.set()  # wakes the retries helper to see it
         await asyncio.gather(*helpers)
         await self._leave_group()
         await self.engine.close()
@@ -358,3 +394,18 @@ class Runner:
         except redis.ResponseError as error:
             if "NOGROUP" not in str(error):
                 raise
+
+
+def _outputs_read(script: str, outputs: dict[str, Any]) -> dict[str, Any]:
+    """The earlier outputs a script can read: all of them only when it may read any, so that
+    a step which names the outputs it needs costs the same at any point of a long run."""
+    names = steps_read(script)
+    if names is None:
+        return outputs
+    return {name: outputs[name] for name in names if name in outputs}
+
+
+def _retry_delay(step: Step, claim: Claim) -> float:
+    """Seconds before the next attempt: the step's backoff less up to half at random."""
+    nominal = step.backoff_seconds(claim.attempt - claim.retry_base)
+    return nominal * random.uniform(0.5, 1.0)

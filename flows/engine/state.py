@@ -92,6 +92,8 @@ class StepState:
     created_at: datetime | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    # When a step waiting to be retried (status pending) is due to run again.
+    next_attempt_at: datetime | None = None
 
     @classmethod
     def from_hash(cls, data: dict[str, str]) -> StepState:
@@ -109,4 +111,5 @@ class StepState:
             created_at=_timestamp(data.get("created_at")),
             started_at=_timestamp(data.get("started_at")),
             finished_at=_timestamp(data.get("finished_at")),
+            next_attempt_at=_timestamp(data.get("next_attempt_at")),
         )

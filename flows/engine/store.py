@@ -31,16 +31,25 @@ def _parse_definition(definition_json: str) -> Flow:
     return Flow.from_dict(json.loads(definition_json))
 
 
+@dataclass
+class RunContext:
+    """What a run's scripts see besides their attempt: its input, definition and the outputs of
+    its completed steps. A runner reads it with its first claim on a task and keeps it up to
+    date itself while it moves the run on (adding each output it records)."""
+
+    input: dict[str, Any]
+    definition: Flow
+    outputs: dict[str, Any]
+
+
 @dataclass(frozen=True)
 class Claim:
-    """A claimed attempt: which step, and what its script needs to run."""
+    """A claimed attempt: which step, and, when the claim read it, the run's context."""
 
     step_id: str
     attempt: int
     retry_base: int
-    input: dict[str, Any]
-    definition: Flow
-    outputs: dict[str, Any]
+    context: RunContext | None = None
 
 
 @dataclass(frozen=True)
@@ -71,7 +80,16 @@ class RunStore:
         self.retention_seconds = retention_seconds
         self._scripts = {
             name: _load_script(client, name)
-            for name in ("create", "take", "claim", "finish", "retry", "cancel", "release")
+            for name in (
+                "create",
+                "take",
+                "claim",
+                "finish",
+                "promote",
+                "retry",
+                "cancel",
+                "release",
+            )
         }
 
     async def ensure_group(self) -> None:
@@ -134,15 +152,15 @@ class RunStore:
     def _claim_or_reason(answer: list) -> Claim | str:
         if answer[0] != "run":
             return answer[1]
-        _, step_id, attempt, retry_base, input_json, definition_json, outputs_json = answer
-        return Claim(
-            step_id=step_id,
-            attempt=int(attempt),
-            retry_base=int(retry_base),
-            input=json.loads(input_json),
-            definition=_parse_definition(definition_json),
-            outputs=json.loads(outputs_json),
+        _, step_id, attempt, retry_base, *context = answer
+        claim = Claim(step_id=step_id, attempt=int(attempt), retry_base=int(retry_base))
+        if not context:
+            return claim
+        input_json, definition_json, outputs_json = context
+        context = RunContext(
+            json.loads(input_json), _parse_definition(definition_json), json.loads(outputs_json)
         )
+        return Claim(claim.step_id, claim.attempt, claim.retry_base, context)
 
     async def finish(
         self,
@@ -156,17 +174,27 @@ class RunStore:
         error: str,
         logs: list[str],
         next_step_id: str | None,
+        retry_delay: float = 0.0,
     ) -> Claim | str:
         """Record an attempt's end and move the run on.
 
-        Returns the claim on what this runner runs next for the run (the next step, or the
-        same step again while retries remain), else the outcome: 'completed', 'failed',
-        'stale' (the run was cancelled meanwhile) or 'lost' (another runner took over).
+        Returns the claim (without context: the runner has it) on what this runner runs next
+        for the run (the next step, or the same step again while retries remain and
+        `retry_delay` is 0), else the outcome: 'completed', 'failed', 'waiting' (a retry is
+        due in `retry_delay` seconds, for any runner), 'stale' (the run was cancelled
+        meanwhile) or 'lost' (another runner took over).
         """
         step_key = self.keys.step(flow_id, step_id)
         next_key = self.keys.step(flow_id, next_step_id) if next_step_id else step_key
         answer = await self._scripts["finish"](
-            keys=[self.keys.flow(flow_id), step_key, self.keys.events, self.keys.queue, next_key],
+            keys=[
+                self.keys.flow(flow_id),
+                step_key,
+                self.keys.events,
+                self.keys.queue,
+                next_key,
+                self.keys.delayed,
+            ],
             args=[
                 task_id,
                 attempt,
@@ -174,15 +202,25 @@ class RunStore:
                 "completed" if output_json is not None else "failed",
                 output_json or "",
                 error,
-                json.dumps(logs),
+                json.dumps(logs, ensure_ascii=False),  # as the caps measure them
                 self.keys.flow_channel(flow_id),
                 RUNNER_GROUP,
                 next_step_id or "",
                 self.keys.step(flow_id, ""),
                 self.retention_seconds,
+                retry_delay,
             ],
         )
         return self._claim_or_reason(answer)
+
+    async def promote_due_retries(self, count: int = 100) -> float | None:
+        """Queue up to `count` retries whose wait is over; return the seconds until the next
+        one is due (0 when more are due now), or None when none waits."""
+        wait = await self._scripts["promote"](
+            keys=[self.keys.delayed, self.keys.queue],
+            args=[count, *self.keys.script_key_prefixes()[:2]],
+        )
+        return None if float(wait) < 0 else float(wait)
 
     async def release(
         self, task_id: str, flow_id: str, step_id: str, *, attempt: int, consumer: str

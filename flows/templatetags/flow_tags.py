@@ -5,6 +5,7 @@ from datetime import datetime
 from typing import Any
 
 from django import template
+from django.utils import timezone
 from django.utils.timezone import localtime
 
 register = template.Library()
@@ -26,6 +27,20 @@ def duration(start: datetime | None, end: datetime | None) -> str:
         return f"{seconds:.2f} s"
     minutes, seconds = divmod(round(seconds), 60)
     return f"{minutes} min {seconds:02d} s"
+
+
+@register.filter
+def time_until(moment: datetime | None) -> str:
+    """'in 12 s', 'in 3 min 05 s' from now, or 'now' once it is due; empty when unknown."""
+    if moment is None:
+        return ""
+    seconds = (moment - timezone.now()).total_seconds()
+    if seconds < 1:
+        return "now"
+    if seconds < 60:
+        return f"in {seconds:.0f} s"
+    minutes, seconds = divmod(round(seconds), 60)
+    return f"in {minutes} min {seconds:02d} s"
 
 
 @register.filter

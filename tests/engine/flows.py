@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flows.engine import Flow, FlowExecutor, StepStatus, new_flow, new_step
+from collections.abc import Callable
+
+from flows.engine import Flow, FlowExecutor, StepState, StepStatus, new_flow, new_step
 
 
 def one_step_flow(script: str, *, name: str = "one", timeout: float = 30, retries: int = 0) -> Flow:
@@ -21,7 +23,15 @@ async def wait_for_step_status(
     executor: FlowExecutor, flow_id: str, step_id: str, status: StepStatus
 ) -> None:
     """Wait for a step to reach `status`, woken by the run's own events (no sleeping)."""
+    await wait_for_step(executor, flow_id, step_id, lambda step: step.status == status)
+
+
+async def wait_for_step(
+    executor: FlowExecutor, flow_id: str, step_id: str, condition: Callable[[StepState], bool]
+) -> StepState:
+    """Wait until the step's state meets `condition`, woken by the run's own events."""
     async with executor.redis.pubsub() as pubsub:
         await pubsub.subscribe(executor.keys.flow_channel(flow_id))
-        while (await executor.get_step_state(flow_id, step_id)).status != status:
+        while not condition(step := await executor.get_step_state(flow_id, step_id)):
             await pubsub.get_message(timeout=None)
+        return step

@@ -12,8 +12,8 @@ for i = 5, #KEYS do
   local arg = 8 + (i - 5) * 2
   redis.call('HSET', KEYS[i], 'flow_id', flow_id, 'step_id', ARGV[arg], 'status', 'pending',
     'attempt_count', 0, 'max_attempts', ARGV[arg + 1], 'retry_base', 0, 'output', '',
-    'error', '', 'logs', '[]', 'attempts', '[]', 'created_at', t, 'started_at', '',
-    'finished_at', '', 'task', '', 'owner', '')
+    'error', '', 'logs', '[]', 'attempts', '[]', 'next_attempt_at', '', 'created_at', t,
+    'started_at', '', 'finished_at', '', 'task', '', 'owner', '')
 end
 local task = enqueue(KEYS[2], flow_id)
 redis.call('HSET', KEYS[5], 'task', task)

@@ -57,19 +57,25 @@ local function enqueue(queue_key, flow_id)
   return redis.call('XADD', queue_key, '*', 'flow_id', flow_id)
 end
 
+-- A step keeps its last attempts in full; attempt_count keeps counting them all.
+local KEPT_ATTEMPTS = 50
+
 -- Claim the run's current step for one attempt by `consumer`, holding task `task_id`.
 -- Only the task recorded on the step may run it, and only while the run is live. A step found
 -- 'running' was held by a runner whose lease lapsed (it died): that attempt is recorded as
 -- lost and this claim takes over.
--- Returns {'run', step_id, attempt, retry_base, input_json, definition_json, outputs_json}
+-- A runner that already runs the run (finish.lua moving it on) knows its input, definition and
+-- outputs: then `full` is false and they are left out, so a step's cost does not grow with the
+-- steps before it. Otherwise (a task read anew, taken over or requeued) they come with it.
+-- Returns {'run', step_id, attempt, retry_base[, input_json, definition_json, outputs_json]}
 --      or {'skip', reason}.
-local function claim_current_step(flow_key, events_key, task_id, consumer, channel, step_prefix)
-  local flow = redis.call('HMGET', flow_key, 'status', 'flow_id', 'name', 'input', 'definition',
-    'completed_steps', 'current_step')
+local function claim_current_step(flow_key, events_key, task_id, consumer, channel, step_prefix,
+                                  full)
+  local flow = redis.call('HMGET', flow_key, 'status', 'flow_id', 'name', 'current_step')
   if flow[1] ~= 'created' and flow[1] ~= 'running' then
     return {'skip', 'run is ' .. tostring(flow[1])}
   end
-  local step_id = flow[7]
+  local step_id = flow[4]
   local step_key = step_prefix .. step_id
   local step = redis.call('HMGET', step_key, 'status', 'task', 'attempt_count', 'attempts',
     'retry_base', 'started_at')
@@ -88,20 +94,24 @@ local function claim_current_step(flow_key, events_key, task_id, consumer, chann
   end
   local attempt = tonumber(step[3]) + 1
   attempts[#attempts + 1] = {attempt = attempt, runner = consumer, started_at = t}
+  while #attempts > KEPT_ATTEMPTS do table.remove(attempts, 1) end
   local started_at = step[6]
   if started_at == '' then started_at = t end
   redis.call('HSET', step_key, 'status', 'running', 'attempt_count', attempt, 'owner', consumer,
-    'started_at', started_at, 'finished_at', '', 'attempts', cjson.encode(attempts))
+    'started_at', started_at, 'finished_at', '', 'next_attempt_at', '',
+    'attempts', cjson.encode(attempts))
   emit(events_key, channel, step_event(flow[2], step_id, 'running', attempt, t))
   if flow[1] == 'created' then
     redis.call('HSET', flow_key, 'status', 'running', 'started_at', t, 'updated_at', t)
     emit(events_key, channel, flow_event(flow[2], flow[3], 'running', step_id, t))
   end
+  if not full then return {'run', step_id, attempt, tonumber(step[5])} end
+  local run = redis.call('HMGET', flow_key, 'input', 'definition', 'completed_steps')
   local outputs = {}
-  for _, name in ipairs(cjson.decode(flow[6])) do
+  for _, name in ipairs(cjson.decode(run[3])) do
     local output = redis.call('HGET', step_prefix .. name, 'output')
     outputs[#outputs + 1] = cjson.encode(name) .. ':' .. (output or 'null')
   end
-  return {'run', step_id, attempt, tonumber(step[5]), flow[4], flow[5],
+  return {'run', step_id, attempt, tonumber(step[5]), run[1], run[2],
     '{' .. table.concat(outputs, ',') .. '}'}
 end

@@ -13,7 +13,7 @@ for _, message in ipairs(answer[1][2]) do
   local task_id, fields = message[1], message[2]
   local flow_id = fields[2]  -- tasks carry exactly one field: flow_id
   local claim = claim_current_step(ARGV[4] .. flow_id, KEYS[2], task_id, consumer,
-    ARGV[6] .. flow_id, ARGV[5] .. flow_id .. ':')
+    ARGV[6] .. flow_id, ARGV[5] .. flow_id .. ':', true)
   if claim[1] ~= 'run' then finish_task(KEYS[1], group, task_id) end
   taken[#taken + 1] = {task_id, flow_id, claim}
 end

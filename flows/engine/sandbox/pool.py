@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_MEMORY_MB = 256
 # The worker stops a script cooperatively at its deadline; the kill is the backstop.
 KILL_GRACE_SECONDS = 0.5
+# The longest answer a worker may give; the runtime's caps keep answers well below it.
 PIPE_LIMIT_BYTES = 16 * 1024 * 1024
 
 
@@ -50,10 +51,18 @@ class _Worker:
         return cls(process)
 
     async def run(self, request: ScriptRequest) -> ScriptResult:
+        """The worker's answer; raises _WorkerDied, or _AnswerTooLong (the worker must go: the
+        rest of its answer is still in the pipe)."""
         assert self.process.stdin and self.process.stdout
-        self.process.stdin.write(json.dumps(request.__dict__).encode() + b"\n")
-        await self.process.stdin.drain()
-        line = await self.process.stdout.readline()
+        try:
+            self.process.stdin.write(json.dumps(request.__dict__).encode() + b"\n")
+            await self.process.stdin.drain()
+        except (BrokenPipeError, ConnectionResetError):
+            raise _WorkerDied(await self.process.wait()) from None  # it died while idle
+        try:
+            line = await self.process.stdout.readline()
+        except ValueError:  # asyncio's StreamReader over its limit
+            raise _AnswerTooLong from None
         if not line:
             raise _WorkerDied(await self.process.wait())
         return ScriptResult.from_dict(json.loads(line))
@@ -69,13 +78,34 @@ class _WorkerDied(Exception):
         self.returncode = returncode
 
 
+class _AnswerTooLong(Exception):
+    pass
+
+
 def _death_error(returncode: int, memory_mb: int) -> ScriptError:
-    if returncode in (-signal.SIGABRT, -signal.SIGSEGV, -signal.SIGKILL):
+    """Why a worker died, told by how: an allocation failing under the address-space cap
+    aborts (SIGABRT), the kernel's out-of-memory killer sends SIGKILL; any other signal is a
+    crash."""
+    if returncode >= 0:
+        return ScriptError(f"sandbox worker ended unexpectedly (exit code {returncode})")
+    name = _signal_name(-returncode)
+    if -returncode == signal.SIGABRT:
         return ScriptError(
-            f"sandbox worker was killed (exit code {returncode}); "
+            f"sandbox worker aborted ({name}); "
             f"the script may have exceeded the {memory_mb} MiB memory limit"
         )
-    return ScriptError(f"sandbox worker ended unexpectedly (exit code {returncode})")
+    if -returncode == signal.SIGKILL:
+        return ScriptError(
+            f"sandbox worker was killed ({name}), perhaps by the system running out of memory"
+        )
+    return ScriptError(f"sandbox worker crashed with signal {name}")
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return str(number)
 
 
 class WorkerPool:
@@ -109,6 +139,12 @@ class WorkerPool:
                 await self._discard(worker)
                 logger.warning("sandbox worker died with exit code %s", death.returncode)
                 return ScriptResult(error=_death_error(death.returncode, self.memory_mb))
+            except _AnswerTooLong:
+                await self._discard(worker)
+                limit = PIPE_LIMIT_BYTES // 1024 // 1024
+                return ScriptResult(
+                    error=ScriptError(f"the script's result was over the {limit} MiB limit")
+                )
             except BaseException:
                 # Cancelled mid-script (the flow was cancelled or the runner is stopping):
                 # the worker may still be computing, so it cannot be reused.

@@ -13,11 +13,16 @@ from typing import Any
 import starlark
 
 from flows.engine.mock_api import MockApiTimeout, mock_api
+from flows.engine.sandbox.output_check import has_not_finite, with_output_check
 from flows.engine.sandbox.syntax import ScriptError, describe_starlark_error, parse
 
+# Every cap is in bytes of UTF-8 (the output's and the logs' as JSON): together they keep a
+# worker's answer well inside the pipe's limit (pool.py), and a step's hash small.
 MAX_OUTPUT_BYTES = 1024 * 1024
 MAX_LOG_LINES = 1000
-MAX_LOG_LINE_CHARS = 4000
+MAX_LOG_LINE_BYTES = 4000
+MAX_LOG_BYTES = 4 * 1024 * 1024
+MAX_ERROR_BYTES = 4000
 
 GLOBALS = starlark.Globals.extended_by(
     [
@@ -81,6 +86,27 @@ class _TimedOut(Exception):
     pass
 
 
+class _ScriptFailed(Exception):
+    def __init__(self, error: ScriptError) -> None:
+        self.error = error
+
+
+def cap_text(text: str, max_bytes: int) -> str:
+    """The text, cut to at most `max_bytes` of UTF-8 with a note saying so when it was longer."""
+    encoded = text.encode(errors="replace")
+    if len(encoded) <= max_bytes:
+        return text
+    note = f"... (cut from {len(encoded):,} bytes)"
+    return encoded[: max_bytes - len(note)].decode(errors="ignore") + note
+
+
+def cap_error(error: ScriptError) -> ScriptError:
+    """The error with at most MAX_ERROR_BYTES as written out, its location included."""
+    location = len(str(ScriptError("", error.line, error.column)))
+    message = cap_text(error.message, MAX_ERROR_BYTES - location)
+    return ScriptError(message, error.line, error.column)
+
+
 def timeout_error(timeout: float) -> ScriptError:
     return ScriptError(f"timed out after {timeout:g}s")
 
@@ -89,15 +115,15 @@ def run_script(request: ScriptRequest) -> ScriptResult:
     """Evaluate the script; its final expression's value, JSON-encoded, is the output."""
     started = time.monotonic()
     deadline = started + request.timeout
-    logs: list[str] = []
-    result = ScriptResult(logs=logs)
+    logs = _Logs()
+    result = ScriptResult(logs=logs.lines)
     try:
         value = _evaluate(request, deadline, logs)
         result.output_json = _encode_output(value)
     except _TimedOut:
         result.error = timeout_error(request.timeout)
-    except starlark.StarlarkError as error:
-        described = describe_starlark_error(error)
+    except _ScriptFailed as failed:
+        described = failed.error
         if time.monotonic() >= deadline and "cancelled" in described.message.lower():
             described = timeout_error(request.timeout)
         result.error = described
@@ -105,32 +131,53 @@ def run_script(request: ScriptRequest) -> ScriptResult:
         result.error = ScriptError(f"script exceeded a resource limit: {type(error).__name__}")
     except ValueError as error:
         result.error = ScriptError(str(error))
+    if result.error:
+        result.error = cap_error(result.error)
     result.duration = time.monotonic() - started
     return result
 
 
-def _evaluate(request: ScriptRequest, deadline: float, logs: list[str]) -> Any:
+def _evaluate(request: ScriptRequest, deadline: float, logs: _Logs) -> Any:
     module = starlark.Module()
     module["input"] = request.input
     module["steps"] = request.steps
     module["attempt"] = request.attempt
-    module.add_callable("log", lambda message: _append_log(logs, message))
+    module.add_callable("log", logs.append)
     module.add_callable("mock_api", _bound_mock_api(request.attempt, deadline))
     options = starlark.EvalOptions(check_cancelled=lambda: time.monotonic() >= deadline)
-    ast = parse(request.script)
+    script = with_output_check(request.script)
     try:
-        return starlark.eval_with(options, module, ast, GLOBALS).value
+        value = starlark.eval_with(options, module, parse(script.source), GLOBALS).value
+        not_finite = has_not_finite(script, module, options, value)  # may meet the deadline
     except starlark.StarlarkError as error:
         if "MockApiTimeout" in str(error):
             raise _TimedOut from error
-        raise
+        described = describe_starlark_error(error)
+        column = script.column_in_source(described.line, described.column)
+        raise _ScriptFailed(ScriptError(described.message, described.line, column)) from None
+    if not_finite:
+        raise ValueError("output contains NaN or Infinity, which JSON cannot store")
+    return value
 
 
-def _append_log(logs: list[str], message: object) -> None:
-    if len(logs) < MAX_LOG_LINES:
-        logs.append(str(message)[:MAX_LOG_LINE_CHARS])
-    elif len(logs) == MAX_LOG_LINES:
-        logs.append(f"(log truncated after {MAX_LOG_LINES} lines)")
+class _Logs:
+    """A script's log lines, each and all capped."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self._bytes = 0
+
+    def append(self, message: object) -> None:
+        if len(self.lines) > MAX_LOG_LINES or self._bytes > MAX_LOG_BYTES:
+            return
+        line = cap_text(str(message), MAX_LOG_LINE_BYTES)
+        # Measured as stored: a JSON string (control characters take six bytes each).
+        self._bytes += len(json.dumps(line, ensure_ascii=False).encode(errors="replace")) + 1
+        if len(self.lines) == MAX_LOG_LINES or self._bytes > MAX_LOG_BYTES:
+            self.lines.append(f"(log truncated after {len(self.lines):,} lines)")
+            self._bytes = MAX_LOG_BYTES + 1
+        else:
+            self.lines.append(line)
 
 
 def _bound_mock_api(attempt: int, deadline: float):
@@ -148,7 +195,7 @@ def _bound_mock_api(attempt: int, deadline: float):
 
 def _encode_output(value: Any) -> str:
     try:
-        encoded = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        encoded = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError) as error:
         raise ValueError(f"output cannot be stored as JSON: {error}") from None
     size = len(encoded.encode())

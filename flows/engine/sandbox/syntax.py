@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import starlark
 
@@ -60,3 +61,23 @@ def check_script(source: str) -> ScriptError | None:
     except starlark.StarlarkError as error:
         return describe_starlark_error(error)
     return None
+
+
+_STEPS_NAME = re.compile(r"(?<![\w.])steps\b")
+_STRING = r"""(?:"([^"\\\n]*)"|'([^'\\\n]*)')"""
+_STEPS_LOOKUP = re.compile(rf"\s*(?:\[\s*{_STRING}\s*\]|\.\s*get\s*\(\s*{_STRING}\s*[,)])")
+
+
+@lru_cache(maxsize=1024)
+def steps_read(source: str) -> frozenset[str] | None:
+    """The names of the earlier steps whose outputs the script reads, when every use of `steps`
+    in it is a lookup by a literal name (`steps["a"]`, `steps.get("a")`); None when the script
+    may read any (it iterates `steps`, passes it on, or names it anywhere else, comments
+    included). Starlark reaches a global only through its name, so this is a safe bound."""
+    names: set[str] = set()
+    for match in _STEPS_NAME.finditer(source):
+        lookup = _STEPS_LOOKUP.match(source, match.end())
+        if lookup is None:
+            return None
+        names.add(next(group for group in lookup.groups() if group is not None))
+    return frozenset(names)

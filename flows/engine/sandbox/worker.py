@@ -13,7 +13,13 @@ import resource
 import sys
 
 from flows.engine.parent_death import die_with_parent
-from flows.engine.sandbox.starlark_runtime import ScriptRequest, ScriptResult, run_script
+from flows.engine.sandbox.starlark_runtime import (
+    MAX_ERROR_BYTES,
+    ScriptRequest,
+    ScriptResult,
+    cap_text,
+    run_script,
+)
 from flows.engine.sandbox.syntax import ScriptError
 
 
@@ -25,7 +31,9 @@ def _cap_memory(megabytes: int) -> None:
 def serve(requests, answers, memory_mb: int) -> None:
     for line in requests:
         result = _run_guarded(ScriptRequest(**json.loads(line)), memory_mb)
-        answers.write(json.dumps(result.to_dict()) + "\n")
+        # As UTF-8, as the caps measure it (escaping all else could triple an answer's size).
+        answer = json.dumps(result.to_dict(), ensure_ascii=False) + "\n"
+        answers.write(answer.encode(errors="replace"))
         answers.flush()
         if result.fatal:
             return
@@ -42,7 +50,7 @@ def _run_guarded(request: ScriptRequest, memory_mb: int) -> ScriptResult:
         if "out of memory" in str(error):
             message = f"script ran out of memory (limit {memory_mb} MiB)"
         else:
-            message = f"script engine failed: {error}"
+            message = cap_text(f"script engine failed: {error}", MAX_ERROR_BYTES)
         return ScriptResult(error=ScriptError(message), fatal=True)
 
 
@@ -51,7 +59,7 @@ def main() -> None:
     parser.add_argument("--memory-mb", type=int, default=256)
     arguments = parser.parse_args()
     # Keep the protocol channel to ourselves: anything else printing goes to stderr.
-    answers = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
+    answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     # If the runner is SIGKILLed, take this worker down with it instead of orphaning it
     # (elsewhere than Linux, the worker still exits when its stdin closes).
