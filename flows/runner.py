@@ -3,6 +3,10 @@
 Runs until SIGTERM or SIGINT, then stops taking work, finishes or hands back what it holds,
 and exits 0. Start as many as you like, on as many machines as you like: they share the work
 through Redis with no coordinator.
+
+From the environment, as the web app's settings: FLOWS_HTTP_ALLOW, FLOWS_HTTP_ALLOW_PRIVATE and
+FLOWS_HTTP_MAX_BYTES (what steps may reach over HTTP; nothing by default), and FLOWS_SECRETS_KEY
+(the web app's key, without which steps that read secrets fail).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import sys
 
 import uvloop
 
+from flows.engine.grants import HttpSettings
 from flows.engine.parent_death import die_with_parent
 from flows.engine.runner import Runner
 from flows.engine.server_version import UnsupportedServer
@@ -76,6 +81,10 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(
         level=arguments.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    try:
+        http = HttpSettings.from_env(os.environ)
+    except ValueError as error:
+        parser.error(str(error))
     runner = Runner(
         arguments.redis_url,
         concurrency=arguments.concurrency,
@@ -83,6 +92,9 @@ def main(argv: list[str] | None = None) -> None:
         lease_seconds=arguments.lease_seconds,
         shutdown_grace_seconds=arguments.shutdown_grace,
         retention_seconds=arguments.retention_seconds,
+        http=http,
+        # From the environment only: any user of the machine can read a process's arguments.
+        secrets_key=os.environ.get("FLOWS_SECRETS_KEY", ""),
     )
     try:
         uvloop.run(run_until_signalled(runner))

@@ -59,6 +59,13 @@ def flows_using() -> dict[str, list[str]]:
     return {name: sorted(flows) for name, flows in using.items()}
 
 
+def unset_names(script: str) -> list[str]:
+    """The secrets the script names that are not set (yet)."""
+    names = secret_names(script)[0]
+    known = set(Secret.objects.filter(name__in=names).values_list("name", flat=True))
+    return [name for name in names if name not in known]
+
+
 def values(names: list[str]) -> dict[str, str]:
     """The named secrets' values, for a test run in the web process; SecretError names the
     first that is not set."""

@@ -18,7 +18,7 @@ from typing import Any
 
 from django.conf import settings
 
-from flows import engine_client
+from flows import engine_client, step_access
 from flows.engine.sandbox.starlark_runtime import ScriptRequest
 
 # A test run holds a web thread while it runs, so it gets at most this long.
@@ -71,12 +71,21 @@ def run_test(
     """Run the script once in the sandbox for this user, without creating a run. Returns what
     flows/_test_result.html shows: the result and its output as indented JSON, or, when the
     server is busy, the problem that kept it from running."""
+    try:
+        grant = step_access.grant_for_test(script)
+    except ValueError as error:  # a secret the script names is not set
+        return {"problems": [str(error)]}
     request = ScriptRequest(
-        script=script, input=input, steps=steps, timeout=min(timeout, TEST_TIMEOUT_CAP_SECONDS)
+        script=script,
+        input=input,
+        steps=steps,
+        timeout=min(timeout, TEST_TIMEOUT_CAP_SECONDS),
+        secrets=grant.secrets,
+        http=grant.http,
     )
     try:
         with slots().hold(user_id):
-            result = engine_client.run_script_once(request)
+            result = grant.redacted(engine_client.run_script_once(request))
     except Busy as busy:
         return {"problems": [str(busy)]}
     output = json.dumps(json.loads(result.output_json), indent=2) if result.ok else ""

@@ -24,6 +24,16 @@ from flowsite.runner_process import RunnerProcess  # noqa: E402
 from flowsite.websocket_origin import SameOriginValidator  # noqa: E402
 
 
+def runner_environment() -> dict[str, str]:
+    """What a runner child reads from its environment, from this site's settings."""
+    return {
+        "FLOWS_SECRETS_KEY": settings.FLOWS_SECRETS_KEY,
+        "FLOWS_HTTP_ALLOW": settings.FLOWS_HTTP_ALLOW,
+        "FLOWS_HTTP_ALLOW_PRIVATE": str(settings.FLOWS_HTTP_ALLOW_PRIVATE).lower(),
+        "FLOWS_HTTP_MAX_BYTES": str(settings.FLOWS_HTTP_MAX_BYTES),
+    }
+
+
 def background_services() -> list[Service]:
     services: list[Service] = []
     if settings.FLOWS_EMBEDDED_RUNNER:
@@ -33,6 +43,7 @@ def background_services() -> list[Service]:
                 concurrency=settings.FLOWS_RUNNER_CONCURRENCY,
                 key_prefix=settings.FLOWS_KEY_PREFIX,
                 retention_seconds=settings.FLOWS_RETENTION_SECONDS,
+                environment=runner_environment(),
             )
         )
     services.append(LiveBridge(settings.REDIS_URL, settings.FLOWS_KEY_PREFIX))

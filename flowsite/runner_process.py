@@ -32,9 +32,16 @@ class RunnerProcess:
     """Runs `python -m flows.runner` as a child of this process, until stop()."""
 
     def __init__(
-        self, redis_url: str, *, concurrency: int, key_prefix: str, retention_seconds: int
+        self,
+        redis_url: str,
+        *,
+        concurrency: int,
+        key_prefix: str,
+        retention_seconds: int,
+        environment: dict[str, str] | None = None,
     ) -> None:
-        self.redis_url = redis_url
+        """`environment`: variables the runner reads besides REDIS_URL (secrets key, HTTP)."""
+        self.environment = {**(environment or {}), "REDIS_URL": redis_url}
         self.arguments = [
             f"--concurrency={concurrency}",
             f"--key-prefix={key_prefix}",
@@ -54,7 +61,7 @@ class RunnerProcess:
             *self.arguments,
             # In the environment, not the arguments: the URL may hold a password, and any
             # user on the machine can read a process's arguments (`ps`).
-            env={**os.environ, "REDIS_URL": self.redis_url},
+            env={**os.environ, **self.environment},
             # A session of its own: a Ctrl-C in the terminal reaches this process only, which
             # stops the runner itself, in the order the lifespan stops its services.
             start_new_session=True,

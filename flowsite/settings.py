@@ -54,6 +54,10 @@ REDIS_EMBEDDED = _configured_redis_url is None
 EMBEDDED_REDIS_DIR = VAR_DIR / "redis"
 REDIS_URL = _configured_redis_url or f"unix://{EMBEDDED_REDIS_DIR / 'redis.sock'}"
 FLOWS_KEY_PREFIX = env_str("FLOWS_KEY_PREFIX", "")
+# What step scripts may reach with `http`: hosts (`*.domain`, `host:port`), nothing by default.
+FLOWS_HTTP_ALLOW = env_str("FLOWS_HTTP_ALLOW", "")
+FLOWS_HTTP_ALLOW_PRIVATE = env_bool("FLOWS_HTTP_ALLOW_PRIVATE", False)
+FLOWS_HTTP_MAX_BYTES = env_int("FLOWS_HTTP_MAX_BYTES", 5 * 1024 * 1024, minimum=1)
 FLOWS_EMBEDDED_RUNNER = env_bool("FLOWS_EMBEDDED_RUNNER", True)
 FLOWS_RUNNER_CONCURRENCY = env_int("FLOWS_RUNNER_CONCURRENCY", 4, minimum=1)
 # How long ended runs stay in Redis; the web app's archive keeps them after that.

@@ -16,6 +16,7 @@ from functools import cached_property, lru_cache
 from typing import Any
 
 from flows.engine.sandbox.syntax import check_script
+from flows.engine.secrets import secret_names
 
 DEFAULT_TIMEOUT_SECONDS = 30
 DEFAULT_RETRIES = 0
@@ -160,7 +161,8 @@ def validate_backoff(base_seconds: float, factor: float) -> None:
 
 
 def validate_script(script: str) -> None:
-    """Raise ValueError with line and column when the script does not parse, or when it is
+    """Raise ValueError with line and column when the script does not parse, names a secret
+    other than by a string literal (a runner sends a step only the secrets it names), or is
     over MAX_SCRIPT_CHARS long."""
     if len(script) > MAX_SCRIPT_CHARS:
         raise ValueError(
@@ -169,6 +171,9 @@ def validate_script(script: str) -> None:
     error = check_script(script)
     if error is not None:
         raise ValueError(f"script does not parse: {error}")
+    _names, error = secret_names(script)
+    if error is not None:
+        raise ValueError(f"script: {error}")
 
 
 def validate_step(step: Step) -> None:

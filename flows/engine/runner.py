@@ -23,11 +23,13 @@ from typing import Any
 import redis.asyncio as redis
 
 from flows.engine.builder import Step
+from flows.engine.grants import HttpSettings, StepGrants
 from flows.engine.keys import RUNNER_GROUP, Keys
 from flows.engine.sandbox.engine import ScriptEngine
 from flows.engine.sandbox.pool import WorkerPool
 from flows.engine.sandbox.starlark_runtime import ScriptRequest, ScriptResult
 from flows.engine.sandbox.syntax import ScriptError, steps_read
+from flows.engine.secrets import SecretError
 from flows.engine.server_version import check_server
 from flows.engine.statuses import FlowStatus
 from flows.engine.store import DEFAULT_RETENTION_SECONDS, Claim, RunContext, RunStore
@@ -64,7 +66,11 @@ class Runner:
         shutdown_grace_seconds: float = 10.0,
         retention_seconds: int = DEFAULT_RETENTION_SECONDS,
         engine: ScriptEngine | None = None,
+        http: HttpSettings | None = None,
+        secrets_key: str = "",
     ) -> None:
+        """`http`: the outbound HTTP policy steps get (none: no host allowed); `secrets_key`:
+        FLOWS_SECRETS_KEY, without which steps that read secrets fail."""
         self.redis = redis.Redis.from_url(redis_url, decode_responses=True)
         self.keys = Keys(key_prefix)
         self.store = RunStore(self.redis, self.keys, retention_seconds)
@@ -72,6 +78,7 @@ class Runner:
         self.lease_seconds = lease_seconds
         self.shutdown_grace_seconds = shutdown_grace_seconds
         self.engine = engine or WorkerPool(concurrency)
+        self.grants = StepGrants(self.redis, self.keys, http or HttpSettings(), secrets_key)
         self.name = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self._stopping = asyncio.Event()  # stop taking work
         # Set once held work is finished or handed back: leases and cancels matter until then.
@@ -211,18 +218,24 @@ class Runner:
         if claim.attempt - claim.retry_base > step.max_attempts + LOST_RUNNER_ALLOWANCE:
             message = f"gave up: runners were lost during {LOST_RUNNER_ALLOWANCE} attempts"
             return ScriptResult(error=ScriptError(message))
+        try:
+            grant = await self.grants.for_script(step.script, flow_hosts=None)
+        except SecretError as error:
+            return ScriptResult(error=ScriptError(str(error)))
         request = ScriptRequest(
             script=step.script,
             input=task.context.input,
             steps=_outputs_read(step.script, task.context.outputs),
             attempt=claim.attempt,
             timeout=step.timeout,
+            secrets=grant.secrets,
+            http=grant.http,
         )
         if not task.interrupted_by:
             task.script = asyncio.ensure_future(self.engine.run(request))
         try:
             if task.script is not None:
-                return await task.script
+                return grant.redacted(await task.script)
         except asyncio.CancelledError:
             if not task.interrupted_by:
                 raise

@@ -122,3 +122,33 @@ def test_the_command_refuses_a_bad_name(db: None, monkeypatch: pytest.MonkeyPatc
 
     with pytest.raises(CommandError, match="capital letters"):
         call_command("set_secret", "lower")
+
+
+HTMX = {"HX-Request": "true"}
+
+
+def test_the_script_check_flags_a_secret_that_is_not_set(operator: Client, stripe):
+    response = operator.post(
+        f"/flows/{stripe.name}/steps/check/", {"script": 'secret("NOPE")'}, headers=HTMX
+    )
+
+    assert b"Secret NOPE is not set" in response.content
+
+
+def test_a_test_run_gets_the_secret_and_shows_it_redacted(operator: Client, admin: Client, stripe):
+    _save(admin, "API_KEY")
+    data = {
+        "name": "preview",
+        "script": 'log("key " + secret("API_KEY"))\n{"key": secret("API_KEY")}\n',
+        "timeout": "5",
+        "retries": "0",
+        "sample_input": "{}",
+        "sample_steps": "{}",
+    }
+
+    response = operator.post(f"/flows/{stripe.name}/steps/test/", data, headers=HTMX)
+
+    content = response.content.decode()
+    assert "status-completed" in content
+    assert "key [secret:API_KEY]" in content
+    assert VALUE not in content

@@ -13,6 +13,7 @@ from typing import Any
 import starlark
 
 from flows.engine.mock_api import MockApiTimeout, mock_api
+from flows.engine.sandbox.host import bind_host_functions, plain_message
 from flows.engine.sandbox.output_check import has_not_finite, with_output_check
 from flows.engine.sandbox.syntax import ScriptError, describe_starlark_error, parse
 
@@ -44,6 +45,9 @@ class ScriptRequest:
     steps: dict[str, Any] = field(default_factory=dict)
     attempt: int = 1
     timeout: float = 30.0
+    # What the runner granted the step: the values of the secrets it names, its HTTP policy.
+    secrets: dict[str, str] = field(default_factory=dict)
+    http: dict[str, Any] | None = None
 
 
 @dataclass
@@ -144,6 +148,7 @@ def _evaluate(request: ScriptRequest, deadline: float, logs: _Logs) -> Any:
     module["attempt"] = request.attempt
     module.add_callable("log", logs.append)
     module.add_callable("mock_api", _bound_mock_api(request.attempt, deadline))
+    bind_host_functions(module, request, deadline=deadline, log=logs.append, globals=GLOBALS)
     options = starlark.EvalOptions(check_cancelled=lambda: time.monotonic() >= deadline)
     script = with_output_check(request.script)
     try:
@@ -153,6 +158,7 @@ def _evaluate(request: ScriptRequest, deadline: float, logs: _Logs) -> Any:
         if "MockApiTimeout" in str(error):
             raise _TimedOut from error
         described = describe_starlark_error(error)
+        described = ScriptError(plain_message(described.message), described.line, described.column)
         column = script.column_in_source(described.line, described.column)
         raise _ScriptFailed(ScriptError(described.message, described.line, column)) from None
     if not_finite:

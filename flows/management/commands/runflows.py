@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 from flows.engine.runner import Runner
 from flows.engine.server_version import UnsupportedServer
 from flows.runner import run_until_signalled
+from flows.step_access import site_http_settings
 from flowsite.embedded_redis import EmbeddedRedis
 
 
@@ -28,6 +29,8 @@ class Command(BaseCommand):
                 concurrency=concurrency,
                 key_prefix=settings.FLOWS_KEY_PREFIX,
                 retention_seconds=settings.FLOWS_RETENTION_SECONDS,
+                http=site_http_settings(),
+                secrets_key=settings.FLOWS_SECRETS_KEY,
             )
             uvloop.run(run_until_signalled(runner))
         except UnsupportedServer as error:

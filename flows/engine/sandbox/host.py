@@ -1,0 +1,121 @@
+"""What a script can reach beyond its input: `http` and `secret(...)`, bound into its module.
+
+The runner decides what a step is granted (runner_grants.py) and sends it with the request: the
+values of the secrets the script names, and the HTTP policy. Here, in the sandbox worker, those
+become functions the script calls; their refusals are one-line errors that fail the attempt.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+import starlark
+
+from flows.engine.sandbox.http_client import (
+    DEFAULT_MAX_BYTES,
+    HttpPolicy,
+    ScriptHttp,
+    parse_allow_list,
+)
+
+if TYPE_CHECKING:
+    from flows.engine.sandbox.starlark_runtime import ScriptRequest
+
+# Starlark's side of `http`: a struct of functions whose answers are structs, so a script
+# writes `http.get(url).status`. Evaluated in the script's module before the script.
+HTTP_PRELUDE = """
+def _answer(fields):
+    return struct(**fields)
+
+def _request(method, url, params=None, headers=None, json=None, data=None, timeout=None):
+    return _answer(_http_request(method, url, params=params, headers=headers, json=json,
+                                 data=data, timeout=timeout))
+
+def _get(url, params=None, headers=None, timeout=None):
+    return _request("GET", url, params=params, headers=headers, timeout=timeout)
+
+def _with_body(method):
+    def send(url, json=None, data=None, params=None, headers=None, timeout=None):
+        return _request(method, url, params=params, headers=headers, json=json, data=data,
+                        timeout=timeout)
+    return send
+
+http = struct(
+    request = _request,
+    get = _get,
+    post = _with_body("POST"),
+    put = _with_body("PUT"),
+    patch = _with_body("PATCH"),
+    delete = _with_body("DELETE"),
+)
+"""
+
+# Errors a host function raises on purpose: the script sees the message alone.
+HOST_ERRORS = ("HttpError", "SecretUnavailable")
+
+
+class SecretUnavailable(Exception):
+    pass
+
+
+@lru_cache(maxsize=64)
+def _policy(site: str, flow: str | None, allow_private: bool, max_bytes: int) -> HttpPolicy:
+    return HttpPolicy(
+        site_hosts=parse_allow_list(site),
+        flow_hosts=parse_allow_list(flow) if flow is not None else None,
+        allow_private=allow_private,
+        max_bytes=max_bytes,
+    )
+
+
+def http_policy(grant: dict[str, Any] | None) -> HttpPolicy:
+    """The policy a request was granted; none granted: nothing is allowed."""
+    grant = grant or {}
+    return _policy(
+        grant.get("site", ""),
+        grant.get("flow"),
+        bool(grant.get("allow_private", False)),
+        int(grant.get("max_bytes", DEFAULT_MAX_BYTES)),
+    )
+
+
+@functools.cache
+def process_http() -> ScriptHttp:
+    """This process's HTTP client: a sandbox worker's, kept for its whole life, so keep-alive
+    connections outlive a step."""
+    return ScriptHttp()
+
+
+def bind_host_functions(
+    module: starlark.Module,
+    request: ScriptRequest,
+    *,
+    deadline: float,
+    log: Callable[[str], object],
+    globals: starlark.Globals,
+) -> None:
+    module.add_callable("secret", _secret_reader(request.secrets))
+    if "http" not in request.script:
+        return  # most steps make no request: spare them the prelude
+    attempt = process_http().attempt(http_policy(request.http), deadline, log)
+    module.add_callable("_http_request", attempt.request)
+    starlark.eval(module, starlark.parse("http.star", HTTP_PRELUDE), globals)
+
+
+def _secret_reader(secrets: dict[str, str]) -> Callable[[str], str]:
+    def secret(name: str) -> str:
+        if name not in secrets:
+            raise SecretUnavailable(f"secret {name} was not sent to this step")
+        return secrets[name]
+
+    return secret
+
+
+def plain_message(message: str) -> str:
+    """A host function's refusal without the exception's class name before it."""
+    for name in HOST_ERRORS:
+        message = message.removeprefix(f"{name}: ")
+    return message
