@@ -19,6 +19,7 @@ from flows.engine.server_version import check_server_at  # noqa: E402
 from flows.live.bridge import LiveBridge  # noqa: E402
 from flows.live.feeds import LiveFeeds  # noqa: E402
 from flows.routing import websocket_urlpatterns  # noqa: E402
+from flows.secrets_mirror import SecretsMirror  # noqa: E402
 from flowsite.lifespan import LifespanServices, Service  # noqa: E402
 from flowsite.runner_process import RunnerProcess  # noqa: E402
 from flowsite.websocket_origin import SameOriginValidator  # noqa: E402
@@ -46,6 +47,7 @@ def background_services() -> list[Service]:
                 environment=runner_environment(),
             )
         )
+    services.append(SecretsMirror())
     services.append(LiveBridge(settings.REDIS_URL, settings.FLOWS_KEY_PREFIX))
     services.append(
         Archiver(settings.REDIS_URL, settings.FLOWS_KEY_PREFIX, on_archived=LiveFeeds())

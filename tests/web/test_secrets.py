@@ -6,6 +6,7 @@ import io
 
 import pytest
 import redis
+from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.test import Client
@@ -14,6 +15,7 @@ from flows import definitions
 from flows.engine import new_flow, new_step
 from flows.engine.keys import Keys
 from flows.models import AuditEntry, Secret
+from flows.secrets_mirror import SecretsMirror
 
 VALUE = "sk_live_51HcQpLk"
 
@@ -152,3 +154,13 @@ def test_a_test_run_gets_the_secret_and_shows_it_redacted(operator: Client, admi
     assert "status-completed" in content
     assert "key [secret:API_KEY]" in content
     assert VALUE not in content
+
+
+def test_the_web_process_writes_the_redis_copy_again_when_redis_lost_it(admin: Client):
+    _save(admin, "STRIPE_KEY")
+    with redis.Redis.from_url(settings.REDIS_URL) as client:
+        client.delete(Keys(settings.FLOWS_KEY_PREFIX).secrets)  # as a Redis flushed or restarted
+
+    async_to_sync(SecretsMirror().start)()
+
+    assert _redis_copy() == {"STRIPE_KEY": Secret.objects.get().token}

@@ -1,0 +1,36 @@
+"""Keeps the engine's Redis copy of the secrets equal to the database's, from the web process.
+
+Every change writes both at once (flows/secrets.py); this also writes the copy when the web
+process starts and every MIRROR_SECONDS after, so a Redis that lost it (restarted without
+persistence, flushed) has it again within that time, and runners stop failing steps with
+"secret ... is not set".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from channels.db import database_sync_to_async
+
+from flows import secrets
+
+MIRROR_SECONDS = 30.0
+
+
+class SecretsMirror:
+    def __init__(self) -> None:
+        self._stop = asyncio.Event()
+
+    async def start(self) -> None:
+        await database_sync_to_async(secrets.mirror)()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> None:
+        while not self._stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), MIRROR_SECONDS)
+            if not self._stop.is_set():
+                await database_sync_to_async(secrets.mirror)()
