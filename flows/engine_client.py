@@ -143,4 +143,4 @@ def cancel_run(flow_id: str) -> ActionResult:
 
 def run_script_once(request: ScriptRequest) -> ScriptResult:
     """Run one script in the runner's sandbox, in a throwaway worker, without creating a run."""
-    return async_to_sync(run_once)(request)
+    return async_to_sync(run_once)(request, tuple(settings.FLOWS_SCRIPT_MODULES))

@@ -5,8 +5,8 @@ and exits 0. Start as many as you like, on as many machines as you like: they sh
 through Redis with no coordinator.
 
 From the environment, as the web app's settings: FLOWS_HTTP_ALLOW, FLOWS_HTTP_ALLOW_PRIVATE and
-FLOWS_HTTP_MAX_BYTES (what steps may reach over HTTP; nothing by default), and FLOWS_SECRETS_KEY
-(the web app's key, without which steps that read secrets fail).
+FLOWS_HTTP_MAX_BYTES (what steps may reach over HTTP; nothing by default), FLOWS_SECRETS_KEY
+(the web app's key, without which steps that read secrets fail) and FLOWS_SCRIPT_MODULES.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import uvloop
 from flows.engine.grants import HttpSettings
 from flows.engine.parent_death import die_with_parent
 from flows.engine.runner import Runner
+from flows.engine.script_functions import parse_specs
 from flows.engine.server_version import UnsupportedServer
 from flows.engine.store import DEFAULT_RETENTION_SECONDS
 
@@ -64,6 +65,15 @@ def main(argv: list[str] | None = None) -> None:
         default=DEFAULT_RETENTION_SECONDS,
         help="how long ended runs stay in Redis (0: forever)",
     )
+    parser.add_argument(
+        "--script-module",
+        action="append",
+        dest="script_modules",
+        default=list(parse_specs(os.environ.get("FLOWS_SCRIPT_MODULES", ""))),
+        metavar="[ALIAS=]MODULE",
+        help="a module of @script_function functions scripts may call (repeatable); "
+        "default: $FLOWS_SCRIPT_MODULES",
+    )
     parser.add_argument("--log-level", default=os.environ.get("LOG_LEVEL", "INFO"))
     parser.add_argument(
         "--parent-pid",
@@ -82,20 +92,20 @@ def main(argv: list[str] | None = None) -> None:
         level=arguments.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
-        http = HttpSettings.from_env(os.environ)
-    except ValueError as error:
+        runner = Runner(
+            arguments.redis_url,
+            concurrency=arguments.concurrency,
+            key_prefix=arguments.key_prefix,
+            lease_seconds=arguments.lease_seconds,
+            shutdown_grace_seconds=arguments.shutdown_grace,
+            retention_seconds=arguments.retention_seconds,
+            http=HttpSettings.from_env(os.environ),
+            # From the environment only: any user of the machine can read a process's arguments.
+            secrets_key=os.environ.get("FLOWS_SECRETS_KEY", ""),
+            script_modules=tuple(arguments.script_modules),
+        )
+    except ValueError as error:  # a bad setting or script module, named
         parser.error(str(error))
-    runner = Runner(
-        arguments.redis_url,
-        concurrency=arguments.concurrency,
-        key_prefix=arguments.key_prefix,
-        lease_seconds=arguments.lease_seconds,
-        shutdown_grace_seconds=arguments.shutdown_grace,
-        retention_seconds=arguments.retention_seconds,
-        http=http,
-        # From the environment only: any user of the machine can read a process's arguments.
-        secrets_key=os.environ.get("FLOWS_SECRETS_KEY", ""),
-    )
     try:
         uvloop.run(run_until_signalled(runner))
     except UnsupportedServer as error:

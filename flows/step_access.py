@@ -7,13 +7,32 @@ from __future__ import annotations
 from django.conf import settings
 
 from flows import secrets
+from flows.engine import script_functions
 from flows.engine.grants import Grant, HttpSettings, secret_names
+from flows.engine.script_functions import ScriptModule
 
 
 def site_http_settings() -> HttpSettings:
     return HttpSettings(
         settings.FLOWS_HTTP_ALLOW, settings.FLOWS_HTTP_ALLOW_PRIVATE, settings.FLOWS_HTTP_MAX_BYTES
     )
+
+
+def script_modules() -> dict[str, ScriptModule]:
+    """The site's script function modules (FLOWS_SCRIPT_MODULES), for the script check and the
+    editor's help; a bad entry stops start-up in the AppConfig."""
+    return script_functions.load(settings.FLOWS_SCRIPT_MODULES)
+
+
+def script_problem(script: str) -> str | None:
+    """What would fail a step that parses: a call of a script function that does not exist,
+    or a secret that is not set (yet)."""
+    if unknown := script_functions.unknown_call(script, script_modules()):
+        text = str(unknown)
+        return text[:1].upper() + text[1:]
+    if unset := secrets.unset_names(script):
+        return f"Secret {unset[0]} is not set: an admin sets it on the Secrets page."
+    return None
 
 
 def grant_for_test(script: str) -> Grant:

@@ -32,6 +32,7 @@ def runner_environment() -> dict[str, str]:
         "FLOWS_HTTP_ALLOW": settings.FLOWS_HTTP_ALLOW,
         "FLOWS_HTTP_ALLOW_PRIVATE": str(settings.FLOWS_HTTP_ALLOW_PRIVATE).lower(),
         "FLOWS_HTTP_MAX_BYTES": str(settings.FLOWS_HTTP_MAX_BYTES),
+        "FLOWS_SCRIPT_MODULES": ",".join(settings.FLOWS_SCRIPT_MODULES),
     }
 
 

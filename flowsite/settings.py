@@ -58,6 +58,8 @@ FLOWS_KEY_PREFIX = env_str("FLOWS_KEY_PREFIX", "")
 FLOWS_HTTP_ALLOW = env_str("FLOWS_HTTP_ALLOW", "")
 FLOWS_HTTP_ALLOW_PRIVATE = env_bool("FLOWS_HTTP_ALLOW_PRIVATE", False)
 FLOWS_HTTP_MAX_BYTES = env_int("FLOWS_HTTP_MAX_BYTES", 5 * 1024 * 1024, minimum=1)
+# Python modules whose @script_function functions scripts call as alias.name(...).
+FLOWS_SCRIPT_MODULES = env_list("FLOWS_SCRIPT_MODULES", ["text=flows.script_functions.text"])
 FLOWS_EMBEDDED_RUNNER = env_bool("FLOWS_EMBEDDED_RUNNER", True)
 FLOWS_RUNNER_CONCURRENCY = env_int("FLOWS_RUNNER_CONCURRENCY", 4, minimum=1)
 # How long ended runs stay in Redis; the web app's archive keeps them after that.

@@ -22,6 +22,7 @@ from typing import Any
 
 import redis.asyncio as redis
 
+from flows.engine import script_functions
 from flows.engine.builder import Step
 from flows.engine.grants import HttpSettings, StepGrants
 from flows.engine.keys import RUNNER_GROUP, Keys
@@ -68,16 +69,19 @@ class Runner:
         engine: ScriptEngine | None = None,
         http: HttpSettings | None = None,
         secrets_key: str = "",
+        script_modules: tuple[str, ...] = (),
     ) -> None:
         """`http`: the outbound HTTP policy steps get (none: no host allowed); `secrets_key`:
-        FLOWS_SECRETS_KEY, without which steps that read secrets fail."""
+        FLOWS_SECRETS_KEY, without which steps that read secrets fail; `script_modules`: the
+        FLOWS_SCRIPT_MODULES entries scripts may call (ValueError names one that won't load)."""
+        script_functions.load(script_modules)
         self.redis = redis.Redis.from_url(redis_url, decode_responses=True)
         self.keys = Keys(key_prefix)
         self.store = RunStore(self.redis, self.keys, retention_seconds)
         self.concurrency = concurrency
         self.lease_seconds = lease_seconds
         self.shutdown_grace_seconds = shutdown_grace_seconds
-        self.engine = engine or WorkerPool(concurrency)
+        self.engine = engine or WorkerPool(concurrency, script_modules=script_modules)
         self.grants = StepGrants(self.redis, self.keys, http or HttpSettings(), secrets_key)
         self.name = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self._stopping = asyncio.Event()  # stop taking work

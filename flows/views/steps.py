@@ -15,7 +15,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import reswap, retarget
 
-from flows import definitions, engine_client, secrets, step_tests
+from flows import definitions, engine_client, step_access, step_tests
 from flows.forms import StepForm, StepTestForm
 from flows.models import FlowDefinition, StepDefinition
 from flows.validators import script_problem
@@ -160,15 +160,8 @@ def step_check(request: HtmxHttpRequest, name: str, step_id: int | None = None) 
     get_flow(name)
     context = {"key": str(step_id) if step_id else "new"}
     script = request.POST.get("script", "")
-    context["problem"] = script_problem(script) or _unset_secrets_problem(script)
+    context["problem"] = script_problem(script) or step_access.script_problem(script)
     return render(request, "flows/_script_check.html", context)
-
-
-def _unset_secrets_problem(script: str) -> str | None:
-    """A secret the script reads that is not set: the step would fail until an admin sets it."""
-    if unset := secrets.unset_names(script):
-        return f"Secret {unset[0]} is not set: an admin sets it on the Secrets page."
-    return None
 
 
 @require_POST

@@ -8,18 +8,21 @@ become functions the script calls; their refusals are one-line errors that fail 
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import starlark
 
+from flows.engine import script_functions
 from flows.engine.sandbox.http_client import (
     DEFAULT_MAX_BYTES,
     HttpPolicy,
     ScriptHttp,
     parse_allow_list,
 )
+from flows.engine.script_functions import ScriptModule
 
 if TYPE_CHECKING:
     from flows.engine.sandbox.starlark_runtime import ScriptRequest
@@ -53,8 +56,11 @@ http = struct(
 )
 """
 
+# The worker's environment variable naming its script function modules (the pool sets it).
+MODULES_VARIABLE = "FLOWS_SCRIPT_MODULES"
+
 # Errors a host function raises on purpose: the script sees the message alone.
-HOST_ERRORS = ("HttpError", "SecretUnavailable")
+HOST_ERRORS = ("HttpError", "SecretUnavailable", "ScriptFunctionError")
 
 
 class SecretUnavailable(Exception):
@@ -98,11 +104,32 @@ def bind_host_functions(
     globals: starlark.Globals,
 ) -> None:
     module.add_callable("secret", _secret_reader(request.secrets))
+    _bind_script_functions(module, request.script, globals)
     if "http" not in request.script:
         return  # most steps make no request: spare them the prelude
     attempt = process_http().attempt(http_policy(request.http), deadline, log)
     module.add_callable("_http_request", attempt.request)
     starlark.eval(module, starlark.parse("http.star", HTTP_PRELUDE), globals)
+
+
+def process_script_modules() -> dict[str, ScriptModule]:
+    """The script function modules this worker was started with (FLOWS_SCRIPT_MODULES)."""
+    specs = script_functions.parse_specs(os.environ.get(MODULES_VARIABLE, ""))
+    return script_functions.load(specs)
+
+
+def _bind_script_functions(module: starlark.Module, script: str, globals: starlark.Globals) -> None:
+    """Each script module the script mentions, as a struct of its functions."""
+    lines = []
+    for used in script_functions.used_modules(script, process_script_modules()):
+        fields = []
+        for name, function in used.functions.items():
+            bound = f"_{used.alias}__{name}"
+            module.add_callable(bound, script_functions.json_safe(used, function))
+            fields.append(f"{name} = {bound}")
+        lines.append(f"{used.alias} = struct({', '.join(fields)})")
+    if lines:
+        starlark.eval(module, starlark.parse("functions.star", "\n".join(lines)), globals)
 
 
 def _secret_reader(secrets: dict[str, str]) -> Callable[[str], str]:

@@ -10,8 +10,8 @@ from flows.engine.sandbox.pool import WorkerPool
 from flows.engine.sandbox.starlark_runtime import ScriptRequest, ScriptResult
 
 
-async def run_once(request: ScriptRequest) -> ScriptResult:
-    pool = WorkerPool(1)
+async def run_once(request: ScriptRequest, script_modules: tuple[str, ...] = ()) -> ScriptResult:
+    pool = WorkerPool(1, script_modules=script_modules)
     try:
         return await pool.run(request)
     finally:

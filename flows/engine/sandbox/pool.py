@@ -15,6 +15,7 @@ import os
 import signal
 import sys
 
+from flows.engine.sandbox.host import MODULES_VARIABLE
 from flows.engine.sandbox.starlark_runtime import (
     ScriptRequest,
     ScriptResult,
@@ -36,7 +37,7 @@ class _Worker:
         self.process = process
 
     @classmethod
-    async def start(cls, memory_mb: int) -> _Worker:
+    async def start(cls, memory_mb: int, script_modules: tuple[str, ...]) -> _Worker:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -46,7 +47,11 @@ class _Worker:
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             limit=PIPE_LIMIT_BYTES,
-            env={**os.environ, "RUST_BACKTRACE": "0"},
+            env={
+                **os.environ,
+                "RUST_BACKTRACE": "0",
+                MODULES_VARIABLE: ",".join(script_modules),
+            },
         )
         return cls(process)
 
@@ -111,9 +116,16 @@ def _signal_name(number: int) -> str:
 class WorkerPool:
     """Runs ScriptRequests on up to `size` persistent worker processes."""
 
-    def __init__(self, size: int, memory_mb: int = DEFAULT_MEMORY_MB) -> None:
+    def __init__(
+        self,
+        size: int,
+        memory_mb: int = DEFAULT_MEMORY_MB,
+        script_modules: tuple[str, ...] = (),
+    ) -> None:
+        """`script_modules`: FLOWS_SCRIPT_MODULES entries its workers import."""
         self.size = size
         self.memory_mb = memory_mb
+        self.script_modules = script_modules
         # Last in, first out: the most recently used worker is the likeliest to be warm.
         self._idle: asyncio.LifoQueue[_Worker] = asyncio.LifoQueue()
         self._slots = asyncio.Semaphore(size)
@@ -161,7 +173,7 @@ class WorkerPool:
             await self._discard(worker)
 
     async def _spawn(self) -> _Worker:
-        worker = await _Worker.start(self.memory_mb)
+        worker = await _Worker.start(self.memory_mb, self.script_modules)
         self._all.add(worker)
         return worker
 

@@ -31,6 +31,7 @@ class Command(BaseCommand):
                 retention_seconds=settings.FLOWS_RETENTION_SECONDS,
                 http=site_http_settings(),
                 secrets_key=settings.FLOWS_SECRETS_KEY,
+                script_modules=tuple(settings.FLOWS_SCRIPT_MODULES),
             )
             uvloop.run(run_until_signalled(runner))
         except UnsupportedServer as error:
