@@ -19,3 +19,16 @@ def test_the_stripe_example_runs_to_completed():
     assert "attempt 1 (line 2, column 13: MockApiError: mock API flaky failure" in retried
     assert lines[-2] == "flow completed: all steps done"
     assert "'id': 'prod_mock_1'" in lines[-1]
+
+
+HTTP_EXAMPLE = EXAMPLE.parent / "stripe_http_example.py"
+
+
+def test_the_http_example_calls_the_stripe_stand_in_with_the_key_kept_secret():
+    shown = subprocess.run([sys.executable, str(HTTP_EXAMPLE)], capture_output=True, text=True)
+
+    assert shown.returncode == 0, shown.stderr
+    assert "flow completed: all steps done" in shown.stdout
+    assert "create_product log: http: POST 127.0.0.1/v1/products 200 " in shown.stdout
+    assert "'unit_amount': 4200" in shown.stdout.splitlines()[-1]
+    assert "sk_test_" not in shown.stdout + shown.stderr

@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive
+    disable_nagle_algorithm = True  # headers and body go out without waiting for an ACK
 
     def log_message(self, *args: object) -> None:  # quiet
         pass
