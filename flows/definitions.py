@@ -37,7 +37,11 @@ def create_from_flow(
 ) -> FlowDefinition:
     """Store an engine Flow (already validated by its builder) as a new definition."""
     definition = FlowDefinition.objects.create(
-        name=flow.name, description=description, created_by=user, updated_by=user
+        name=flow.name,
+        description=description,
+        allowed_hosts=flow.allowed_hosts or "",
+        created_by=user,
+        updated_by=user,
     )
     _add_steps(definition, flow.steps)
     return definition
@@ -59,6 +63,7 @@ def duplicate(definition: FlowDefinition, user: AbstractBaseUser | None) -> Flow
     copy = FlowDefinition.objects.create(
         name=free_copy_name(definition.name),
         description=definition.description,
+        allowed_hosts=definition.allowed_hosts,
         created_by=user,
         updated_by=user,
     )

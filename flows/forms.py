@@ -37,8 +37,8 @@ def parse_json_object(text: str, what: str) -> dict[str, Any]:
 class FlowForm(forms.ModelForm):
     class Meta:
         model = FlowDefinition
-        fields = ["name", "description"]
-        labels = {"name": "Name", "description": "Description"}
+        fields = ["name", "description", "allowed_hosts"]
+        labels = {"name": "Name", "description": "Description", "allowed_hosts": "Allowed hosts"}
         widgets = {"description": forms.Textarea(attrs={"rows": 3})}
 
 

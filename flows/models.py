@@ -26,6 +26,7 @@ from flows.engine.builder import (
     new_step,
 )
 from flows.validators import (
+    allowed_hosts_validator,
     flow_name_validator,
     retries_validator,
     script_validator,
@@ -55,6 +56,14 @@ class FlowDefinition(models.Model):
         max_length=DESCRIPTION_MAX_LENGTH,
         validators=[MaxLengthValidator(DESCRIPTION_MAX_LENGTH)],
     )
+    allowed_hosts = models.CharField(
+        "allowed hosts",
+        max_length=1000,
+        blank=True,
+        validators=[allowed_hosts_validator],
+        help_text="Hosts its steps may reach over HTTP, within the site's FLOWS_HTTP_ALLOW "
+        "(comma-separated; *.domain, host:port). Empty: all the site allows.",
+    )
     version = models.PositiveIntegerField(default=1, help_text="Goes up on every saved change.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -83,6 +92,8 @@ class FlowDefinition(models.Model):
     def to_flow(self) -> Flow:
         """Build the engine's Flow through its own builder, so its validation applies."""
         builder = new_flow(self.name)
+        if self.allowed_hosts.strip():
+            builder.allowed_hosts(self.allowed_hosts)
         for step in self.steps.all():
             builder.add_step(step.to_step())
         return builder.build()

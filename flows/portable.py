@@ -18,9 +18,11 @@ from flows.models import NAME_MAX_LENGTH, FlowDefinition, StepDefinition
 
 
 def export_dict(definition: FlowDefinition) -> dict[str, Any]:
+    allowed = {"allowed_hosts": definition.allowed_hosts} if definition.allowed_hosts else {}
     return {
         "name": definition.name,
         "description": definition.description,
+        **allowed,
         "steps": [
             {
                 "name": step.name,
@@ -48,6 +50,8 @@ def export_python(definition: FlowDefinition) -> str:
         "flow = (",
         f"    new_flow({definition.name!r})",
     ]
+    if definition.allowed_hosts:
+        lines.append(f"    .allowed_hosts({definition.allowed_hosts!r})")
     for step in definition.steps.all():
         timeout = int(step.timeout) if float(step.timeout).is_integer() else step.timeout
         lines += [
@@ -102,6 +106,9 @@ def parse_import(text: str) -> tuple[Flow, str]:
     description = data.get("description", "")
     _require(isinstance(description, str), "'description' must be text")
     builder = new_flow(data["name"])
+    if "allowed_hosts" in data:
+        _require(isinstance(data["allowed_hosts"], str), "'allowed_hosts' must be text")
+        builder.allowed_hosts(data["allowed_hosts"])
     for index, step in enumerate(data["steps"]):
         builder.add_step(_parse_step(index, step))
     flow = builder.build()
@@ -117,7 +124,12 @@ def _validate_as_stored(flow: Flow, description: str) -> None:
     """Run the validators the builder's forms run through the models: the engine's rules again,
     and what the database holds (text lengths, integer ranges)."""
     checks: list[tuple[str, FlowDefinition | StepDefinition]] = [
-        ("the flow", FlowDefinition(name=flow.name, description=description))
+        (
+            "the flow",
+            FlowDefinition(
+                name=flow.name, description=description, allowed_hosts=flow.allowed_hosts or ""
+            ),
+        )
     ]
     for index, step in enumerate(flow.steps):
         stored = StepDefinition(

@@ -8,7 +8,13 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
-from flows.engine.builder import validate_name, validate_retries, validate_script, validate_timeout
+from flows.engine.builder import (
+    validate_allowed_hosts,
+    validate_name,
+    validate_retries,
+    validate_script,
+    validate_timeout,
+)
 from flows.engine.secrets import validate_secret_name
 
 
@@ -55,3 +61,7 @@ def retries_validator(value: int) -> None:
 
 def secret_name_validator(value: str) -> None:
     _as_field_error(validate_secret_name, value)
+
+
+def allowed_hosts_validator(value: str) -> None:
+    _as_field_error(validate_allowed_hosts, value)

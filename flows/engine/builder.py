@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from functools import cached_property, lru_cache
 from typing import Any
 
+from flows.engine.allow_list import parse_allow_list
 from flows.engine.sandbox.syntax import check_script
 from flows.engine.secrets import secret_names
 
@@ -99,6 +100,8 @@ class Flow:
 
     name: str
     steps: tuple[Step, ...] = field(default_factory=tuple)
+    # Hosts its steps may reach over HTTP, within the site's FLOWS_HTTP_ALLOW; None: all of those.
+    allowed_hosts: str | None = None
 
     @cached_property
     def _positions(self) -> dict[str, int]:
@@ -116,11 +119,18 @@ class Flow:
         return self.steps[position + 1] if position + 1 < len(self.steps) else None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "steps": [step.to_dict() for step in self.steps]}
+        data: dict[str, Any] = {"name": self.name, "steps": [step.to_dict() for step in self.steps]}
+        if self.allowed_hosts is not None:
+            data["allowed_hosts"] = self.allowed_hosts
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Flow:
-        return cls(name=data["name"], steps=tuple(Step.from_dict(s) for s in data["steps"]))
+        return cls(
+            name=data["name"],
+            steps=tuple(Step.from_dict(s) for s in data["steps"]),
+            allowed_hosts=data.get("allowed_hosts"),
+        )
 
 
 def validate_name(name: str, what: str = "step") -> None:
@@ -200,8 +210,18 @@ def definition_json(flow: Flow) -> str:
     return json.dumps(flow.to_dict(), separators=(",", ":"))
 
 
+def validate_allowed_hosts(allowed_hosts: str | None) -> None:
+    if allowed_hosts is None:
+        return
+    try:
+        parse_allow_list(allowed_hosts)
+    except ValueError as error:
+        raise ValueError(f"allowed hosts: {error}") from None
+
+
 def _check_flow(flow: Flow) -> None:
     validate_name(flow.name, what="flow")
+    validate_allowed_hosts(flow.allowed_hosts)
     if not flow.steps:
         raise ValueError(f"flow {flow.name!r} has no steps: add at least one")
     seen: set[str] = set()
@@ -247,13 +267,20 @@ class FlowBuilder:
     def __init__(self, name: str) -> None:
         self._name = name
         self._steps: list[Step] = []
+        self._allowed_hosts: str | None = None
+
+    def allowed_hosts(self, hosts: str) -> FlowBuilder:
+        """Narrow the hosts its steps may reach (`api.stripe.com, *.example.com`) within the
+        site's FLOWS_HTTP_ALLOW; it never widens it. Blank: no narrowing."""
+        self._allowed_hosts = hosts if hosts.strip() else None
+        return self
 
     def add_step(self, step: Step) -> FlowBuilder:
         self._steps.append(step)
         return self
 
     def build(self) -> Flow:
-        flow = Flow(self._name, tuple(self._steps))
+        flow = Flow(self._name, tuple(self._steps), self._allowed_hosts)
         validate_flow(flow)
         return flow
 

@@ -16,8 +16,9 @@ from typing import Any
 
 import redis.asyncio as redis
 
+from flows.engine.allow_list import parse_allow_list
 from flows.engine.keys import Keys
-from flows.engine.sandbox.http_client import DEFAULT_MAX_BYTES, parse_allow_list
+from flows.engine.sandbox.http_client import DEFAULT_MAX_BYTES
 from flows.engine.sandbox.starlark_runtime import ScriptResult
 from flows.engine.sandbox.syntax import ScriptError
 from flows.engine.secrets import SecretBox, SecretError, SecretStore, redact, redact_value

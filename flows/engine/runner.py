@@ -223,7 +223,7 @@ class Runner:
             message = f"gave up: runners were lost during {LOST_RUNNER_ALLOWANCE} attempts"
             return ScriptResult(error=ScriptError(message))
         try:
-            grant = await self.grants.for_script(step.script, flow_hosts=None)
+            grant = await self.grants.for_script(step.script, task.context.definition.allowed_hosts)
         except SecretError as error:
             return ScriptResult(error=ScriptError(str(error)))
         request = ScriptRequest(

@@ -8,11 +8,11 @@ from collections.abc import Iterator
 
 import pytest
 
+from flows.engine.allow_list import parse_allow_list
 from flows.engine.sandbox.http_client import (
     HttpError,
     HttpPolicy,
     ScriptHttp,
-    parse_allow_list,
 )
 from tests.engine.local_http import LocalHttpServer, local_http_server
 

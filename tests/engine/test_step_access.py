@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 import redis.asyncio as redis
 
-from flows.engine import FlowExecutor, FlowStatus, Runner, StepStatus
+from flows.engine import FlowExecutor, FlowStatus, Runner, StepStatus, new_flow, new_step
 from flows.engine.grants import HttpSettings
 from flows.engine.keys import Keys
 from flows.engine.secrets import SecretBox, new_key, replace_tokens
@@ -135,3 +135,20 @@ def test_bad_http_settings_name_their_variable():
     with pytest.raises(ValueError, match="FLOWS_HTTP_ALLOW_PRIVATE must be true or false"):
         HttpSettings.from_env({"FLOWS_HTTP_ALLOW_PRIVATE": "maybe"})
     assert HttpSettings.from_env({"FLOWS_HTTP_ALLOW": "x.test"}).allow == "x.test"
+
+
+async def test_a_flow_narrows_the_sites_hosts_and_a_bad_entry_is_refused(
+    executor: FlowExecutor, granting_runner: Runner, server: LocalHttpServer
+):
+    step = new_step("one").script(f'http.get("{server.url("/")}").status').build()
+    narrowed = new_flow("narrowed").add_step(step).allowed_hosts("api.stripe.com").build()
+    open_flow = new_flow("open").add_step(step).build()
+
+    narrowed_id, open_id = await executor.execute_flows([narrowed, open_flow])
+    await executor.wait_for_flows([narrowed_id, open_id], timeout=30)
+
+    refused = await executor.get_step_state(narrowed_id, "one")
+    assert refused.error.endswith("http: host 127.0.0.1 is not allowed (the flow's allowed hosts)")
+    assert (await executor.get_step_state(open_id, "one")).output == 200
+    with pytest.raises(ValueError, match="allowed hosts: 'a/b' is not a host"):
+        new_flow("bad").add_step(step).allowed_hosts("a/b").build()

@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any
 import starlark
 
 from flows.engine import script_functions
+from flows.engine.allow_list import parse_allow_list
 from flows.engine.sandbox.http_client import (
     DEFAULT_MAX_BYTES,
     HttpPolicy,
     ScriptHttp,
-    parse_allow_list,
 )
 from flows.engine.script_functions import ScriptModule
 

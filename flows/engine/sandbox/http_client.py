@@ -25,6 +25,8 @@ from typing import Any
 import httpcore
 import httpx
 
+from flows.engine.allow_list import HostRule
+
 DEFAULT_MAX_BYTES = 5 * 1024 * 1024
 DEFAULT_REQUEST_TIMEOUT = 30.0
 MAX_REQUESTS_PER_ATTEMPT = 100
@@ -34,41 +36,6 @@ METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 
 class HttpError(Exception):
     """Fails the attempt with this one line (the script's retries then cover it)."""
-
-
-@dataclass(frozen=True)
-class HostRule:
-    """One allow-list entry: a host name, `*.domain` for any name under it, optional port."""
-
-    host: str
-    port: int | None = None
-
-    def matches(self, host: str, port: int) -> bool:
-        if self.port is not None and self.port != port:
-            return False
-        if self.host.startswith("*."):
-            return host.endswith(self.host[1:])
-        return host == self.host
-
-
-def parse_allow_list(text: str) -> tuple[HostRule, ...]:
-    """`api.stripe.com, *.example.com, localhost:8080, [::1]:8080` as rules; ValueError names a
-    bad entry."""
-    rules = []
-    for entry in (part.strip().lower() for part in text.split(",")):
-        if not entry:
-            continue
-        if entry.startswith("["):  # an IPv6 address, as in URLs
-            host, _, rest = entry[1:].partition("]")
-            colon, port = rest[:1], rest[1:]
-        else:
-            host, colon, port = entry.partition(":")
-        name = host.removeprefix("*.")
-        bad_port = colon and not (port.isdigit() and 0 < int(port) < 65536)
-        if not name or "*" in name or "/" in name or bad_port:
-            raise ValueError(f"{entry!r} is not a host, *.domain or host:port")
-        rules.append(HostRule(host, int(port) if port else None))
-    return tuple(rules)
 
 
 @dataclass(frozen=True)
