@@ -28,33 +28,29 @@ if TYPE_CHECKING:
     from flows.engine.sandbox.starlark_runtime import ScriptRequest
 
 # Starlark's side of `http`: a struct of functions whose answers are structs, so a script
-# writes `http.get(url).status`. Evaluated in the script's module before the script.
-HTTP_PRELUDE = """
-def _answer(fields):
-    return struct(**fields)
+# writes `http.get(url).status`. Evaluated and frozen once per worker; each script's module
+# then only binds it to the attempt's request function (HTTP_BINDING).
+HTTP_LIBRARY = """
+def make_http(request):
+    def _request(method, url, params=None, headers=None, json=None, data=None, timeout=None):
+        return struct(**request(method, url, params=params, headers=headers, json=json,
+                                data=data, timeout=timeout))
 
-def _request(method, url, params=None, headers=None, json=None, data=None, timeout=None):
-    return _answer(_http_request(method, url, params=params, headers=headers, json=json,
-                                 data=data, timeout=timeout))
+    def _get(url, params=None, headers=None, timeout=None):
+        return _request("GET", url, params=params, headers=headers, timeout=timeout)
 
-def _get(url, params=None, headers=None, timeout=None):
-    return _request("GET", url, params=params, headers=headers, timeout=timeout)
+    def _with_body(method):
+        def send(url, json=None, data=None, params=None, headers=None, timeout=None):
+            return _request(method, url, params=params, headers=headers, json=json, data=data,
+                            timeout=timeout)
+        return send
 
-def _with_body(method):
-    def send(url, json=None, data=None, params=None, headers=None, timeout=None):
-        return _request(method, url, params=params, headers=headers, json=json, data=data,
-                        timeout=timeout)
-    return send
-
-http = struct(
-    request = _request,
-    get = _get,
-    post = _with_body("POST"),
-    put = _with_body("PUT"),
-    patch = _with_body("PATCH"),
-    delete = _with_body("DELETE"),
-)
+    return struct(request = _request, get = _get, post = _with_body("POST"),
+                  put = _with_body("PUT"), patch = _with_body("PATCH"),
+                  delete = _with_body("DELETE"))
 """
+HTTP_BINDING = 'load("http.star", "make_http")\nhttp = make_http(_http_request)\n'
+
 
 # The worker's environment variable naming its script function modules (the pool sets it).
 MODULES_VARIABLE = "FLOWS_SCRIPT_MODULES"
@@ -89,6 +85,14 @@ def http_policy(grant: dict[str, Any] | None) -> HttpPolicy:
 
 
 @functools.cache
+def _http_library_loader(globals: starlark.Globals) -> starlark.FileLoader:
+    library = starlark.Module()
+    starlark.eval(library, starlark.parse("http.star", HTTP_LIBRARY), globals)
+    frozen = library.freeze()
+    return starlark.FileLoader(lambda _name: frozen)
+
+
+@functools.cache
 def process_http() -> ScriptHttp:
     """This process's HTTP client: a sandbox worker's, kept for its whole life, so keep-alive
     connections outlive a step."""
@@ -109,7 +113,8 @@ def bind_host_functions(
         return  # most steps make no request: spare them the prelude
     attempt = process_http().attempt(http_policy(request.http), deadline, log)
     module.add_callable("_http_request", attempt.request)
-    starlark.eval(module, starlark.parse("http.star", HTTP_PRELUDE), globals)
+    binding = starlark.parse("http_binding.star", HTTP_BINDING)
+    starlark.eval(module, binding, globals, _http_library_loader(globals))
 
 
 def process_script_modules() -> dict[str, ScriptModule]:
