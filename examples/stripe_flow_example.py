@@ -11,49 +11,36 @@ embedded Redis under var/ when it is unset; runs its own runner, so nothing else
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
-from pathlib import Path
+
+from _support import redis_to_use, running
 
 from flows import FlowExecutor, FlowStatus
 from flows.engine import Runner
 from flows.examples import STRIPE_SAMPLE_INPUT, stripe_payment_request
-from flowsite.embedded_redis import EmbeddedRedis
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 async def run(redis_url: str) -> FlowStatus:
-    runner = Runner(redis_url, concurrency=1)
-    runner_task = asyncio.create_task(runner.run(), name="example-runner")
-    try:
-        async with FlowExecutor(redis_url) as executor:
-            flow_id = await executor.execute_flow(stripe_payment_request(), STRIPE_SAMPLE_INPUT)
-            print(f"launched flow {flow_id}")
-            async for event in executor.watch_flow(flow_id):
-                if event["kind"] == "step":
-                    error = f" ({event['error']})" if event["error"] else ""
-                    print(
-                        f"  {event['step_id']}: {event['status']}, "
-                        f"attempt {event['attempt_count']}{error}"
-                    )
-            final = await executor.get_flow_state(flow_id)
-            print(f"flow {final.status}: {final.error or 'all steps done'}")
-            product = await executor.get_step_state(flow_id, "create_product")
-            print(f"create_product output: {product.output}")
-            return final.status
-    finally:
-        runner.stop()
-        await runner_task
+    async with running(Runner(redis_url, concurrency=1)), FlowExecutor(redis_url) as executor:
+        flow_id = await executor.execute_flow(stripe_payment_request(), STRIPE_SAMPLE_INPUT)
+        print(f"launched flow {flow_id}")
+        async for event in executor.watch_flow(flow_id):
+            if event["kind"] == "step":
+                error = f" ({event['error']})" if event["error"] else ""
+                print(
+                    f"  {event['step_id']}: {event['status']}, "
+                    f"attempt {event['attempt_count']}{error}"
+                )
+        final = await executor.get_flow_state(flow_id)
+        print(f"flow {final.status}: {final.error or 'all steps done'}")
+        product = await executor.get_step_state(flow_id, "create_product")
+        print(f"create_product output: {product.output}")
+        return final.status
 
 
 def main() -> None:
-    redis_url = os.environ.get("REDIS_URL")
-    if redis_url:
-        status = asyncio.run(run(redis_url))
-    else:
-        with EmbeddedRedis(ROOT / "var" / "redis") as server:
-            status = asyncio.run(run(server.url))
+    with redis_to_use() as url:
+        status = asyncio.run(run(url))
     sys.exit(0 if status == FlowStatus.COMPLETED else 1)
 
 

@@ -13,12 +13,11 @@ real test key, and the same flow talks to Stripe.
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import redis.asyncio as redis
+from _support import redis_to_use, running
 from stripe_stub import API_KEY, stripe_stub
 
 from flows import FlowExecutor, FlowStatus, new_flow, new_step
@@ -26,9 +25,7 @@ from flows.engine import Flow, Runner
 from flows.engine.grants import HttpSettings
 from flows.engine.keys import Keys
 from flows.engine.secrets import SecretBox, new_key, replace_tokens
-from flowsite.embedded_redis import EmbeddedRedis
 
-ROOT = Path(__file__).resolve().parent.parent
 PREFIX = "flowsite-example:"
 AUTHORIZATION = '{"Authorization": "Bearer " + secret("STRIPE_KEY")}'
 
@@ -78,37 +75,27 @@ async def run(redis_url: str, stripe_url: str) -> FlowStatus:
     # The stub listens on loopback, which steps may reach only when allowed explicitly.
     http = HttpSettings(allow=stub.netloc, allow_private=True)
     runner = Runner(redis_url, concurrency=1, key_prefix=PREFIX, http=http, secrets_key=secrets_key)
-    runner_task = asyncio.create_task(runner.run(), name="example-runner")
-    try:
-        async with FlowExecutor(redis_url, key_prefix=PREFIX) as executor:
-            flow = stripe_payment_request_http()
-            input = {"stripe_url": stripe_url, "product_name": "Flow plan", "amount": 4200}
-            flow_id = await executor.execute_flow(flow, input)
-            print(f"launched flow {flow_id}")
-            async for event in executor.watch_flow(flow_id):
-                if event["kind"] == "step":
-                    print(f"  {event['step_id']}: {event['status']}")
-            final = await executor.get_flow_state(flow_id)
-            print(f"flow {final.status}: {final.error or 'all steps done'}")
-            for step in await executor.get_steps(flow_id):
-                for line in step.logs:
-                    print(f"  {step.step_id} log: {line}")
-            price = await executor.get_step_state(flow_id, "create_price")
-            print(f"create_price output: {price.output}")
-            return final.status
-    finally:
-        runner.stop()
-        await runner_task
+    async with running(runner), FlowExecutor(redis_url, key_prefix=PREFIX) as executor:
+        flow = stripe_payment_request_http()
+        input = {"stripe_url": stripe_url, "product_name": "Flow plan", "amount": 4200}
+        flow_id = await executor.execute_flow(flow, input)
+        print(f"launched flow {flow_id}")
+        async for event in executor.watch_flow(flow_id):
+            if event["kind"] == "step":
+                print(f"  {event['step_id']}: {event['status']}")
+        final = await executor.get_flow_state(flow_id)
+        print(f"flow {final.status}: {final.error or 'all steps done'}")
+        for step in await executor.get_steps(flow_id):
+            for line in step.logs:
+                print(f"  {step.step_id} log: {line}")
+        price = await executor.get_step_state(flow_id, "create_price")
+        print(f"create_price output: {price.output}")
+        return final.status
 
 
 def main() -> None:
-    redis_url = os.environ.get("REDIS_URL")
-    with stripe_stub() as stripe_url:
-        if redis_url:
-            status = asyncio.run(run(redis_url, stripe_url))
-        else:
-            with EmbeddedRedis(ROOT / "var" / "redis") as server:
-                status = asyncio.run(run(server.url, stripe_url))
+    with stripe_stub() as stripe_url, redis_to_use() as url:
+        status = asyncio.run(run(url, stripe_url))
     sys.exit(0 if status == FlowStatus.COMPLETED else 1)
 
 

@@ -263,16 +263,9 @@ class AuditEntry(models.Model):
         return f"{self.username} {self.get_action_display()} {self.flow_id}".strip()
 
     @classmethod
-    def record(
-        cls,
-        action: AuditEntry.Action,
-        user: AbstractBaseUser | None,
-        *,
-        flow_id: str = "",
-        definition: FlowDefinition | None = None,
-        **details: Any,
-    ) -> AuditEntry:
-        entry = cls.entry(action, user, flow_id=flow_id, definition=definition, **details)
+    def record(cls, *args: Any, **kwargs: Any) -> AuditEntry:
+        """entry(), saved."""
+        entry = cls.entry(*args, **kwargs)
         entry.save()
         return entry
 
