@@ -1,5 +1,6 @@
 """ASGI entry point: HTTP and WebSocket through Channels; lifespan runs the background services
-(the embedded flow runner's child process, the live bridge and the run archiver)."""
+(the embedded flow runner's child process, the live bridge and the run archiver), each in one
+web worker at a time however many the server runs."""
 
 from __future__ import annotations
 
@@ -20,24 +21,35 @@ from flows.engine.server_version import check_server_at  # noqa: E402
 from flows.live.bridge import LiveBridge  # noqa: E402
 from flows.live.feeds import LiveFeeds  # noqa: E402
 from flows.routing import websocket_urlpatterns  # noqa: E402
+from flowsite.leases import OnceAcrossWorkers  # noqa: E402
 from flowsite.lifespan import LifespanServices, Service  # noqa: E402
 from flowsite.runner_process import RunnerProcess  # noqa: E402
 
 
 def background_services() -> list[Service]:
+    """The lifespan's services, each run by one web worker at a time (flowsite/leases.py): every
+    worker of a multi-worker server runs this lifespan."""
+    url, prefix = settings.REDIS_URL, settings.FLOWS_KEY_PREFIX
     services: list[Service] = []
     if settings.FLOWS_EMBEDDED_RUNNER:
         services.append(
-            RunnerProcess(
-                settings.REDIS_URL,
-                concurrency=settings.FLOWS_RUNNER_CONCURRENCY,
-                key_prefix=settings.FLOWS_KEY_PREFIX,
-                retention_seconds=settings.FLOWS_RETENTION_SECONDS,
+            OnceAcrossWorkers(
+                "RunnerProcess",
+                lambda: RunnerProcess(
+                    url,
+                    concurrency=settings.FLOWS_RUNNER_CONCURRENCY,
+                    key_prefix=prefix,
+                    retention_seconds=settings.FLOWS_RETENTION_SECONDS,
+                ),
+                url,
+                prefix,
             )
         )
-    services.append(LiveBridge(settings.REDIS_URL, settings.FLOWS_KEY_PREFIX))
+    services.append(OnceAcrossWorkers("LiveBridge", lambda: LiveBridge(url, prefix), url, prefix))
     services.append(
-        Archiver(settings.REDIS_URL, settings.FLOWS_KEY_PREFIX, on_archived=LiveFeeds())
+        OnceAcrossWorkers(
+            "Archiver", lambda: Archiver(url, prefix, on_archived=LiveFeeds()), url, prefix
+        )
     )
     return services
 
