@@ -9,8 +9,9 @@ launches IN_FLIGHT runs of a STEPS-step flow whose steps each wait STEP_SECONDS,
 a remote service would (long enough that none ends before the clients are done), then CLIENTS
 threads, each with a keep-alive connection and a logged-in session, request /runs/ back to
 back until REQUESTS answers in all (or SECONDS have passed). It prints the p50, p95 and max of
-/runs/, how many of the runs were still in flight at the end, and the load average (the
-machine is shared). `--busy` makes the steps trivial instead: the runners then take every
+/runs/, the web processes' CPU time per request (the archiver's and bridge's included), how
+many of the runs were still in flight at the end, and the load average (the machine is
+shared). `--busy` makes the steps trivial instead: the runners then take every
 cycle they can get, a stress beyond the target. Loopback only; everything it stores is
 deleted afterwards.
 """
@@ -28,6 +29,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import psutil
 import uvloop
 from _support import Site, served_site
 
@@ -128,6 +130,21 @@ def measure(site: Site, requests: int) -> list[float]:
     return times
 
 
+def web_cpu_seconds(site: Site) -> float:
+    """CPU time so far of the web processes: uvicorn and its workers, not the runner child."""
+    server = psutil.Process(site.pid)
+    processes = [server, *server.children()]
+    total = 0.0
+    for process in processes:
+        try:
+            if "flows.runner" not in process.cmdline():
+                times = process.cpu_times()
+                total += times.user + times.system
+        except psutil.NoSuchProcess:
+            continue
+    return total
+
+
 def one_shape(label: str, busy: bool, workers: int, runners: int) -> None:
     embedded = "false" if runners else "true"
     with (
@@ -137,14 +154,15 @@ def one_shape(label: str, busy: bool, workers: int, runners: int) -> None:
         flow_ids = uvloop.run(launch(site, busy))
         measure(site, WARMUP)
         load_before = os.getloadavg()[0]
-        started = time.perf_counter()
+        started, cpu_before = time.perf_counter(), web_cpu_seconds(site)
         times = measure(site, REQUESTS)
-        wall = time.perf_counter() - started
+        wall, cpu = time.perf_counter() - started, web_cpu_seconds(site) - cpu_before
         in_flight = uvloop.run(still_in_flight(site, flow_ids))
     p50, p95 = statistics.median(times), statistics.quantiles(times, n=20)[-1]
     print(
         f"{label:<44} /runs/ p50 {p50:6.0f} ms  p95 {p95:6.0f} ms  max {max(times):6.0f} ms  "
-        f"({len(times)} requests, {len(times) / wall:.0f}/s; {in_flight} runs still in flight; "
+        f"({len(times)} requests, {len(times) / wall:.0f}/s, web CPU {cpu / len(times) * 1000:.1f} "
+        f"ms each; {in_flight} runs still in flight; "
         f"load average {load_before:.2f} -> {os.getloadavg()[0]:.2f})"
     )
 
