@@ -158,12 +158,15 @@ class OnceAcrossWorkers:
         try:
             await asyncio.wait({running, renewing}, return_when=asyncio.FIRST_COMPLETED)
             if renewing.done() and not running.done():
-                service.stop()  # the lease was lost (or could not be renewed): stop gracefully
-            await running  # raises the service's failure
-            await renewing  # raises a failure to renew (Redis unreachable, say)
+                service.stop()  # the lease was lost: stop gracefully
+            try:
+                await running  # raises the service's failure
+            finally:
+                # Renewal ends by `ended`, promptly, not by cancellation, which could leave a
+                # Redis connection mid-command.
+                await renewing
         finally:
-            # Only if this task is cancelled itself: renewal otherwise ends by `ended`, never
-            # by cancellation, which could leave a Redis connection mid-command.
+            # Only if this task is cancelled itself.
             running.cancel()
             renewing.cancel()
             self.service = None
@@ -174,6 +177,16 @@ class OnceAcrossWorkers:
         while not ended.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(ended.wait(), self.lease.seconds / 3)
-            if not ended.is_set() and not await self.lease.renew():
+            if ended.is_set():
+                return
+            try:
+                held = await self.lease.renew()
+            except redis.RedisError as error:
+                # Redis unreachable: no other worker can take the lease meanwhile either. The
+                # service goes on (one that needs Redis fails by itself and is started again);
+                # the first renewal that reaches Redis tells whether the lease is still ours.
+                logger.warning("%s: could not renew the lease (%s)", self.name, error)
+                continue
+            if not held:
                 logger.warning("%s: this worker lost the lease; stopping it here", self.name)
                 return

@@ -5,11 +5,13 @@ service."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as redis
 
+from flowsite.embedded_redis import EmbeddedRedis
 from flowsite.leases import Lease, OnceAcrossWorkers, lease_key
 
 SHORT_LEASE_SECONDS = 0.3
@@ -151,3 +153,33 @@ async def test_a_worker_that_loses_its_lease_stops_its_service_and_takes_it_agai
 
     assert second.stopped.is_set()
     assert await client.get(lease_key("test:", "Recorded")) is None  # released on stop
+
+
+class _RenewalFailures(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.seen = asyncio.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "could not renew the lease" in record.getMessage():
+            self.seen.set()
+
+
+async def test_a_holder_keeps_its_service_running_while_redis_is_unreachable(tmp_path):
+    server = EmbeddedRedis(tmp_path / "redis").start()
+    failures = _RenewalFailures()
+    logging.getLogger("flowsite.leases").addHandler(failures)
+    try:
+        worker = _Worker("only", server.url, [], SHORT_LEASE_SECONDS)
+        worker.start()
+        service = await worker.next_service_running()
+
+        server.stop()  # nobody can take the lease while nobody can reach Redis
+        await failures.seen.wait()
+        assert not service.stopped.is_set()
+
+        await worker.stop()
+    finally:
+        logging.getLogger("flowsite.leases").removeHandler(failures)
+        server.stop()
+    assert service.stopped.is_set()
