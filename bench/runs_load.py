@@ -5,20 +5,21 @@ while 500 runs are in flight.
 `python bench/runs_load.py` serves the site on 127.0.0.1 (bench/_support.py) in two shapes, one
 after the other: production's (`--workers 4`, FLOWS_EMBEDDED_RUNNER=false, 2 `manage.py
 runflows` processes) and `make run`'s (one web process with its embedded runner). In each it
-launches IN_FLIGHT runs of a STEPS-step flow whose steps each wait STEP_SECONDS, as a call to
-a remote service would (long enough that none ends before the clients are done), then CLIENTS
-threads, each with a keep-alive connection and a logged-in session, request /runs/ back to
-back until REQUESTS answers in all (or SECONDS have passed). It prints the p50, p95 and max of
-/runs/, the web processes' CPU time per request (the archiver's and bridge's included), how
-many of the runs were still in flight at the end, and the load average (the machine is
-shared). `--busy` makes the steps trivial instead: the runners then take every
-cycle they can get, a stress beyond the target. Loopback only; everything it stores is
-deleted afterwards.
+keeps IN_FLIGHT runs of a STEPS-step flow in flight (a run that ends is replaced at once),
+whose steps each wait STEP_SECONDS as a call to a remote service would, while CLIENTS threads,
+each with a keep-alive connection and a logged-in session, request /runs/ back to back until
+REQUESTS answers in all (or SECONDS have passed). It prints the p50, p95 and max of /runs/,
+the web processes' CPU time per request (the archiver's and bridge's included), how many runs
+ended meanwhile, and the load average (the machine is shared). `--busy` makes the steps
+trivial instead: the runners then take every cycle they can get, a stress beyond the target.
+Loopback only; everything it stores is deleted afterwards.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import http.client
 import os
 import statistics
@@ -69,15 +70,47 @@ def runner_processes(site: Site, count: int) -> Iterator[None]:
             runner.wait(RUNNER_STOP_SECONDS)
 
 
-async def launch(site: Site, busy: bool) -> list[str]:
-    async with FlowExecutor(site.redis_url, key_prefix=site.key_prefix) as executor:
-        return await executor.execute_flows(load_flow(busy), [{}] * IN_FLIGHT)
+class InFlight:
+    """IN_FLIGHT runs in flight from start() to stop(), in a thread of its own: IN_FLIGHT
+    launchers, each launching its next run as soon as its last one ends."""
 
+    def __init__(self, site: Site, busy: bool) -> None:
+        self.site = site
+        self.flow = load_flow(busy)
+        self.ended = 0
+        self.loop = uvloop.new_event_loop()
+        self.all_launched = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="in-flight", daemon=True)
 
-async def still_in_flight(site: Site, flow_ids: list[str]) -> int:
-    async with FlowExecutor(site.redis_url, key_prefix=site.key_prefix) as executor:
-        states = [await executor.get_flow_state(flow_id) for flow_id in flow_ids]
-    return sum(1 for state in states if not FlowStatus(state.status).is_final)
+    def start(self) -> None:
+        self.thread.start()
+        self.all_launched.wait()
+
+    def stop(self) -> int:
+        """Stop launching; return how many runs ended meanwhile (each replaced at once)."""
+        self.loop.call_soon_threadsafe(self.task.cancel)
+        self.thread.join()
+        return self.ended
+
+    def _run(self) -> None:
+        self.task = self.loop.create_task(self._keep())
+        with contextlib.suppress(asyncio.CancelledError):
+            self.loop.run_until_complete(self.task)
+        self.loop.close()
+
+    async def _keep(self) -> None:
+        site = self.site
+        async with FlowExecutor(site.redis_url, key_prefix=site.key_prefix) as executor:
+            first = await executor.execute_flows(self.flow, [{}] * IN_FLIGHT)
+            self.all_launched.set()
+            await asyncio.gather(*(self._launcher(executor, flow_id) for flow_id in first))
+
+    async def _launcher(self, executor: FlowExecutor, flow_id: str) -> None:
+        while True:
+            state = await executor.wait_for_flow(flow_id)
+            assert state.status == FlowStatus.COMPLETED, state
+            self.ended += 1
+            flow_id = await executor.execute_flow(self.flow)
 
 
 class Budget:
@@ -151,18 +184,19 @@ def one_shape(label: str, busy: bool, workers: int, runners: int) -> None:
         served_site(workers=workers, FLOWS_EMBEDDED_RUNNER=embedded) as site,
         runner_processes(site, runners),
     ):
-        flow_ids = uvloop.run(launch(site, busy))
+        in_flight = InFlight(site, busy)
+        in_flight.start()
         measure(site, WARMUP)
         load_before = os.getloadavg()[0]
         started, cpu_before = time.perf_counter(), web_cpu_seconds(site)
         times = measure(site, REQUESTS)
         wall, cpu = time.perf_counter() - started, web_cpu_seconds(site) - cpu_before
-        in_flight = uvloop.run(still_in_flight(site, flow_ids))
+        ended = in_flight.stop()
     p50, p95 = statistics.median(times), statistics.quantiles(times, n=20)[-1]
     print(
         f"{label:<44} /runs/ p50 {p50:6.0f} ms  p95 {p95:6.0f} ms  max {max(times):6.0f} ms  "
         f"({len(times)} requests, {len(times) / wall:.0f}/s, web CPU {cpu / len(times) * 1000:.1f} "
-        f"ms each; {in_flight} runs still in flight; "
+        f"ms each; {ended} runs ended and were replaced; "
         f"load average {load_before:.2f} -> {os.getloadavg()[0]:.2f})"
     )
 
