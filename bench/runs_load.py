@@ -8,9 +8,10 @@ runflows` processes) and `make run`'s (one web process with its embedded runner)
 keeps IN_FLIGHT runs of a STEPS-step flow in flight (a run that ends is replaced at once),
 whose steps each wait STEP_SECONDS as a call to a remote service would, while CLIENTS threads,
 each with a keep-alive connection and a logged-in session, request /runs/ back to back until
-REQUESTS answers in all (or SECONDS have passed). It prints the p50, p95 and max of /runs/,
-the web processes' CPU time per request (the archiver's and bridge's included), how many runs
-ended meanwhile, and the load average (the machine is shared). `--busy` makes the steps
+REQUESTS answers in all (or SECONDS have passed). It prints the p50, p95 and max of /runs/
+(and its median with one client alone), the web processes' CPU time per request (the
+archiver's and bridge's included), how many runs ended meanwhile, and the load average (the
+machine is shared). `--busy` makes the steps
 trivial instead: the runners then take every cycle they can get, a stress beyond the target.
 Loopback only; everything it stores is deleted afterwards.
 """
@@ -42,6 +43,7 @@ STEP_SECONDS = 0.05
 CLIENTS = 20
 REQUESTS = 1000  # in all, after WARMUP
 WARMUP = 2 * CLIENTS
+ALONE = 50  # requests from one client, for the median of /runs/ alone (runs still in flight)
 SECONDS = 90
 WORKERS = 4
 RUNNERS = 2
@@ -147,19 +149,19 @@ def client_loop(site: Site, session: str, times: list[float], budget: Budget) ->
         connection.close()
 
 
-def measure(site: Site, requests: int) -> list[float]:
-    """Times (ms) of `requests` /runs/ answers from CLIENTS concurrent clients."""
+def measure(site: Site, requests: int, clients: int = CLIENTS) -> list[float]:
+    """Times (ms) of `requests` /runs/ answers from `clients` concurrent clients."""
     session = site.session_cookie()
     times: list[float] = []
     budget = Budget(requests, SECONDS)
-    clients = [
+    threads = [
         threading.Thread(target=client_loop, args=(site, session, times, budget), daemon=True)
-        for _ in range(CLIENTS)
+        for _ in range(clients)
     ]
-    for client in clients:
-        client.start()
-    for client in clients:
-        client.join()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
     return times
 
 
@@ -187,6 +189,7 @@ def one_shape(label: str, busy: bool, workers: int, runners: int) -> None:
         in_flight = InFlight(site, busy)
         in_flight.start()
         measure(site, WARMUP)
+        alone = statistics.median(measure(site, ALONE, clients=1))
         load_before = os.getloadavg()[0]
         started, cpu_before = time.perf_counter(), web_cpu_seconds(site)
         times = measure(site, REQUESTS)
@@ -194,9 +197,9 @@ def one_shape(label: str, busy: bool, workers: int, runners: int) -> None:
         ended = in_flight.stop()
     p50, p95 = statistics.median(times), statistics.quantiles(times, n=20)[-1]
     print(
-        f"{label:<44} /runs/ p50 {p50:6.0f} ms  p95 {p95:6.0f} ms  max {max(times):6.0f} ms  "
-        f"({len(times)} requests, {len(times) / wall:.0f}/s, web CPU {cpu / len(times) * 1000:.1f} "
-        f"ms each; {ended} runs ended and were replaced; "
+        f"{label:<44} /runs/ p50 {p50:4.0f} ms  p95 {p95:4.0f} ms  max {max(times):4.0f} ms  "
+        f"(alone {alone:.1f} ms; {len(times)} requests, {len(times) / wall:.0f}/s, "
+        f"web CPU {cpu / len(times) * 1000:.1f} ms each; {ended} runs ended and were replaced; "
         f"load average {load_before:.2f} -> {os.getloadavg()[0]:.2f})"
     )
 
