@@ -30,6 +30,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http.cookies import SimpleCookie
 
 import psutil
 import uvloop
@@ -132,19 +133,24 @@ class Budget:
 
 
 def client_loop(site: Site, session: str, times: list[float], budget: Budget) -> None:
-    """One client: /runs/ back to back on one keep-alive connection while the budget lasts."""
+    """One client: /runs/ back to back on one keep-alive connection while the budget lasts,
+    sending back the cookies it is given (the CSRF cookie), as a browser does."""
     host, port = site.base.removeprefix("http://").split(":")
     connection = http.client.HTTPConnection(host, int(port), timeout=SECONDS)
-    headers = {"Cookie": f"sessionid={session}"}
+    cookies = {"sessionid": session}
     try:
         while budget.take():
             started = time.perf_counter()
-            connection.request("GET", "/runs/", headers=headers)
+            cookie = "; ".join(f"{name}={value}" for name, value in cookies.items())
+            connection.request("GET", "/runs/", headers={"Cookie": cookie})
             response = connection.getresponse()
             body = response.read()
             elapsed = time.perf_counter() - started
             assert response.status == 200 and b'id="run-rows"' in body, response.status
             times.append(elapsed * 1000)
+            for header in response.headers.get_all("Set-Cookie") or []:
+                given = SimpleCookie(header)
+                cookies.update((name, morsel.value) for name, morsel in given.items())
     finally:
         connection.close()
 
