@@ -1,12 +1,12 @@
 """Background services that run once across web workers, under a lease in Redis.
 
-With several web workers (`serve --workers N`, `uvicorn --workers N`, gunicorn with uvicorn
-workers) every worker runs the ASGI lifespan, and so would start every background service N
-times. None of them may: N live bridges would split the "live" group's events between them,
-and two bridges' updates of one run could reach a page out of order, leaving it on the older
-state; N archivers would take the same changed runs, and a slow one could write a run's listing
-over the record a faster one had just saved for its end; N embedded runners are safe but
-spend N times the sandboxes on the machine the web workers need.
+With several web workers (`serve --workers N`, `uvicorn --workers N`, any server that runs the
+lifespan in each worker) every worker runs the ASGI lifespan, and so would start every
+background service N times. None of them may: N live bridges would split the "live" group's
+events between them, and two bridges' updates of one run could reach a page out of order,
+leaving it on the older state; N archivers would take the same changed runs, and a slow one
+could write a run's listing over the record a faster one had just saved for its end; N
+embedded runners are safe but spend N times the sandboxes on the machine the web workers need.
 
 So each such service runs in whichever worker holds its lease: a key set only if absent, with
 a random token and an expiry, renewed by its holder every third of LEASE_SECONDS while it still
