@@ -99,9 +99,10 @@ def environment_for(workdir: str, **overrides: str) -> dict[str, str]:
 
 
 @contextmanager
-def served_site(**overrides: str) -> Iterator[Site]:
-    """The site under uvicorn until the block ends; then the server stops (SIGTERM, so its
-    runner hands back) and every key under the site's prefix is deleted."""
+def served_site(workers: int = 1, **overrides: str) -> Iterator[Site]:
+    """The site under uvicorn (with `workers` worker processes) until the block ends; then the
+    server stops (SIGTERM, so its runner hands back) and every key under the site's prefix is
+    deleted. `pid` is uvicorn's: with several workers, their parent."""
     environment = environment_for(tempfile.mkdtemp(prefix="flowsite-bench-"), **overrides)
     python = sys.executable
     for command in (["migrate", "-v0"], ["bootstrap"], ["collectstatic", "--noinput", "-v0"]):
@@ -114,12 +115,15 @@ def served_site(**overrides: str) -> Iterator[Site]:
     command = [python, "-m", "uvicorn", "flowsite.asgi:application", "--host", "127.0.0.1"]
     command += ["--port", str(port), "--lifespan", "on", "--ws", "websockets-sansio"]
     command += ["--no-access-log", "--timeout-graceful-shutdown", str(GRACEFUL_SHUTDOWN_SECONDS)]
+    command += ["--workers", str(workers)]
     server = subprocess.Popen(
         command, env=environment, stderr=subprocess.PIPE, text=True, process_group=0
     )
     try:
-        for line in server.stderr:  # blocks until uvicorn reports start-up
-            if "startup complete" in line:
+        started = 0
+        for line in server.stderr:  # blocks until every worker reports start-up
+            started += "startup complete" in line
+            if started == workers:
                 break
         else:
             raise RuntimeError("uvicorn exited before start-up completed")

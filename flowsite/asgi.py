@@ -1,5 +1,6 @@
 """ASGI entry point: HTTP and WebSocket through Channels; lifespan runs the background services
-(the embedded flow runner's child process, the live bridge and the run archiver)."""
+(the embedded flow runner's child process, the live bridge and the run archiver), each in one
+web worker at a time however many the server runs."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from flows.live.bridge import LiveBridge  # noqa: E402
 from flows.live.feeds import LiveFeeds  # noqa: E402
 from flows.routing import websocket_urlpatterns  # noqa: E402
 from flows.secrets_mirror import SecretsMirror  # noqa: E402
+from flowsite.leases import OnceAcrossWorkers  # noqa: E402
 from flowsite.lifespan import LifespanServices, Service  # noqa: E402
 from flowsite.runner_process import RunnerProcess  # noqa: E402
 from flowsite.websocket_origin import SameOriginValidator  # noqa: E402
@@ -37,21 +39,32 @@ def runner_environment() -> dict[str, str]:
 
 
 def background_services() -> list[Service]:
+    """The lifespan's services, each run by one web worker at a time (flowsite/leases.py): every
+    worker of a multi-worker server runs this lifespan."""
+    url, prefix = settings.REDIS_URL, settings.FLOWS_KEY_PREFIX
     services: list[Service] = []
     if settings.FLOWS_EMBEDDED_RUNNER:
         services.append(
-            RunnerProcess(
-                settings.REDIS_URL,
-                concurrency=settings.FLOWS_RUNNER_CONCURRENCY,
-                key_prefix=settings.FLOWS_KEY_PREFIX,
-                retention_seconds=settings.FLOWS_RETENTION_SECONDS,
-                environment=runner_environment(),
+            OnceAcrossWorkers(
+                "RunnerProcess",
+                lambda: RunnerProcess(
+                    url,
+                    concurrency=settings.FLOWS_RUNNER_CONCURRENCY,
+                    key_prefix=prefix,
+                    retention_seconds=settings.FLOWS_RETENTION_SECONDS,
+                    environment=runner_environment(),
+                ),
+                url,
+                prefix,
             )
         )
+    # Safe in every worker: it rewrites Redis's copy from the database, the same each time.
     services.append(SecretsMirror())
-    services.append(LiveBridge(settings.REDIS_URL, settings.FLOWS_KEY_PREFIX))
+    services.append(OnceAcrossWorkers("LiveBridge", lambda: LiveBridge(url, prefix), url, prefix))
     services.append(
-        Archiver(settings.REDIS_URL, settings.FLOWS_KEY_PREFIX, on_archived=LiveFeeds())
+        OnceAcrossWorkers(
+            "Archiver", lambda: Archiver(url, prefix, on_archived=LiveFeeds()), url, prefix
+        )
     )
     return services
 

@@ -69,12 +69,19 @@ def env_redis_url(name: str) -> str | None:
 
 
 def env_database(name: str, default_url: str) -> dict:
+    """The database named by the URL; SQLite with a write-ahead log: pages read while the
+    archiver writes, and web workers never wait for each other's reads. (With SQLite's default
+    journal every commit locked the readers out, and each retried after growing sleeps: the
+    slowest Runs pages under load.)"""
     import dj_database_url
 
     raw = os.environ.get(name, "").strip() or default_url
     try:
-        return dj_database_url.parse(raw, conn_max_age=60, conn_health_checks=True)
+        database = dj_database_url.parse(raw, conn_max_age=60, conn_health_checks=True)
     except (ValueError, KeyError) as error:
         raise ImproperlyConfigured(
             f"{name} is not a valid database URL ({error}): {raw!r}"
         ) from None
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        database.setdefault("OPTIONS", {})["init_command"] = "PRAGMA journal_mode=WAL;"
+    return database

@@ -37,10 +37,16 @@ ServicesFactory = Callable[[], list[Service]]
 StartupCheck = Callable[[], Awaitable[object]]
 
 
+def service_name(service: Service) -> str:
+    """What the log calls a service: its `name` if it has one (a service run under a lease is
+    named for the service it runs), else its class."""
+    return getattr(service, "name", type(service).__name__)
+
+
 async def keep_running(service: Service, stopping: asyncio.Event) -> None:
     """Run a started service until it returns (stopped); whenever it fails first, log why and
     start it again, after pauses that double up to MAX_BACKOFF_SECONDS."""
-    name, loop = type(service).__name__, asyncio.get_running_loop()
+    name, loop = service_name(service), asyncio.get_running_loop()
     backoff, restarting = FIRST_BACKOFF_SECONDS, False
     while True:
         started_at = loop.time()
@@ -97,7 +103,7 @@ class LifespanServices:
                     return
                 for service in self.services_factory():
                     await service.start()
-                    name = type(service).__name__
+                    name = service_name(service)
                     task = asyncio.create_task(keep_running(service, stopping), name=name)
                     running.append((service, task))
                     logger.info("%s started", name)

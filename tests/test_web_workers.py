@@ -1,0 +1,143 @@
+"""The production shape: `manage.py serve --workers N` serves with N web worker processes, and
+their lifespans still run one flow runner, one live bridge and one archiver between them; when
+the worker running those dies, another takes them over."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+import pytest
+
+from flows.engine import FlowExecutor, FlowStatus
+from tests.engine.flows import one_step_flow
+from tests.test_asgi_runner import DEADLINE_SECONDS, _alive, _eventually, _free_port
+
+LEASED = ["RunnerProcess", "LiveBridge", "Archiver"]
+
+
+@dataclass
+class Served:
+    process: subprocess.Popen
+    database: Path
+    lines: list[str] = field(default_factory=list)
+
+    @property
+    def log(self) -> str:
+        return "".join(self.lines)
+
+    def read_log(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.lines.append(line)
+
+    def runners(self) -> list[psutil.Process]:
+        """The live `python -m flows.runner` processes under the server, whichever its worker."""
+        found = []
+        for process in psutil.Process(self.process.pid).children(recursive=True):
+            try:
+                if process.cmdline()[1:3] == ["-m", "flows.runner"] and _alive(process):
+                    found.append(process)
+            except psutil.NoSuchProcess:
+                continue
+        return found
+
+    def held(self, name: str) -> int:
+        """How many times a worker has taken the lease of the service `name`."""
+        return self.log.count(f"{name}: this worker holds the lease")
+
+    def archived_status(self, flow_id: str) -> str | None:
+        with sqlite3.connect(self.database) as connection:
+            row = connection.execute(
+                "SELECT status FROM flows_runrecord WHERE flow_id = ?", [flow_id]
+            ).fetchone()
+        return row and row[0]
+
+
+@pytest.fixture
+def served(redis_url: str, tmp_path: Path) -> Iterator[Served]:
+    """`manage.py serve --workers 2` on a SQLite database of its own, runner embedded."""
+    database = tmp_path / "web.sqlite3"
+    environment = dict(
+        os.environ,
+        REDIS_URL=redis_url,
+        DATABASE_URL=f"sqlite:///{database}",
+        FLOWSITE_VAR_DIR=str(tmp_path),
+        DJANGO_SETTINGS_MODULE="flowsite.settings",
+        DJANGO_SUPERUSER_USERNAME="workers",
+        DJANGO_SUPERUSER_PASSWORD="workers-password-1",
+    )
+    command = [sys.executable, "manage.py", "serve", "--port", str(_free_port()), "--workers", "2"]
+    process = subprocess.Popen(
+        command,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        process_group=0,
+    )
+    served = Served(process, database)
+    reader = threading.Thread(target=served.read_log, name="serve-log", daemon=True)
+    reader.start()
+    yield served
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(DEADLINE_SECONDS)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    reader.join(DEADLINE_SECONDS)
+    process.stderr.close()
+
+
+async def _run_and_archive(redis_url: str, served: Served, label: str) -> None:
+    async with FlowExecutor(redis_url) as executor:
+        flow_id = await executor.execute_flow(one_step_flow(repr(label)))
+        final = await executor.wait_for_flow(flow_id, timeout=60)
+    assert final.status == FlowStatus.COMPLETED
+    await _eventually(lambda: served.archived_status(flow_id) == FlowStatus.COMPLETED)
+
+
+async def test_two_web_workers_run_one_runner_one_bridge_and_one_archiver(
+    redis_url: str, served: Served
+):
+    # Each service is taken by one worker, and the other worker waits for it.
+    await _eventually(
+        lambda: all(
+            served.held(name) == 1 and f"{name}: another worker runs it" in served.log
+            for name in LEASED
+        )
+    )
+    assert len(served.runners()) == 1
+
+    await _run_and_archive(redis_url, served, "served by two workers")
+
+    assert len(served.runners()) == 1
+    assert len(re.findall(r"Application startup complete", served.log)) == 2
+    assert all(served.held(name) == 1 for name in LEASED)
+
+
+async def test_when_the_worker_running_them_dies_another_worker_takes_them_over(
+    redis_url: str, served: Served
+):
+    await _eventually(lambda: all(served.held(name) == 1 for name in LEASED))
+    (first_runner,) = await _eventually(served.runners)
+    holder = first_runner.parent()
+
+    holder.kill()  # no lease released: the others take over once the leases lapse
+
+    await _eventually(lambda: all(served.held(name) == 2 for name in LEASED))
+    (second_runner,) = await _eventually(served.runners)
+    assert second_runner.pid != first_runner.pid
+    assert second_runner.parent().pid != holder.pid
+    await _run_and_archive(redis_url, served, "after the takeover")
