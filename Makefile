@@ -52,10 +52,13 @@ format: $(STAMP)
 
 bench: $(STAMP) browser
 	$(WITH_REDIS) $(BIN)/python bench/engine.py
+	$(WITH_REDIS) $(BIN)/python bench/long_chain.py
+	$(WITH_REDIS) $(BIN)/python bench/http_steps.py
 	$(WITH_REDIS) $(BIN)/python bench/builder.py
 	$(WITH_REDIS) $(BIN)/python bench/live_latency.py
 	$(WITH_REDIS) $(BIN)/python bench/live_fanout.py
 	$(WITH_REDIS) $(BIN)/python bench/live_overhead.py
+	$(WITH_REDIS) $(BIN)/python bench/runs_load.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

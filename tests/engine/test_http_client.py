@@ -156,3 +156,12 @@ def test_one_connection_serves_fifty_sequential_steps_to_one_host(http, server):
         assert _attempt(http, policy).request("GET", server.url("/"))["status"] == 200
 
     assert len(server.connections) == 1
+
+
+def test_an_attempt_makes_at_most_100_requests(http, server):
+    attempt = _attempt(http, _policy(LOCAL, allow_private=True))
+    for _ in range(100):
+        attempt.request("GET", server.url("/"))
+
+    with pytest.raises(HttpError, match="at most 100 requests per attempt"):
+        attempt.request("GET", server.url("/"))

@@ -152,3 +152,19 @@ async def test_a_flow_narrows_the_sites_hosts_and_a_bad_entry_is_refused(
     assert (await executor.get_step_state(open_id, "one")).output == 200
     with pytest.raises(ValueError, match="allowed hosts: 'a/b' is not a host"):
         new_flow("bad").add_step(step).allowed_hosts("a/b").build()
+
+
+async def test_a_runner_without_django_resolves_secrets_with_the_same_key(
+    executor: FlowExecutor,
+    secret_set: None,
+    start_runner_process,
+    monkeypatch: pytest.MonkeyPatch,
+):
+    monkeypatch.setenv("FLOWS_SECRETS_KEY", KEY)
+    start_runner_process(1, 5.0)
+
+    flow_id = await executor.execute_flow(one_step_flow('secret("API_KEY")[:8]'))
+    final = await executor.wait_for_flow(flow_id, timeout=60)
+
+    assert final.status == FlowStatus.COMPLETED
+    assert (await executor.get_step_state(flow_id, "one")).output == VALUE[:8]
