@@ -67,6 +67,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "flows.middleware.RedisUnreachableMiddleware",
 ]
 
 ROOT_URLCONF = "flowsite.urls"
