@@ -20,7 +20,9 @@ from typing import Any, Protocol
 logger = logging.getLogger(__name__)
 
 FIRST_BACKOFF_SECONDS = 0.5
-MAX_BACKOFF_SECONDS = 30.0
+# At most this: a service comes back within seconds of what it needs (Redis, after a restart),
+# and one that keeps failing still logs only every few seconds.
+MAX_BACKOFF_SECONDS = 5.0
 # A service that ran this long was healthy: after its next failure, the pauses start short again.
 STABLE_SECONDS = 60.0
 
@@ -52,7 +54,10 @@ async def keep_running(service: Service, stopping: asyncio.Event) -> None:
         except Exception:
             if stopping.is_set():
                 raise
-            if loop.time() - started_at >= STABLE_SECONDS:
+            ran = loop.time() - started_at
+            # Nor is one that, started again, ran longer than its next pause would be: it is
+            # not failing over and over but, say, met a Redis restart, and is back with Redis.
+            if ran >= STABLE_SECONDS or (restarting and ran >= backoff):
                 backoff = FIRST_BACKOFF_SECONDS
             logger.exception("%s failed; starting it again in %g s", name, backoff)
         with contextlib.suppress(TimeoutError):

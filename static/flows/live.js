@@ -3,6 +3,12 @@
 // state), and keep what the operator opened open across live updates.
 (function () {
   "use strict";
+  // Reconnect within 2 s, whatever the tries so far: the extension's own delay doubles up to
+  // 64 s, so a page that failed a few times while Redis restarted stayed "Reconnecting…" for a
+  // minute after it was back. The random part spreads the pages of a crowd reconnecting at once.
+  htmx.config.wsReconnectDelay = function (retryCount) {
+    return Math.min(250 * Math.pow(2, retryCount), 2000) * (0.5 + Math.random() / 2);
+  };
   function show(root, state, text) {
     root.querySelectorAll(".live-indicator").forEach(function (indicator) {
       indicator.dataset.state = state;
@@ -10,7 +16,11 @@
     });
   }
   document.addEventListener("htmx:wsOpen", function (event) { show(event.target, "live", "Live"); });
-  document.addEventListener("htmx:wsClose", function (event) { show(event.target, "reconnecting", "Reconnecting…"); });
+  // The server says why it closed (say, "Redis is unreachable"), if it knows.
+  document.addEventListener("htmx:wsClose", function (event) {
+    var reason = event.detail.event.reason;
+    show(event.target, "reconnecting", reason ? reason + ": reconnecting…" : "Reconnecting…");
+  });
   // A live update must not close what the operator opened (a confirmation about to be clicked,
   // a long output): open <details> with an id are opened in the fragment that replaces them.
   document.addEventListener("htmx:oobBeforeSwap", function (event) {
