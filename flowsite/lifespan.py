@@ -28,6 +28,9 @@ STABLE_SECONDS = 60.0
 
 
 class Service(Protocol):
+    """May set `longest_pause_seconds` below MAX_BACKOFF_SECONDS: one cheap to start again
+    that someone waits for."""
+
     async def start(self) -> None: ...
 
     async def run(self) -> None: ...
@@ -43,6 +46,7 @@ async def keep_running(service: Service, stopping: asyncio.Event) -> None:
     """Run a started service until it returns (stopped); whenever it fails first, log why and
     start it again, after pauses that double up to MAX_BACKOFF_SECONDS."""
     name, loop = type(service).__name__, asyncio.get_running_loop()
+    longest_pause = getattr(service, "longest_pause_seconds", MAX_BACKOFF_SECONDS)
     backoff, restarting = FIRST_BACKOFF_SECONDS, False
     while True:
         started_at = loop.time()
@@ -64,7 +68,7 @@ async def keep_running(service: Service, stopping: asyncio.Event) -> None:
             await asyncio.wait_for(stopping.wait(), backoff)
         if stopping.is_set():
             return
-        backoff, restarting = min(backoff * 2, MAX_BACKOFF_SECONDS), True
+        backoff, restarting = min(backoff * 2, longest_pause), True
 
 
 class LifespanServices:
