@@ -2,7 +2,8 @@
 
 Errors are JSON too, `{"error": "..."}`: 401 bad or missing token (with the WWW-Authenticate
 challenge of RFC 6750), 403 missing permission, 404 unknown flow or run, 400 bad input,
-405 wrong method, 413 a body over the request cap (DATA_UPLOAD_MAX_MEMORY_SIZE).
+405 wrong method, 413 a body over the request cap (DATA_UPLOAD_MAX_MEMORY_SIZE), 503 Redis
+unreachable (flows/middleware.py). A run Redis no longer holds is read from the archive.
 """
 
 from __future__ import annotations
