@@ -15,6 +15,8 @@ import redis
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
+from flows.views.common import HtmxHttpRequest
+
 logger = logging.getLogger(__name__)
 
 REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError)
@@ -30,7 +32,9 @@ class RedisUnreachableMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         return self.get_response(request)
 
-    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+    def process_exception(
+        self, request: HtmxHttpRequest, exception: Exception
+    ) -> HttpResponse | None:
         if not isinstance(exception, REDIS_DOWN):
             return None  # Django's own handling: a 500
         logger.warning("Redis is unreachable (%s): 503 for %s", exception, request.path)
@@ -38,5 +42,8 @@ class RedisUnreachableMiddleware:
             response = JsonResponse({"error": API_ERROR}, status=503)
         else:
             response = render(request, "flows/redis_unreachable.html", status=503)
+            if request.htmx:
+                # htmx swaps no error response: reload the page instead, which says why.
+                response["HX-Refresh"] = "true"
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response

@@ -48,6 +48,13 @@ def test_launch_and_cancel_answer_503_saying_so(operator: Client, stripe, launch
     _says_redis_is_unreachable(operator.post(f"/runs/{launched}/cancel/"))
 
 
+def test_an_htmx_action_reloads_the_page_to_say_so(operator: Client, launched, unreachable):
+    response = operator.post(f"/runs/{launched}/cancel/", headers={"HX-Request": "true"})
+
+    assert response.status_code == 503
+    assert response["HX-Refresh"] == "true"  # htmx swaps no error response
+
+
 def test_the_api_answers_a_json_503(client: Client, stripe, launched, token_for, unreachable):
     headers = {"Authorization": f"Bearer {token_for('Operator')}"}
 
