@@ -2,7 +2,8 @@
 
 Errors are JSON too, `{"error": "..."}`: 401 bad or missing token (with the WWW-Authenticate
 challenge of RFC 6750), 403 missing permission, 404 unknown flow or run, 400 bad input,
-405 wrong method, 413 a body over the request cap (DATA_UPLOAD_MAX_MEMORY_SIZE).
+405 wrong method, 413 a body over the request cap (DATA_UPLOAD_MAX_MEMORY_SIZE), 503 Redis
+unreachable (flows/middleware.py). A run Redis no longer holds is read from the archive.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
-from flows import definitions, engine_client, strict_json
+from flows import definitions, strict_json
 from flows.engine.state import FlowState, StepState
-from flows.engine.store import RunNotFound
 from flows.models import ApiToken, FlowDefinition
+from flows.runs import load_run
 
 ApiView = Callable[..., HttpResponse]
 
@@ -122,9 +123,9 @@ def _launched_json(request: HttpRequest, flow_id: str) -> dict[str, str]:
 
 @api_view("GET", "flows.view_runrecord")
 def run_state(request: HttpRequest, flow_id: str) -> HttpResponse:
-    try:
-        run = engine_client.read_run(flow_id)
-    except RunNotFound:
+    """The run as Redis holds it, else as archived (the run page's source, in the same shape)."""
+    run = load_run(flow_id)
+    if run is None:
         return _error(404, f"no run {flow_id!r}")
     return JsonResponse({**_flow_json(run.state), "steps": [_step_json(s) for s in run.steps]})
 

@@ -23,6 +23,7 @@ import redis.asyncio as redis
 from channels.db import database_sync_to_async
 
 from flows.engine.changes import ChangedRuns
+from flows.engine.connections import pool_options
 from flows.engine.keys import Keys
 from flows.engine.statuses import FlowStatus
 from flows.models import FlowDefinition, RunRecord
@@ -46,7 +47,7 @@ class Archiver:
     def __init__(
         self, redis_url: str, key_prefix: str = "", on_archived: OnArchived | None = None
     ) -> None:
-        self.client = redis.Redis.from_url(redis_url, decode_responses=True)
+        self.client = redis.Redis.from_url(redis_url, decode_responses=True, **pool_options())
         self.keys = Keys(key_prefix)
         self.changes = ChangedRuns(self.client, self.keys)
         self.on_archived = on_archived

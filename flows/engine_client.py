@@ -3,7 +3,8 @@
 Views are synchronous. The executor lives on an event loop of its own, in a daemon thread, and
 each helper hands it a coroutine and waits for the answer: one pool of connections serves every
 request, whichever thread or server (ASGI, the test client) runs the view, instead of a client
-built and torn down per call. The loop and its connections close when the process exits.
+built and torn down per call. The loop and its connections close when the process exits, or
+when a test points the site at another server (`setting_changed` on REDIS_URL and its kin).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from typing import Any, TypeVar
 import redis
 from asgiref.sync import async_to_sync
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 from flows.engine.builder import Flow
 from flows.engine.executor import FlowExecutor
@@ -32,13 +35,17 @@ from flows.engine.store import ActionResult, RunNotFound
 
 T = TypeVar("T")
 CLOSE_TIMEOUT_SECONDS = 5.0
+# The settings the cached clients are built from.
+CLIENT_SETTINGS = {"REDIS_URL", "FLOWS_KEY_PREFIX", "FLOWS_RETENTION_SECONDS"}
 
 
 @functools.cache
 def _engine() -> tuple[asyncio.AbstractEventLoop, FlowExecutor]:
     """Start the engine's loop thread and its executor, once per process."""
     loop = asyncio.new_event_loop()
-    threading.Thread(target=loop.run_forever, name="flows-engine-client", daemon=True).start()
+    threading.Thread(
+        target=_run_until_stopped, args=(loop,), name="flows-engine-client", daemon=True
+    ).start()
     executor = FlowExecutor(
         settings.REDIS_URL,
         key_prefix=settings.FLOWS_KEY_PREFIX,
@@ -48,9 +55,29 @@ def _engine() -> tuple[asyncio.AbstractEventLoop, FlowExecutor]:
     return loop, executor
 
 
+def _run_until_stopped(loop: asyncio.AbstractEventLoop) -> None:
+    loop.run_forever()
+    loop.close()
+
+
 def _close(loop: asyncio.AbstractEventLoop, executor: FlowExecutor) -> None:
     asyncio.run_coroutine_threadsafe(executor.close(), loop).result(CLOSE_TIMEOUT_SECONDS)
     loop.call_soon_threadsafe(loop.stop)
+
+
+@receiver(setting_changed)
+def _forget_clients(setting: str, **kwargs: Any) -> None:
+    """Close the cached executor and reader when the settings they were built from change; the
+    next call builds them anew (as Channels does for CHANNEL_LAYERS)."""
+    if setting not in CLIENT_SETTINGS:
+        return
+    if _engine.cache_info().currsize:
+        atexit.unregister(_close)
+        _close(*_engine())
+        _engine.cache_clear()
+    if reader.cache_info().currsize:
+        reader().close()
+        reader.cache_clear()
 
 
 def _with_executor(work: Callable[[FlowExecutor], Coroutine[Any, Any, T]]) -> T:

@@ -8,6 +8,7 @@ import asyncio
 
 import redis.asyncio as redis
 
+from flows.engine.connections import pool_options
 from flows.engine.events import EventReader
 from flows.engine.keys import Keys
 
@@ -17,7 +18,7 @@ class EventGroupService:
     acknowledged = True  # whether its events stay pending until it acknowledges them
 
     def __init__(self, redis_url: str, key_prefix: str = "") -> None:
-        self.client = redis.Redis.from_url(redis_url, decode_responses=True)
+        self.client = redis.Redis.from_url(redis_url, decode_responses=True, **pool_options())
         self.keys = Keys(key_prefix)
         self.reader = EventReader(self.client, self.keys, self.group, self.acknowledged)
         self._stop = asyncio.Event()

@@ -60,7 +60,15 @@ def background_services() -> list[Service]:
         )
     # Safe in every worker: it rewrites Redis's copy from the database, the same each time.
     services.append(SecretsMirror())
-    services.append(OnceAcrossWorkers("LiveBridge", lambda: LiveBridge(url, prefix), url, prefix))
+    services.append(
+        OnceAcrossWorkers(
+            "LiveBridge",
+            lambda: LiveBridge(url, prefix),
+            url,
+            prefix,
+            longest_pause_seconds=LiveBridge.longest_pause_seconds,
+        )
+    )
     services.append(
         OnceAcrossWorkers(
             "Archiver", lambda: Archiver(url, prefix, on_archived=LiveFeeds()), url, prefix

@@ -26,7 +26,8 @@ from collections.abc import Callable
 
 import redis.asyncio as redis
 
-from flowsite.lifespan import Service
+from flows.engine.connections import pool_options
+from flowsite.lifespan import MAX_BACKOFF_SECONDS, Service
 
 logger = logging.getLogger(__name__)
 
@@ -99,10 +100,14 @@ class OnceAcrossWorkers:
         redis_url: str,
         key_prefix: str = "",
         seconds: float = LEASE_SECONDS,
+        longest_pause_seconds: float = MAX_BACKOFF_SECONDS,
     ) -> None:
+        """`longest_pause_seconds`: the lifespan's longest pause before starting it again
+        (the wrapped service's own, which the lifespan cannot see through this wrapper)."""
         self.name = name
+        self.longest_pause_seconds = longest_pause_seconds
         self.make = make
-        self.client = redis.Redis.from_url(redis_url, decode_responses=True)
+        self.client = redis.Redis.from_url(redis_url, decode_responses=True, **pool_options())
         self.lease = Lease(self.client, lease_key(key_prefix, name), seconds)
         self.service: Service | None = None
         self._stopping = asyncio.Event()

@@ -20,12 +20,17 @@ from typing import Any, Protocol
 logger = logging.getLogger(__name__)
 
 FIRST_BACKOFF_SECONDS = 0.5
-MAX_BACKOFF_SECONDS = 30.0
+# At most this: a service comes back within seconds of what it needs (Redis, after a restart),
+# and one that keeps failing still logs only every few seconds.
+MAX_BACKOFF_SECONDS = 5.0
 # A service that ran this long was healthy: after its next failure, the pauses start short again.
 STABLE_SECONDS = 60.0
 
 
 class Service(Protocol):
+    """May set `longest_pause_seconds` below MAX_BACKOFF_SECONDS: one cheap to start again
+    that someone waits for."""
+
     async def start(self) -> None: ...
 
     async def run(self) -> None: ...
@@ -47,6 +52,7 @@ async def keep_running(service: Service, stopping: asyncio.Event) -> None:
     """Run a started service until it returns (stopped); whenever it fails first, log why and
     start it again, after pauses that double up to MAX_BACKOFF_SECONDS."""
     name, loop = service_name(service), asyncio.get_running_loop()
+    longest_pause = getattr(service, "longest_pause_seconds", MAX_BACKOFF_SECONDS)
     backoff, restarting = FIRST_BACKOFF_SECONDS, False
     while True:
         started_at = loop.time()
@@ -58,14 +64,17 @@ async def keep_running(service: Service, stopping: asyncio.Event) -> None:
         except Exception:
             if stopping.is_set():
                 raise
-            if loop.time() - started_at >= STABLE_SECONDS:
+            ran = loop.time() - started_at
+            # Nor is one that, started again, ran longer than its next pause would be: it is
+            # not failing over and over but, say, met a Redis restart, and is back with Redis.
+            if ran >= STABLE_SECONDS or (restarting and ran >= backoff):
                 backoff = FIRST_BACKOFF_SECONDS
             logger.exception("%s failed; starting it again in %g s", name, backoff)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stopping.wait(), backoff)
         if stopping.is_set():
             return
-        backoff, restarting = min(backoff * 2, MAX_BACKOFF_SECONDS), True
+        backoff, restarting = min(backoff * 2, longest_pause), True
 
 
 class LifespanServices:

@@ -12,6 +12,7 @@ from pathlib import Path
 from cryptography.fernet import Fernet
 from django.core.management.utils import get_random_secret_key
 
+from flows.engine.connections import pool_options
 from flowsite.env import env_bool, env_database, env_int, env_list, env_redis_url, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -94,6 +95,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "flows.middleware.RedisUnreachableMiddleware",
     # Last, as django-axes asks: it turns a refused login into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -122,7 +124,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # redis-py's pool refuses (not waits) past max_connections, default 100: every socket that
 # connects at once (a reconnect storm after a restart) joins its group on a connection of its own.
 # And its default 5 s socket timeout equals channels_redis's 5 s blocking pop, so an idle receive
-# could time out and take the consumers down with it: the socket must outwait the pop.
+# could time out and take the consumers down with it: the socket must outwait the pop. And the
+# pool must replace the connections a Redis restart closed (flows/engine/connections.py).
 CHANNEL_LAYER_MAX_CONNECTIONS = env_int("CHANNEL_LAYER_MAX_CONNECTIONS", 2000, minimum=1)
 CHANNEL_LAYERS = {
     "default": {
@@ -133,6 +136,7 @@ CHANNEL_LAYERS = {
                     "address": REDIS_URL,
                     "max_connections": CHANNEL_LAYER_MAX_CONNECTIONS,
                     "socket_timeout": 30,
+                    **pool_options(),
                 }
             ],
             "prefix": f"{FLOWS_KEY_PREFIX}asgi",

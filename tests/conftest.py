@@ -6,8 +6,9 @@ starts. Tests flush that database, so refuse to run against an unnamed one.
 
 from __future__ import annotations
 
+import copy
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 import redis
@@ -39,3 +40,18 @@ def clean_redis(redis_url: str) -> Iterator[None]:
     yield
     with redis.Redis.from_url(redis_url) as client:
         client.flushdb()
+
+
+@pytest.fixture
+def use_redis(settings) -> Callable[[str], None]:
+    """Point the whole site at another Redis for this test: the engine client (which forgets its
+    clients when REDIS_URL changes), the channel layer (Channels rebuilds it when CHANNEL_LAYERS
+    changes) and the lifespan's services, if the ASGI server starts after this."""
+
+    def point_at(url: str) -> None:
+        settings.REDIS_URL = url
+        layers = copy.deepcopy(settings.CHANNEL_LAYERS)
+        layers["default"]["CONFIG"]["hosts"][0]["address"] = url
+        settings.CHANNEL_LAYERS = layers
+
+    return point_at

@@ -16,6 +16,7 @@ from typing import Any
 import redis.asyncio as redis
 
 from flows.engine.builder import Flow, validate_flow
+from flows.engine.connections import pool_options
 from flows.engine.keys import Keys
 from flows.engine.state import FlowState, StepState
 from flows.engine.statuses import FINAL_FLOW_STATUSES
@@ -59,7 +60,11 @@ class FlowExecutor:
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
         pool = redis.BlockingConnectionPool.from_url(
-            redis_url, max_connections=max_connections, timeout=None, decode_responses=True
+            redis_url,
+            max_connections=max_connections,
+            timeout=None,
+            decode_responses=True,
+            **pool_options(),
         )
         self.redis = redis.Redis.from_pool(pool)
         self.keys = Keys(key_prefix)

@@ -24,6 +24,7 @@ import redis.asyncio as redis
 
 from flows.engine import script_functions
 from flows.engine.builder import Step
+from flows.engine.connections import pool_options
 from flows.engine.grants import HttpSettings, StepGrants
 from flows.engine.keys import RUNNER_GROUP, Keys
 from flows.engine.sandbox.engine import ScriptEngine
@@ -75,7 +76,7 @@ class Runner:
         FLOWS_SECRETS_KEY, without which steps that read secrets fail; `script_modules`: the
         FLOWS_SCRIPT_MODULES entries scripts may call (ValueError names one that won't load)."""
         script_functions.load(script_modules)
-        self.redis = redis.Redis.from_url(redis_url, decode_responses=True)
+        self.redis = redis.Redis.from_url(redis_url, decode_responses=True, **pool_options())
         self.keys = Keys(key_prefix)
         self.store = RunStore(self.redis, self.keys, retention_seconds)
         self.concurrency = concurrency

@@ -52,6 +52,8 @@ class LiveBridge(EventGroupService):
     # Never acknowledged: a live update lost with this process is repaired by the current
     # state every page's socket gets when it reconnects.
     acknowledged = False
+    # Open pages wait for it after a Redis restart, and starting it again costs one command.
+    longest_pause_seconds = 1.0
 
     def __init__(
         self, redis_url: str, key_prefix: str = "", layer: BaseChannelLayer | None = None

@@ -1,11 +1,14 @@
 """WebSocket consumers of the live pages: thin. Each checks login and the view permission on
 connect (closing otherwise), joins its group and its watchers, FIRST sends the current state of
 what the page shows (so whatever happened while it was away is repaired), then forwards live
-HTML."""
+HTML. Should Redis go away (down, or restarting), the socket closes saying so, with the code on
+which the page reconnects (and is sent the current state again)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -18,11 +21,17 @@ from flows import history
 from flows.live import feeds, pages, watchers
 from flows.live.groups import VIEW_PERMISSION, Abilities, group_name, is_run_id
 from flows.live.shared_reads import SharedReads
+from flows.middleware import REDIS_DOWN
+
+logger = logging.getLogger(__name__)
 
 SHARED_READS: SharedReads[list[str] | None] = SharedReads()
 NO_RUNS_GONE = '<tr id="no-runs" hx-swap-oob="delete"></tr>'
 ROW_GONE = '<tr id="run-row-{}" hx-swap-oob="delete"></tr>'
 INSERTED = '<tbody hx-swap-oob="{}">{}</tbody>'
+# RFC 6455's "Try Again Later": the page's WebSocket extension reconnects on it.
+TRY_AGAIN_LATER = 1013
+REDIS_UNREACHABLE = "Redis is unreachable"
 
 
 def _in_thread(function: Callable[..., None]) -> Callable[..., Awaitable[None]]:
@@ -44,6 +53,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
     by_abilities = True
     # Whether every socket of the group gets the same state (not so for filtered lists).
     shared_state = True
+    accepted = False
 
     async def connect(self) -> None:
         abilities = await _abilities(self.scope["user"])
@@ -60,6 +70,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
             await self.close()
             return
         await self.accept()
+        self.accepted = True
         self.rejoining = asyncio.create_task(
             self._keep_joined(), name=f"rejoin {self.channel_name}"
         )
@@ -68,6 +79,14 @@ class LiveConsumer(AsyncWebsocketConsumer):
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         try:
             await super().__call__(scope, receive, send)
+        except REDIS_DOWN as error:
+            # The channel layer's receive or a read lost Redis: what this page was sent may
+            # be stale, and what it was to be sent may be lost. Closing makes it reconnect and
+            # be sent the current state, once Redis answers again.
+            logger.warning("Redis is unreachable (%s): closing %s", error, scope["path"])
+            if not self.accepted:
+                await self.accept()  # a refused handshake could not say why
+            await self.close(TRY_AGAIN_LATER, REDIS_UNREACHABLE)
         finally:
             # However the socket ends (closed, refused, a channel-layer error, the server's
             # shutdown), it stops watching: `disconnect` is not called on every path, and a
@@ -75,7 +94,10 @@ class LiveConsumer(AsyncWebsocketConsumer):
             if hasattr(self, "rejoining"):
                 self.rejoining.cancel()
             if hasattr(self, "live_group"):
-                await self._leave()
+                # Without Redis it cannot leave; its entries expire (watchers.EXPIRE_SECONDS,
+                # the layer's group_expiry) and messages to its channel with them.
+                with contextlib.suppress(*REDIS_DOWN):
+                    await self._leave()
 
     async def _read_state(self, abilities: Abilities) -> list[str] | None:
         def read() -> Awaitable[list[str] | None]:

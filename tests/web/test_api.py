@@ -2,10 +2,12 @@ from __future__ import annotations
 
 import json
 
+import redis
 from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.test import Client
 
+from flows import engine_client
 from flows.engine import FlowExecutor
 from flows.models import AuditEntry, RunRecord
 
@@ -113,6 +115,26 @@ def test_run_state_has_the_run_and_its_steps(client: Client, stripe, token_for):
         "create_product",
     ]
     json.dumps(body)
+
+
+def test_a_run_redis_no_longer_holds_is_served_from_the_archive(
+    client: Client, stripe, token_for, archive
+):
+    token = token_for("Operator")
+    flow_id = _launch(client, token, stripe.name, '{"a": 1}').json()["flow_id"]
+    headers = {"Authorization": f"Bearer {token}"}
+    engine_client.cancel_run(flow_id)
+    archive()
+    from_redis = client.get(f"/api/runs/{flow_id}", headers=headers).json()
+    with redis.Redis.from_url(settings.REDIS_URL) as redis_client:
+        redis_client.flushdb()
+
+    response = client.get(f"/api/runs/{flow_id}", headers=headers)
+
+    assert response.status_code == 200
+    assert response.json() == from_redis
+    assert from_redis["status"] == "cancelled"
+    assert [step["status"] for step in from_redis["steps"]] == ["cancelled"] * 3
 
 
 def test_unknown_run_is_404(client: Client, db: None, token_for):
