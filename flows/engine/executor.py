@@ -31,7 +31,8 @@ def encode_input(input: Any) -> str:
     if not isinstance(input, dict):
         raise ValueError(f"input must be a JSON object (a dict), got {type(input).__name__}")
     try:
-        return json.dumps(input, separators=(",", ":"))
+        # NaN and Infinity are not JSON: stored, they would break every reader of the run.
+        return json.dumps(input, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError) as error:
         raise ValueError(f"input cannot be encoded as JSON: {error}") from None
 

@@ -136,3 +136,13 @@ async def test_a_list_of_flows_launches_one_run_each(executor: FlowExecutor):
 async def test_waiting_for_an_unknown_run_says_it_is_not_there(executor: FlowExecutor):
     with pytest.raises(RunNotFound):
         await executor.wait_for_flow("0" * 32, timeout=5)
+
+
+async def test_an_input_json_cannot_hold_is_refused_before_anything_is_stored(
+    executor: FlowExecutor, redis_url: str
+):
+    with pytest.raises(ValueError, match="input cannot be encoded as JSON: Out of range float"):
+        await executor.execute_flow(DOUBLE, {"n": float("nan")})
+
+    async with redis.Redis.from_url(redis_url) as client:
+        assert await client.zcard(executor.keys.runs) == 0
