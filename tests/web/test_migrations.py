@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
@@ -23,7 +25,16 @@ def _migrate(targets: list[tuple[str, str]]):
     return executor.loader.project_state(targets).apps
 
 
+@pytest.fixture
+def latest_schema_after() -> Iterator[None]:
+    """Migrate the test database forward to every app's latest migration after the test, so
+    the tests after it find the schema the models describe."""
+    yield
+    _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+
+
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("latest_schema_after")
 def test_who_could_view_flow_runs_can_view_run_records_after_migrating():
     apps = _migrate(BEFORE)
     try:
