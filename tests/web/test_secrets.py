@@ -156,7 +156,11 @@ def test_a_test_run_gets_the_secret_and_shows_it_redacted(operator: Client, admi
     assert VALUE not in content
 
 
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("short_lived_connections")
 def test_the_web_process_writes_the_redis_copy_again_when_redis_lost_it(admin: Client):
+    # Transactional: the service reads the database from a thread of its own, as it does in
+    # the web process, which must see what this test saved.
     _save(admin, "STRIPE_KEY")
     with redis.Redis.from_url(settings.REDIS_URL) as client:
         client.delete(Keys(settings.FLOWS_KEY_PREFIX).secrets)  # as a Redis flushed or restarted
