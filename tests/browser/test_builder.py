@@ -202,7 +202,11 @@ def test_keyboard_users_indent_in_the_editor_and_leave_it_with_escape_then_tab(
     page.get_by_label("Step name").fill("typed")
     page.keyboard.press("Tab")
     page.keyboard.type("x = 1")
-    page.keyboard.press("Tab")
+    # The live check answers what was typed; let its answer land before leaving the editor,
+    # as a person reading it would, so that its swap cannot race the keys below.
+    with page.expect_response(lambda response: response.url.endswith("/steps/check/")):
+        page.keyboard.press("Tab")
+    expect(page.locator("#script-check-new")).to_have_text("")
     page.keyboard.press("Escape")
     page.keyboard.press("Tab")
 

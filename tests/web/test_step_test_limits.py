@@ -11,6 +11,7 @@ from contextlib import contextmanager
 
 import pytest
 from django.contrib.auth.models import Group, User
+from django.db import connections
 from django.test import Client
 
 from flows import engine_client
@@ -60,10 +61,14 @@ def _held_open(monkeypatch, flow: str, clients: list[Client]) -> Iterator[list[s
 
     monkeypatch.setattr(engine_client, "run_script_once", held)
     responses: list[str] = []
-    threads = [
-        threading.Thread(target=lambda c=client: responses.append(_test_run(c, flow)))
-        for client in clients
-    ]
+
+    def run_in_thread(client: Client) -> None:
+        try:
+            responses.append(_test_run(client, flow))
+        finally:
+            connections.close_all()  # this thread's own: the test client leaves it open
+
+    threads = [threading.Thread(target=run_in_thread, args=(client,)) for client in clients]
     for thread in threads:
         thread.start()
     for _ in clients:
