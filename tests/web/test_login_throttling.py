@@ -10,6 +10,7 @@ from asgiref.sync import sync_to_async
 from axes.models import AccessAttempt
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.db import connections
 from django.test import AsyncClient, Client
 
 from flows.models import AuditEntry
@@ -106,9 +107,14 @@ async def test_the_lockout_page_is_the_same_through_asgi(make_user: Callable[[st
     client = AsyncClient()
     form = {"username": operator.username, "password": "wrong"}
 
-    for _ in range(settings.AXES_FAILURE_LIMIT):
-        await client.post("/accounts/login/", form)
-    answer = await client.post("/accounts/login/", {**form, "password": PASSWORD})
+    try:
+        for _ in range(settings.AXES_FAILURE_LIMIT):
+            await client.post("/accounts/login/", form)
+        answer = await client.post("/accounts/login/", {**form, "password": PASSWORD})
+    finally:
+        # That thread's connection: the test client closes none, and an open one keeps the
+        # test database from being dropped at the end of the run.
+        await sync_to_async(connections.close_all)()
 
     assert answer.status_code == 429
     assert "Too many failed logins" in answer.content.decode()
