@@ -5,6 +5,7 @@ leaves the group."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import redis.asyncio as redis
 
@@ -36,8 +37,11 @@ class EventGroupService:
                 await self.work()
             await self.finish()
         finally:
-            await self.reader.leave()
-            await self.client.aclose()
+            try:
+                with contextlib.suppress(redis.RedisError):  # Redis may be what failed
+                    await self.reader.leave()
+            finally:
+                await self.client.aclose()  # a client left open warns when collected
 
     async def work(self) -> None:
         """One round of reading and handling events (blocking briefly when there are none)."""

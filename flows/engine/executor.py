@@ -79,8 +79,10 @@ class FlowExecutor:
         await self.close()
 
     async def close(self) -> None:
-        await self.subscriptions.close()
-        await self.redis.aclose()
+        try:
+            await self.subscriptions.close()
+        finally:
+            await self.redis.aclose()
 
     async def execute_flow(
         self, flow: Flow, input: dict[str, Any] | None = None, *, meta: dict | None = None
