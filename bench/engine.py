@@ -23,6 +23,8 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import uvloop
 from _support import delete_prefix
@@ -38,7 +40,11 @@ def chain(steps: int) -> Flow:
     return builder.build()
 
 
-def start_runners(redis_url: str, prefix: str, count: int, concurrency: int) -> list:
+@contextmanager
+def runners_on_a_fresh_prefix(redis_url: str, count: int, concurrency: int) -> Iterator[str]:
+    """`count` runner processes working under a fresh key prefix, which it yields; on exit the
+    runners stop gracefully (SIGTERM) and everything under the prefix is deleted."""
+    prefix = f"bench-{uuid.uuid4().hex[:8]}:"
     command = [
         sys.executable,
         "-m",
@@ -52,7 +58,15 @@ def start_runners(redis_url: str, prefix: str, count: int, concurrency: int) -> 
         "--log-level",
         "WARNING",
     ]
-    return [subprocess.Popen(command) for _ in range(count)]
+    runners = [subprocess.Popen(command) for _ in range(count)]
+    try:
+        yield prefix
+    finally:
+        for runner in runners:
+            runner.send_signal(signal.SIGTERM)
+        for runner in runners:
+            runner.wait()
+        delete_prefix(redis_url, prefix)
 
 
 async def chain_wall_times(
@@ -136,9 +150,7 @@ async def main() -> None:
     arguments = parser.parse_args()
     if not arguments.redis_url:
         parser.error("set REDIS_URL or pass --redis-url (make bench does this for you)")
-    prefix = f"bench-{uuid.uuid4().hex[:8]}:"
-    runners = start_runners(arguments.redis_url, prefix, 2, arguments.concurrency)
-    try:
+    with runners_on_a_fresh_prefix(arguments.redis_url, 2, arguments.concurrency) as prefix:
         async with FlowExecutor(arguments.redis_url, key_prefix=prefix) as executor:
             await chain_wall_times(executor, 40, 3)  # warm up workers and connections
             wall = statistics.median(await chain_wall_times(executor, 40, arguments.repeats))
@@ -149,12 +161,6 @@ async def main() -> None:
             for _ in range(arguments.rounds):
                 engine_rates.append(await throughput(executor, arguments.flows))
                 api_rates.append(await public_api_throughput(executor, arguments.flows))
-    finally:
-        for runner in runners:
-            runner.send_signal(signal.SIGTERM)
-        for runner in runners:
-            runner.wait()
-        delete_prefix(arguments.redis_url, prefix)
     print(f"redis: {arguments.redis_url}; 2 runner processes x concurrency {arguments.concurrency}")
     print(f"40-step flow, median of {arguments.repeats}: {wall * 1000:.1f} ms (target <= 60 ms)")
     print(f"per-step overhead: {wall / 40 * 1000:.2f} ms (target <= 1.5 ms)")

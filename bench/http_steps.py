@@ -15,19 +15,16 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
-import signal
 import statistics
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import uvloop
-from _support import delete_prefix
-from engine import chain_wall_times, start_runners
+from engine import chain_wall_times, runners_on_a_fresh_prefix
 
 # The tests' loopback server (keep-alive, Nagle off), shared rather than written twice.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -90,22 +87,14 @@ def http_chain(url: str, steps: int) -> Flow:
 
 async def chains(redis_url: str, url: str, repeats: int) -> tuple[float, float]:
     """ms per step of a 40-step chain of no-ops, and of HTTP calls."""
-    prefix = f"bench-{uuid.uuid4().hex[:8]}:"
     os.environ |= {"FLOWS_HTTP_ALLOW": "127.0.0.1", "FLOWS_HTTP_ALLOW_PRIVATE": "true"}
-    runners = start_runners(redis_url, prefix, 2, 8)
-    try:
+    with runners_on_a_fresh_prefix(redis_url, 2, 8) as prefix:
         async with FlowExecutor(redis_url, key_prefix=prefix) as executor:
             await chain_wall_times(executor, 40, 3)  # warm up workers and connections
             no_op = statistics.median(await chain_wall_times(executor, 40, repeats)) / 40
             flow = http_chain(url, 40)
             await _flow_times(executor, flow, 3)
             with_http = statistics.median(await _flow_times(executor, flow, repeats)) / 40
-    finally:
-        for runner in runners:
-            runner.send_signal(signal.SIGTERM)
-        for runner in runners:
-            runner.wait()
-        delete_prefix(redis_url, prefix)
     return no_op * 1000, with_http * 1000
 
 

@@ -19,15 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
 import statistics
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable
 
 import uvloop
-from _support import Site, delete_prefix, served_site
-from engine import chain, start_runners, throughput
+from _support import Site, served_site
+from engine import chain, runners_on_a_fresh_prefix, throughput
 from websockets.asyncio.client import connect
 
 from flows.engine import FlowExecutor, FlowStatus
@@ -121,16 +119,9 @@ async def watched(
 async def standalone_runner(redis_url: str) -> AsyncIterator[FlowExecutor]:
     """One standalone runner process under a key prefix of its own (the site's bridge and
     archiver never see its events), and an executor on that prefix."""
-    prefix = f"bench-{uuid.uuid4().hex[:8]}:"
-    runners = start_runners(redis_url, prefix, 1, RUNNER_CONCURRENCY)
-    try:
+    with runners_on_a_fresh_prefix(redis_url, 1, RUNNER_CONCURRENCY) as prefix:
         async with FlowExecutor(redis_url, key_prefix=prefix) as executor:
             yield executor
-    finally:
-        for runner in runners:
-            runner.send_signal(signal.SIGTERM)
-            runner.wait()
-        delete_prefix(redis_url, prefix)
 
 
 async def unwatched(executor: FlowExecutor) -> tuple[Round, None]:

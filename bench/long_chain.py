@@ -11,13 +11,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import statistics
-import uuid
 
 import uvloop
-from _support import delete_prefix
-from engine import chain, chain_wall_times, start_runners
+from engine import chain, chain_wall_times, runners_on_a_fresh_prefix
 
 from flows.engine import FlowExecutor
 
@@ -30,21 +27,13 @@ async def main() -> None:
     arguments = parser.parse_args()
     if not arguments.redis_url:
         parser.error("set REDIS_URL or pass --redis-url (make bench does this for you)")
-    prefix = f"bench-{uuid.uuid4().hex[:8]}:"
-    runners = start_runners(arguments.redis_url, prefix, 2, 8)
-    try:
+    with runners_on_a_fresh_prefix(arguments.redis_url, 2, 8) as prefix:
         async with FlowExecutor(arguments.redis_url, key_prefix=prefix) as executor:
             chain(arguments.steps)  # built (and validated) before the clock starts
             await chain_wall_times(executor, 40, 3)  # warm up workers and connections
             short = statistics.median(await chain_wall_times(executor, 40, 30)) / 40
             wall = await chain_wall_times(executor, arguments.steps, arguments.repeats, 600)
             long = statistics.median(wall) / arguments.steps
-    finally:
-        for runner in runners:
-            runner.send_signal(signal.SIGTERM)
-        for runner in runners:
-            runner.wait()
-        delete_prefix(arguments.redis_url, prefix)
     print(f"redis: {arguments.redis_url}; 2 runner processes x concurrency 8")
     print(f"40-step chain, median of 30: {short * 1000:.2f} ms per step")
     print(
