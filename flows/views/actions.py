@@ -13,7 +13,6 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
-from django_htmx.http import HttpResponseClientRedirect
 
 from flows import actions, engine_client, step_tests
 from flows.engine.builder import Step
@@ -21,13 +20,12 @@ from flows.engine.statuses import StepStatus
 from flows.engine.store import ActionResult, RunNotFound
 from flows.engine_client import RunSnapshot
 from flows.forms import FixStepForm
-from flows.views.common import HtmxHttpRequest, requires
+from flows.views.common import HtmxHttpRequest, redirect_page, requires
 
 
 def _back_to_run(request: HtmxHttpRequest, flow_id: str, result: ActionResult) -> HttpResponse:
     (messages.success if result.done else messages.info)(request, result.message.capitalize())
-    url = reverse("flows:run_detail", args=[flow_id])
-    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+    return redirect_page(request, reverse("flows:run_detail", args=[flow_id]))
 
 
 def _live_run(flow_id: str) -> RunSnapshot:

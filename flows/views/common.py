@@ -8,7 +8,7 @@ from functools import wraps
 from django.contrib.auth.decorators import login_required, permission_required
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404
+from django.shortcuts import get_object_or_404, redirect
 from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
@@ -29,6 +29,12 @@ def get_step(name: str, step_id: int) -> StepDefinition:
     return get_object_or_404(
         StepDefinition.objects.select_related("flow"), pk=step_id, flow__name=name
     )
+
+
+def redirect_page(request: HtmxHttpRequest, url: str) -> HttpResponse:
+    """Send the browser to another page: a plain POST redirects; an htmx request is told to
+    navigate, since a redirect would be followed by htmx and the page swapped into a fragment."""
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 
 
 def login_required_page(view: View) -> View:

@@ -8,15 +8,14 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Count, OuterRef, Q, Subquery
 from django.http import HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import HttpResponseClientRedirect
 
 from flows import definitions, engine_client, portable
 from flows.forms import FlowForm, ImportForm
 from flows.models import FlowDefinition, RunRecord
-from flows.views.common import HtmxHttpRequest, get_flow, requires
+from flows.views.common import HtmxHttpRequest, get_flow, redirect_page, requires
 
 FLOWS_PER_PAGE = 50
 
@@ -51,7 +50,7 @@ def flow_new(request: HtmxHttpRequest) -> HttpResponse:
         form.instance.created_by = form.instance.updated_by = request.user
         definition = form.save()
         messages.success(request, f"Flow {definition.name} created: now add its steps.")
-        return _redirect(request, definition.get_absolute_url())
+        return redirect_page(request, definition.get_absolute_url())
     template = "flows/new.html#flow-form" if request.htmx else "flows/new.html"
     return render(request, template, {"form": form})
 
@@ -80,7 +79,7 @@ def flow_save(request: HtmxHttpRequest, name: str) -> HttpResponse:
         context = {"form": FlowForm(instance=definition), "flow": definition, "saved": True}
         return render(request, "flows/_flow_form.html", context)
     messages.success(request, f"Flow {definition.name} saved (version {definition.version}).")
-    return _redirect(request, definition.get_absolute_url())
+    return redirect_page(request, definition.get_absolute_url())
 
 
 def _editor(request: HtmxHttpRequest, definition: FlowDefinition, form: FlowForm) -> HttpResponse:
@@ -92,17 +91,12 @@ def _editor(request: HtmxHttpRequest, definition: FlowDefinition, form: FlowForm
     )
 
 
-def _redirect(request: HtmxHttpRequest, url: str) -> HttpResponse:
-    """A plain POST redirects; an htmx one asks the browser to navigate."""
-    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
-
-
 @require_POST
 @requires("flows.add_flowdefinition")
 def flow_duplicate(request: HtmxHttpRequest, name: str) -> HttpResponse:
     copy = definitions.duplicate(get_flow(name), request.user)
     messages.success(request, f"Duplicated {name} as {copy.name}.")
-    return _redirect(request, copy.get_absolute_url())
+    return redirect_page(request, copy.get_absolute_url())
 
 
 @require_http_methods(["GET", "POST"])
@@ -118,10 +112,10 @@ def flow_delete(request: HtmxHttpRequest, name: str) -> HttpResponse:
             f"Flow {name} has {len(active)} active run(s): wait for them to finish or cancel "
             "them, then delete it.",
         )
-        return _redirect(request, definition.get_absolute_url())
+        return redirect_page(request, definition.get_absolute_url())
     definition.delete()
     messages.success(request, f"Flow {name} deleted.")
-    return _redirect(request, reverse("flows:flow_list"))
+    return redirect_page(request, reverse("flows:flow_list"))
 
 
 @require_GET
@@ -153,6 +147,6 @@ def flow_import(request: HtmxHttpRequest) -> HttpResponse:
         flow, description = form.cleaned_data["flow"]
         definition = definitions.create_from_flow(flow, description=description, user=request.user)
         messages.success(request, f"Imported flow {definition.name}.")
-        return _redirect(request, definition.get_absolute_url())
+        return redirect_page(request, definition.get_absolute_url())
     template = "flows/import.html#import-form" if request.htmx else "flows/import.html"
     return render(request, template, {"form": form})

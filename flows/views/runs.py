@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_http_methods
-from django_htmx.http import HttpResponseClientRedirect
 
 from flows import definitions, engine_client, history
 from flows.engine.statuses import FlowStatus
@@ -18,7 +17,7 @@ from flows.live.groups import Abilities
 from flows.live.pages import run_audit
 from flows.models import FlowDefinition
 from flows.runs import load_run
-from flows.views.common import HtmxHttpRequest, get_flow, requires
+from flows.views.common import HtmxHttpRequest, get_flow, redirect_page, requires
 
 
 @require_http_methods(["GET", "POST"])
@@ -34,8 +33,7 @@ def launch(request: HtmxHttpRequest, name: str) -> HttpResponse:
         except ValueError as error:
             form.add_error(None, f"This flow cannot run yet: {error}.")
         else:
-            url = run.get_absolute_url()
-            return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+            return redirect_page(request, run.get_absolute_url())
     template = "flows/launch.html#launch-form" if request.htmx else "flows/launch.html"
     return render(request, template, {"flow": flow, "form": form})
 
