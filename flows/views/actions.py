@@ -20,7 +20,7 @@ from flows.engine.statuses import StepStatus
 from flows.engine.store import ActionResult, RunNotFound
 from flows.engine_client import RunSnapshot
 from flows.forms import FixStepForm
-from flows.views.common import HtmxHttpRequest, redirect_page, requires
+from flows.views.common import HtmxHttpRequest, redirect_page, render_test_result, requires
 
 
 def _back_to_run(request: HtmxHttpRequest, flow_id: str, result: ActionResult) -> HttpResponse:
@@ -86,7 +86,7 @@ def step_fix(request: HtmxHttpRequest, flow_id: str, step_id: str) -> HttpRespon
                 request.user.pk, fixed.script, fixed.timeout, seen_input, seen_outputs
             )
             if request.htmx:
-                return render(request, "flows/_test_result.html", {"key": "fix", "test": test})
+                return render_test_result(request, "fix", test)
         else:
             return _resume(request, run, fixed, form.cleaned_data["save_to_definition"])
     context = {

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
+from typing import Any
 
 from django.contrib.auth.decorators import login_required, permission_required
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import get_object_or_404, redirect, render
 from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
@@ -35,6 +36,12 @@ def redirect_page(request: HtmxHttpRequest, url: str) -> HttpResponse:
     """Send the browser to another page: a plain POST redirects; an htmx request is told to
     navigate, since a redirect would be followed by htmx and the page swapped into a fragment."""
     return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
+def render_test_result(request: HtmxHttpRequest, key: str, test: dict[str, Any]) -> HttpResponse:
+    """A test run's outcome (step_tests.run_test's answer) as the fragment that replaces the
+    result panel `#test-result-<key>` of the form that asked for it."""
+    return render(request, "flows/_test_result.html", {"key": key, "test": test})
 
 
 def login_required_page(view: View) -> View:

@@ -19,7 +19,13 @@ from flows import definitions, engine_client, step_access, step_tests
 from flows.forms import StepForm, StepTestForm
 from flows.models import FlowDefinition, StepDefinition
 from flows.validators import script_problem
-from flows.views.common import HtmxHttpRequest, get_flow, get_step, requires
+from flows.views.common import (
+    HtmxHttpRequest,
+    get_flow,
+    get_step,
+    render_test_result,
+    requires,
+)
 
 
 def _key(step: StepDefinition | None) -> str:
@@ -173,7 +179,7 @@ def step_test(request: HtmxHttpRequest, name: str, step_id: int | None = None) -
     forms = _forms(flow, step, request.POST)
     test = _run_test(request.user.pk, *forms)
     if request.htmx:
-        return render(request, "flows/_test_result.html", {"key": _key(step), "test": test})
+        return render_test_result(request, _key(step), test)
     return _render_form(request, flow, step, forms, test)
 
 
