@@ -16,7 +16,9 @@ register = template.Library()
 
 @register.filter
 def pretty_json(value: Any) -> str:
-    """Run data as JSON (not Python's repr): what scripts and the API see. Escaped on output."""
+    """Run data as JSON (not Python's repr): what scripts and the API see. Escaped on output.
+    Also what the views put in the JSON fields they fill in (a launch's or a test's input), so
+    data reads the same wherever it is shown."""
     return json.dumps(value, indent=2, ensure_ascii=False, default=str)
 
 

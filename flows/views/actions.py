@@ -6,8 +6,6 @@ the browser is sent there. The engine makes each action idempotent under double 
 
 from __future__ import annotations
 
-import json
-
 from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
@@ -94,8 +92,8 @@ def step_fix(request: HtmxHttpRequest, flow_id: str, step_id: str) -> HttpRespon
         "step": step,
         "form": form,
         "test": test,
-        "seen_input": json.dumps(seen_input, indent=2),
-        "seen_outputs": json.dumps(seen_outputs, indent=2),
+        "seen_input": seen_input,
+        "seen_outputs": seen_outputs,
         "failed": next(s for s in run.steps if s.step_id == step_id),
     }
     return render(request, "flows/step_fix.html", context)

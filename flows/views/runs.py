@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_http_methods
@@ -17,6 +15,7 @@ from flows.live.groups import Abilities
 from flows.live.pages import run_audit
 from flows.models import FlowDefinition
 from flows.runs import load_run
+from flows.templatetags.flow_tags import pretty_json
 from flows.views.common import HtmxHttpRequest, get_flow, redirect_page, requires
 
 
@@ -44,7 +43,7 @@ def _last_input(flow: FlowDefinition) -> dict[str, str]:
     if last_run is None:
         return {}
     run_input, _ = engine_client.run_samples(last_run)
-    return {"input": json.dumps(run_input, indent=2)}
+    return {"input": pretty_json(run_input)}
 
 
 @require_GET

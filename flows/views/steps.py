@@ -6,7 +6,6 @@ full step page when there are errors to show), so the builder works without Java
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.contrib import messages
@@ -18,6 +17,7 @@ from django_htmx.http import reswap, retarget
 from flows import definitions, engine_client, step_access, step_tests
 from flows.forms import StepForm, StepTestForm
 from flows.models import FlowDefinition, StepDefinition
+from flows.templatetags.flow_tags import pretty_json
 from flows.validators import script_problem
 from flows.views.common import (
     HtmxHttpRequest,
@@ -51,8 +51,8 @@ def _samples(flow: FlowDefinition, step: StepDefinition | None) -> dict[str, str
     run_input, outputs = engine_client.run_samples(last_run) if last_run else ({}, {})
     sample_steps = {name: outputs.get(name) for name in names}
     return {
-        "sample_input": json.dumps(run_input, indent=2),
-        "sample_steps": json.dumps(sample_steps, indent=2),
+        "sample_input": pretty_json(run_input),
+        "sample_steps": pretty_json(sample_steps),
     }
 
 

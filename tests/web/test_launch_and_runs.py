@@ -190,3 +190,13 @@ def test_launch_form_starts_from_the_last_runs_input(operator: Client, stripe):
     response = operator.get(f"/flows/{stripe.name}/launch/")
 
     assert b"&quot;amount&quot;: 42" in response.content
+
+
+def test_the_relaunch_form_shows_the_last_input_as_the_run_page_does(operator: Client, stripe):
+    operator.post(f"/flows/{stripe.name}/launch/", {"input": '{"city": "Zürich"}'})
+    run_page = operator.get(RunRecord.objects.get().get_absolute_url())
+
+    response = operator.get(f"/flows/{stripe.name}/launch/")
+
+    assert "&quot;city&quot;: &quot;Zürich&quot;" in response.content.decode()
+    assert "&quot;city&quot;: &quot;Zürich&quot;" in run_page.content.decode()
