@@ -121,7 +121,9 @@ def test_a_fix_the_definition_could_not_hold_is_refused_before_anything_happens(
     )
 
     assert response.status_code == 200
-    assert re.search(rb'id="id_retries"[^>]*>\s*<small class="field-error">', response.content)
+    assert re.search(rb'id="id_retries"[^>]*>\s*<small class="field-error"', response.content)
+    assert b'aria-describedby="id_retries_error"' in response.content  # the error it names
+    assert b'id="id_retries_error"' in response.content
     assert engine_client.read_run(failed_run).state.status == FlowStatus.FAILED
     definition = FlowDefinition.objects.get(name=FAILING.name)
     assert (definition.version, definition.steps.get(name="broken").retries) == (1, 0)
