@@ -17,18 +17,15 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.http import QueryDict
 
-from flows import history
 from flows.live import feeds, pages, watchers
 from flows.live.groups import VIEW_PERMISSION, Abilities, group_name, is_run_id
+from flows.live.runs_list import LiveRow, RunsList, take_rows
 from flows.live.shared_reads import SharedReads
 from flows.middleware import REDIS_DOWN
 
 logger = logging.getLogger(__name__)
 
 SHARED_READS: SharedReads[list[str] | None] = SharedReads()
-NO_RUNS_GONE = '<tr id="no-runs" hx-swap-oob="delete"></tr>'
-ROW_GONE = '<tr id="run-row-{}" hx-swap-oob="delete"></tr>'
-INSERTED = '<tbody hx-swap-oob="{}">{}</tbody>'
 # RFC 6455's "Try Again Later": the page's WebSocket extension reconnects on it.
 TRY_AGAIN_LATER = 1013
 REDIS_UNREACHABLE = "Redis is unreachable"
@@ -51,8 +48,6 @@ class LiveConsumer(AsyncWebsocketConsumer):
     page: str
     # Whether the page's fragments differ by what the viewer may do (action buttons).
     by_abilities = True
-    # Whether every socket of the group gets the same state (not so for filtered lists).
-    shared_state = True
     accepted = False
 
     async def connect(self) -> None:
@@ -65,7 +60,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
         await self.channel_layer.group_add(self.live_group, self.channel_name)
         await self._watch()
         # Watched from here on, and read after that: nothing in between is missed.
-        state = await self._read_state(abilities)
+        state = await self.read_state(abilities)
         if state is None:
             await self.close()
             return
@@ -99,12 +94,14 @@ class LiveConsumer(AsyncWebsocketConsumer):
                 with contextlib.suppress(*REDIS_DOWN):
                     await self._leave()
 
-    async def _read_state(self, abilities: Abilities) -> list[str] | None:
+    async def read_state(self, abilities: Abilities) -> list[str] | None:
+        """HTML frames of everything live on the page; None refuses the connection."""
+
         def read() -> Awaitable[list[str] | None]:
             return database_sync_to_async(self.current_state)(abilities)
 
         # Same group, same state: sockets connecting together share a read (see shared_reads).
-        return await (SHARED_READS.read(self.live_group, read) if self.shared_state else read())
+        return await SHARED_READS.read(self.live_group, read)
 
     async def _keep_joined(self) -> None:
         """Channels drops group members after its group_expiry (a day), and watchers expire
@@ -129,7 +126,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
         return ""
 
     def current_state(self, abilities: Abilities) -> list[str] | None:
-        """HTML frames of everything live on the page; None refuses the connection."""
+        """read_state's frames, read in the database thread."""
         raise NotImplementedError
 
     async def send_frames(self, frames: list[str]) -> None:
@@ -159,75 +156,22 @@ class RunConsumer(LiveConsumer):
 
 class RunsConsumer(LiveConsumer):
     page = "runs"
-    shared_state = False
+    runs_list: RunsList
 
-    def current_state(self, abilities: Abilities) -> list[str] | None:
+    async def read_state(self, abilities: Abilities) -> list[str] | None:
+        """Read for this socket alone: what a Runs page shows depends on its query string."""
         query = QueryDict(self.scope["query_string"])
-        self.filter = history.RunFilter(
-            query.get("flow", ""), query.get("status", ""), query.get("cursor", "")
-        )
-        try:
-            runs, _next = history.runs_page(self.filter)
-        except history.BadCursor:
+        state = await database_sync_to_async(pages.runs_list_state)(query, abilities)
+        if state is None:
             return None
-        # The rows shown, top to bottom: where each sorts, and its cursor (for the pager).
-        self.shown = {
-            run.flow_id: (history.sort_key(run), history.encode_cursor(run)) for run in runs
-        }
-        return [feeds.render_run_rows(runs, abilities)]
+        self.runs_list, frames = state
+        return frames
 
     async def runs_rows(self, event: dict[str, Any]) -> None:
-        """Rows of runs this page shows replace theirs. A run it does not show but would (on
-        the first page, matching its filter: launched since, or just come to match a status)
-        goes in where it sorts; the rows this pushes past a page leave it, and the pager then
-        links past the last row shown."""
-        replaced, added = [], {}
-        for row in event["rows"]:
-            if row["flow_id"] in self.shown:
-                replaced.append(row["html"])
-            elif self._belongs(row):
-                added[row["flow_id"]] = row
-        if added and not self.shown:
-            replaced.append(NO_RUNS_GONE)
-        # Rows and a <tbody> cannot share a frame: a parser wraps the rows in a tbody of its own.
-        await self.send_frames(["".join(replaced)])
-        if added:
-            # Of a burst of new runs, only as many as fit on the page.
-            newest_first = sorted(added.values(), key=_sort_key, reverse=True)[: history.PAGE_SIZE]
-            await self._insert(newest_first)
-
-    def _belongs(self, row: dict[str, Any]) -> bool:
-        if not self.filter.first_page or not self.filter.matches(row["name"], row["status"]):
-            return False
-        if len(self.shown) < history.PAGE_SIZE:
-            return True
-        last_key, _cursor = next(reversed(self.shown.values()))
-        return _sort_key(row) > last_key
-
-    async def _insert(self, rows: list[dict[str, Any]]) -> None:
-        """Each row goes before the first row shown that sorts after it, else at the end."""
-        places: dict[str, list[str]] = {}
-        for row in rows:
-            key = _sort_key(row)
-            before = next((fid for fid, (shown, _) in self.shown.items() if shown < key), None)
-            place = f"beforebegin:#run-row-{before}" if before else "beforeend:#run-rows"
-            places.setdefault(place, []).append(row["html"])
-        await self.send_frames(
-            [INSERTED.format(place, "".join(html)) for place, html in places.items()]
-        )
-        shown = self.shown | {row["flow_id"]: (_sort_key(row), row["cursor"]) for row in rows}
-        ordered = sorted(shown.items(), key=lambda item: item[1][0], reverse=True)
-        self.shown = dict(ordered[: history.PAGE_SIZE])
-        pushed_out = [flow_id for flow_id, _sorted in ordered[history.PAGE_SIZE :]]
-        if pushed_out:
-            gone = "".join(ROW_GONE.format(flow_id) for flow_id in pushed_out)
-            _last_key, last_cursor = ordered[history.PAGE_SIZE - 1][1]
-            await self.send_frames([gone, feeds.render_runs_pager(self.filter, last_cursor)])
-
-
-def _sort_key(row: dict[str, Any]) -> tuple[float, str]:
-    """A row's sort key as sent (a channel layer message turns tuples into lists)."""
-    return tuple(row["key"])
+        """Archived runs' rows: each goes where runs_list places it on this page, if anywhere."""
+        update = take_rows(self.runs_list, [LiveRow.from_message(row) for row in event["rows"]])
+        self.runs_list = update.page
+        await self.send_frames(feeds.render_rows_update(update))
 
 
 class DashboardConsumer(LiveConsumer):

@@ -17,10 +17,12 @@ from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.template.loader import render_to_string
+from django.utils.safestring import mark_safe
 
 from flows import history
 from flows.live import watchers
 from flows.live.groups import EVERY_ABILITIES, Abilities, group_name
+from flows.live.runs_list import LiveRow, RowsUpdate
 from flows.models import RunRecord
 
 DASHBOARD = group_name("dashboard")
@@ -41,6 +43,28 @@ def render_run_rows(runs: list[RunRecord], abilities: Abilities) -> str:
     return render_to_string(
         "flows/_run_rows.html", {"runs": runs, "can_retry": abilities.can_retry}
     )
+
+
+def render_rows_update(update: RowsUpdate) -> list[str]:
+    """The frames that apply a batch of rows to an open Runs page, in order: the rows it shows
+    replaced (and "no runs" gone), the new rows where they sort, then the rows pushed past the
+    page gone and the pager after the last row left. New rows travel in frames of their own: a
+    parser wraps rows that share a frame with a <tbody> in a tbody of their own."""
+    no_runs_gone = _render_oob("flows/_run_rows_gone.html", {"no_runs": True})
+    frames = ["".join(update.replaced) + (no_runs_gone if update.no_runs_gone else "")]
+    for before, rows in update.inserted:
+        # Rows that _rows rendered from _run_row.html: escaped already.
+        context = {"before": before, "rows": mark_safe("".join(rows))}
+        frames.append(_render_oob("flows/_run_rows_inserted.html", context))
+    if update.pushed_out:
+        frames.append(_render_oob("flows/_run_rows_gone.html", {"flow_ids": update.pushed_out}))
+        frames.append(render_runs_pager(update.page.filter, update.next_cursor))
+    return frames
+
+
+def _render_oob(template: str, context: dict[str, Any]) -> str:
+    """An out-of-band fragment, without the line ends around it: pages match frames exactly."""
+    return render_to_string(template, context).strip()
 
 
 class LiveFeeds:
@@ -88,16 +112,8 @@ async def publish_rows(watched: set[str], records: list[RunRecord]) -> None:
 
 
 def _rows(records: list[RunRecord], can_retry: bool) -> list[dict[str, Any]]:
-    return [
-        {
-            "flow_id": record.flow_id,
-            "name": record.name,
-            "status": record.status,
-            "key": history.sort_key(record),
-            "cursor": history.encode_cursor(record),
-            "html": render_to_string(
-                "flows/_run_row.html", {"run": record, "can_retry": can_retry}
-            ),
-        }
-        for record in records
-    ]
+    rows = []
+    for record in records:
+        html = render_to_string("flows/_run_row.html", {"run": record, "can_retry": can_retry})
+        rows.append(LiveRow.of(record, html).to_message())
+    return rows

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.http import QueryDict
 
+from flows import history
+from flows.live import feeds, runs_list
 from flows.live.fragments import render_run_audit, render_run_state
 from flows.live.groups import EVERY_ABILITIES, Abilities, group_name
+from flows.live.runs_list import RunsList
 from flows.models import AuditEntry
 from flows.runs import load_run
 
@@ -24,6 +28,18 @@ def run_state_frames(flow_id: str, abilities: Abilities) -> list[str] | None:
     if run is None:
         return None
     return render_run_state(run, abilities, run_audit(flow_id))
+
+
+def runs_list_state(query: QueryDict, abilities: Abilities) -> tuple[RunsList, list[str]] | None:
+    """The Runs page's rows for its query, and what it shows from then on (for placing the rows
+    that come later); None when its cursor names no page."""
+    run_filter = runs_list.filter_from_query(query)
+    try:
+        runs, _next_cursor = history.runs_page(run_filter)
+    except history.BadCursor:
+        return None
+    page = RunsList.showing(run_filter, runs, history.PAGE_SIZE)
+    return page, [feeds.render_run_rows(runs, abilities)]
 
 
 def send_run_audit(flow_id: str) -> None:

@@ -9,10 +9,10 @@ from django.views.decorators.http import require_GET, require_http_methods
 from flows import definitions, engine_client, history
 from flows.engine.statuses import FlowStatus
 from flows.forms import LaunchForm
-from flows.history import RunFilter
 from flows.live.fragments import run_context
 from flows.live.groups import Abilities
 from flows.live.pages import run_audit
+from flows.live.runs_list import filter_from_query
 from flows.models import FlowDefinition
 from flows.runs import load_run
 from flows.templatetags.flow_tags import pretty_json
@@ -61,9 +61,7 @@ def run_detail(request: HtmxHttpRequest, flow_id: str) -> HttpResponse:
 @require_GET
 @requires("flows.view_runrecord")
 def run_list(request: HtmxHttpRequest) -> HttpResponse:
-    run_filter = RunFilter(
-        request.GET.get("flow", ""), request.GET.get("status", ""), request.GET.get("cursor", "")
-    )
+    run_filter = filter_from_query(request.GET)
     try:
         runs, next_cursor = history.runs_page(run_filter)
     except history.BadCursor:
