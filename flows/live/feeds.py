@@ -68,8 +68,9 @@ def _render_oob(template: str, context: dict[str, Any]) -> str:
 
 
 class LiveFeeds:
-    """Told after every archived batch, empty ones too (the archiver makes one at least every
-    fifth of a second), so a dashboard held back goes out as soon as it is due."""
+    """Told after every archived batch, empty ones too (the archiver ends one every
+    archiver.BATCH_WINDOW even when idle), so a dashboard held back goes out soon after it is
+    due."""
 
     def __init__(self) -> None:
         self.dashboard_stale = False

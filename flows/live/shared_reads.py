@@ -1,7 +1,8 @@
 """Sockets that connect to the same page together share one read of its state.
 
 After a restart every open page reconnects at once, and each read renders the whole page in
-the one thread the ORM uses: 200 sockets on a run took 12 s to connect. A socket may only take
+the one thread the ORM uses: read one by one, the last socket of a crowd on a popular run would
+wait for every other socket's render before it could connect. A socket may only take
 a read that starts after it joined its group (an earlier read could miss a transition it will
 not be sent), so while a read runs, the sockets that arrive wait for the next one, which starts
 when it ends and serves them all: at most two reads per page at a time, however many connect.

@@ -50,8 +50,9 @@ def time_until(moment: datetime | None) -> str:
 
 @register.filter
 def clock(moment: datetime | None) -> str:
-    """The time of day, H:M:S, in the current time zone; empty when unknown. Step rows show
-    four each, and through the date filter a 40-step run's rows took 8.2 ms to render, not 4.9."""
+    """The time of day, H:M:S, in the current time zone; empty when unknown. Not the date
+    filter, which interprets its format at every call: step rows show up to four times each, and
+    are rendered again for every live update of their run."""
     return localtime(moment).strftime("%H:%M:%S") if moment else ""
 
 
