@@ -27,11 +27,7 @@ def duration(start: datetime | None, end: datetime | None) -> str:
     """'1.25 s', '3 min 05 s'; empty until both ends are known."""
     if start is None or end is None:
         return ""
-    seconds = (end - start).total_seconds()
-    if seconds < 60:
-        return f"{seconds:.2f} s"
-    minutes, seconds = divmod(round(seconds), 60)
-    return f"{minutes} min {seconds:02d} s"
+    return _span((end - start).total_seconds(), decimals=2)
 
 
 @register.filter
@@ -40,12 +36,15 @@ def time_until(moment: datetime | None) -> str:
     if moment is None:
         return ""
     seconds = (moment - timezone.now()).total_seconds()
-    if seconds < 1:
-        return "now"
+    return "now" if seconds < 1 else f"in {_span(seconds, decimals=0)}"
+
+
+def _span(seconds: float, decimals: int) -> str:
+    """Seconds under a minute (to `decimals` places), else minutes and whole seconds."""
     if seconds < 60:
-        return f"in {seconds:.0f} s"
-    minutes, seconds = divmod(round(seconds), 60)
-    return f"in {minutes} min {seconds:02d} s"
+        return f"{seconds:.{decimals}f} s"
+    minutes, whole_seconds = divmod(round(seconds), 60)
+    return f"{minutes} min {whole_seconds:02d} s"
 
 
 @register.filter
