@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from channels.db import database_sync_to_async
 from django.conf import settings
 
 from flows import secrets
-from flows.engine import FlowExecutor, Runner, new_flow, new_step
+from flows.engine import FlowExecutor, new_flow, new_step
 from flows.roles import VIEWER
+from tests.web.background import runner_in_background
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -38,18 +37,8 @@ async def test_the_frames_of_a_run_that_used_a_secret_hold_only_the_placeholder(
     socket = await connect(f"/ws/runs/{flow_id}/", viewer)
     await socket.connect()
     frames = [await socket.receive_from(WAIT) for _ in ("summary", "rows", "audit")]
-    runner = Runner(
-        settings.REDIS_URL,
-        concurrency=1,
-        key_prefix=settings.FLOWS_KEY_PREFIX,
-        secrets_key=settings.FLOWS_SECRETS_KEY,
-    )
-    running = asyncio.create_task(runner.run(), name="runner")
-    try:
+    async with runner_in_background():
         while "[secret:API_KEY]" not in frames[-1]:
             frames.append(await socket.receive_from(WAIT))
-    finally:
-        runner.stop()
-        await running
 
     assert not any(VALUE in frame for frame in frames)

@@ -10,12 +10,13 @@ import json
 
 import pytest
 import redis
+from django.http import HttpResponse
 from django.test import Client
 
 from flows.models import FlowDefinition, RunRecord
+from tests.web.step_form import post_test_run
 
 HTMX = {"HX-Request": "true"}
-STEP = {"name": "charge", "script": "x = 1\nx + 1\n", "timeout": "5", "retries": "1"}
 
 DEEP = '{"a": ' + "[" * 10_000 + "]" * 10_000 + "}"
 HOSTILE = {
@@ -28,6 +29,13 @@ HOSTILE = {
 CASES = pytest.mark.parametrize(("text", "problem"), HOSTILE.values(), ids=HOSTILE.keys())
 
 
+def _launch_by_api(client: Client, flow_name: str, token: str, body: str) -> HttpResponse:
+    headers = {"Authorization": f"Bearer {token}"}
+    return client.post(
+        f"/api/flows/{flow_name}/runs", body, content_type="application/json", headers=headers
+    )
+
+
 def _nothing_launched(redis_url: str) -> bool:
     with redis.Redis.from_url(redis_url) as client:
         return client.dbsize() == 0 and not RunRecord.objects.exists()
@@ -37,12 +45,7 @@ def _nothing_launched(redis_url: str) -> bool:
 def test_the_api_refuses_it_with_a_json_400(
     client: Client, stripe, token_for, redis_url: str, text: str, problem: str
 ):
-    response = client.post(
-        f"/api/flows/{stripe.name}/runs",
-        text,
-        content_type="application/json",
-        headers={"Authorization": f"Bearer {token_for('Operator')}"},
-    )
+    response = _launch_by_api(client, stripe.name, token_for("Operator"), text)
 
     assert response.status_code == 400
     assert response.json()["error"].startswith(f"the body is {problem}")
@@ -66,9 +69,7 @@ def test_the_launch_form_refuses_it_under_the_field_keeping_the_text(
 def test_a_test_run_refuses_it_as_sample_input(
     operator: Client, stripe, redis_url: str, text: str, problem: str
 ):
-    data = {**STEP, "sample_input": text, "sample_steps": "{}"}
-
-    response = operator.post(f"/flows/{stripe.name}/steps/test/", data, headers=HTMX)
+    response = post_test_run(operator, stripe.name, "x = 1\nx + 1\n", sample_input=text)
 
     content = html.unescape(response.content.decode())
     assert f"Not run: Sample input is {problem}" in content
@@ -101,11 +102,6 @@ def test_import_refuses_a_nan_timeout(operator: Client, db: None):
 def test_nesting_up_to_the_limit_is_accepted(client: Client, stripe, token_for):
     deep_enough = '{"a": ' + "[" * 99 + "]" * 99 + "}"
 
-    response = client.post(
-        f"/api/flows/{stripe.name}/runs",
-        deep_enough,
-        content_type="application/json",
-        headers={"Authorization": f"Bearer {token_for('Operator')}"},
-    )
+    response = _launch_by_api(client, stripe.name, token_for("Operator"), deep_enough)
 
     assert response.status_code == 202

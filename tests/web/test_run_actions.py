@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 
 import pytest
@@ -17,9 +16,9 @@ from django.test.utils import CaptureQueriesContext
 from flows import definitions, engine_client
 from flows.engine.builder import Flow, Step
 from flows.engine.executor import FlowExecutor
-from flows.engine.runner import Runner
 from flows.engine.statuses import FlowStatus
 from flows.models import AuditEntry, FlowDefinition, RunRecord
+from tests.web.background import runner_in_background
 
 FAILING = Flow("fails", (Step("ok", '"fine"'), Step("broken", 'fail("no")')))
 
@@ -28,13 +27,8 @@ def _until_ended(flow_id: str) -> FlowStatus:
     """Run a real runner until the run ends; return its final status."""
 
     async def work() -> FlowStatus:
-        runner = Runner(settings.REDIS_URL, concurrency=1, key_prefix=settings.FLOWS_KEY_PREFIX)
-        await runner.start()
-        task = asyncio.create_task(runner.run(), name="runner")
-        async with FlowExecutor(settings.REDIS_URL) as executor:
+        async with runner_in_background(), FlowExecutor(settings.REDIS_URL) as executor:
             state = await executor.wait_for_flow(flow_id)
-        runner.stop()
-        await task
         return state.status
 
     return async_to_sync(work)()

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from django.test import Client
 
+from tests.web.step_form import post_test_run
+
 HTMX = {"HX-Request": "true"}
 
 
@@ -34,15 +36,8 @@ def test_the_step_editor_lists_the_functions_with_their_signatures_and_docs(
 
 
 def test_a_test_run_calls_a_script_function(operator: Client, stripe):
-    data = {
-        "name": "preview",
-        "script": 'text.slugify(input["title"])\n',
-        "timeout": "5",
-        "retries": "0",
-        "sample_input": '{"title": "Hello World"}',
-        "sample_steps": "{}",
-    }
+    script = 'text.slugify(input["title"])\n'
 
-    response = operator.post(f"/flows/{stripe.name}/steps/test/", data, headers=HTMX)
+    response = post_test_run(operator, stripe.name, script, '{"title": "Hello World"}')
 
     assert "&quot;hello-world&quot;" in response.content.decode()

@@ -3,7 +3,6 @@ JSON API, the audit trail, exports, the runner's log. Only `[secret:NAME]` is.""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 
@@ -15,8 +14,9 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from flows import definitions, secrets
-from flows.engine import Flow, FlowExecutor, FlowStatus, Runner, new_flow, new_step
+from flows.engine import Flow, FlowExecutor, FlowStatus, new_flow, new_step
 from flows.models import AuditEntry, RunRecord
+from tests.web.background import runner_in_background
 
 VALUE = "sk_live_7e4Q9hRedactMe"
 USES_THE_SECRET = (
@@ -34,17 +34,11 @@ def _run_to_the_end(flow: Flow, launcher: User) -> str:
     flow_id = definitions.launch(definition, {}, launcher).flow_id
 
     async def work() -> FlowStatus:
-        runner = Runner(
-            settings.REDIS_URL,
-            concurrency=1,
-            key_prefix=settings.FLOWS_KEY_PREFIX,
-            secrets_key=settings.FLOWS_SECRETS_KEY,
-        )
-        task = asyncio.create_task(runner.run(), name="runner")
-        async with FlowExecutor(settings.REDIS_URL, key_prefix=settings.FLOWS_KEY_PREFIX) as ex:
+        async with (
+            runner_in_background(),
+            FlowExecutor(settings.REDIS_URL, key_prefix=settings.FLOWS_KEY_PREFIX) as ex,
+        ):
             state = await ex.wait_for_flow(flow_id, timeout=60)
-        runner.stop()
-        await task
         return state.status
 
     assert async_to_sync(work)() == FlowStatus.FAILED

@@ -16,6 +16,7 @@ from flows.engine import new_flow, new_step
 from flows.engine.keys import Keys
 from flows.models import AuditEntry, Secret
 from flows.secrets_mirror import SecretsMirror
+from tests.web.step_form import post_test_run
 
 VALUE = "sk_live_51HcQpLk"
 
@@ -139,16 +140,9 @@ def test_the_script_check_flags_a_secret_that_is_not_set(operator: Client, strip
 
 def test_a_test_run_gets_the_secret_and_shows_it_redacted(operator: Client, admin: Client, stripe):
     _save(admin, "API_KEY")
-    data = {
-        "name": "preview",
-        "script": 'log("key " + secret("API_KEY"))\n{"key": secret("API_KEY")}\n',
-        "timeout": "5",
-        "retries": "0",
-        "sample_input": "{}",
-        "sample_steps": "{}",
-    }
+    script = 'log("key " + secret("API_KEY"))\n{"key": secret("API_KEY")}\n'
 
-    response = operator.post(f"/flows/{stripe.name}/steps/test/", data, headers=HTMX)
+    response = post_test_run(operator, stripe.name, script)
 
     content = response.content.decode()
     assert "status-completed" in content

@@ -16,8 +16,8 @@ from flows import engine_client
 from flows.engine import Flow, Step
 from flows.engine.executor import FlowExecutor
 from flows.models import StepDefinition
+from tests.web.step_form import post_test_run
 
-HTMX = {"HX-Request": "true"}
 STEP = {"name": "charge", "script": "1", "timeout": "5", "retries": "1"}
 
 
@@ -62,9 +62,7 @@ def test_the_site_maxima_come_from_the_environment():
 def test_the_test_step_answers_huge_results_within_the_caps(
     operator: Client, stripe, script: str, shown: str
 ):
-    data = {**STEP, "script": script, "sample_input": "{}", "sample_steps": "{}"}
-
-    response = operator.post(f"/flows/{stripe.name}/steps/test/", data, headers=HTMX)
+    response = post_test_run(operator, stripe.name, script)
 
     assert response.status_code == 200
     assert shown in response.content.decode()

@@ -16,21 +16,12 @@ from django.test import Client
 
 from flows import engine_client
 from flows.roles import OPERATOR
+from tests.web.step_form import post_test_run
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.usefixtures("short_lived_connections"),
 ]
-
-HTMX = {"HX-Request": "true"}
-TEST = {
-    "name": "preview",
-    "script": '"done"',
-    "timeout": "5",
-    "retries": "0",
-    "sample_input": "{}",
-    "sample_steps": "{}",
-}
 
 
 def _operator(name: str) -> Client:
@@ -42,7 +33,7 @@ def _operator(name: str) -> Client:
 
 
 def _test_run(client: Client, flow: str) -> str:
-    response = client.post(f"/flows/{flow}/steps/test/", TEST, headers=HTMX)
+    response = post_test_run(client, flow, '"done"')
     return html.unescape(response.content.decode())
 
 

@@ -4,6 +4,7 @@ import redis
 from django.test import Client
 
 from flows.models import FlowDefinition, StepDefinition
+from tests.web.step_form import post_test_run
 
 HTMX = {"HX-Request": "true"}
 STEP = {"name": "charge", "script": "x = 1\nx + 1\n", "timeout": "5", "retries": "1"}
@@ -150,16 +151,9 @@ def test_reorder_refuses_an_order_that_misses_a_step(operator: Client, stripe):
 def test_test_step_runs_the_typed_script_in_the_sandbox_without_a_run(
     operator: Client, stripe, redis_url: str
 ):
-    data = {
-        "name": "preview",
-        "script": 'log("hello " + input["who"])\n{"total": steps["a"]["n"] * 2}\n',
-        "timeout": "5",
-        "retries": "0",
-        "sample_input": '{"who": "tester"}',
-        "sample_steps": '{"a": {"n": 21}}',
-    }
+    script = 'log("hello " + input["who"])\n{"total": steps["a"]["n"] * 2}\n'
 
-    response = operator.post(f"/flows/{stripe.name}/steps/test/", data, headers=HTMX)
+    response = post_test_run(operator, stripe.name, script, '{"who": "tester"}', '{"a": {"n": 21}}')
 
     content = response.content.decode()
     assert content.lstrip().startswith('<div id="test-result-new"')
@@ -172,9 +166,7 @@ def test_test_step_runs_the_typed_script_in_the_sandbox_without_a_run(
 
 
 def test_test_step_shows_a_runtime_error_with_its_line(operator: Client, stripe):
-    data = {**STEP, "script": 'x = 1\nmock_api("failure")\n', "sample_input": "{}"}
-
-    response = operator.post(f"/flows/{stripe.name}/steps/test/", data, headers=HTMX)
+    response = post_test_run(operator, stripe.name, 'x = 1\nmock_api("failure")\n')
 
     assert b"status-failed" in response.content
     assert b"line 2" in response.content
@@ -182,9 +174,7 @@ def test_test_step_shows_a_runtime_error_with_its_line(operator: Client, stripe)
 
 
 def test_test_step_refuses_sample_input_that_is_not_an_object(operator: Client, stripe):
-    data = {**STEP, "sample_input": "[1, 2]", "sample_steps": "{"}
-
-    response = operator.post(f"/flows/{stripe.name}/steps/test/", data, headers=HTMX)
+    response = post_test_run(operator, stripe.name, "1", sample_input="[1, 2]", sample_steps="{")
 
     assert b"Sample input must be a JSON object" in response.content
     assert b"Outputs of earlier steps is not valid JSON: line 1, column 2" in response.content
