@@ -50,8 +50,10 @@ def render_rows_update(update: RowsUpdate) -> list[str]:
     replaced (and "no runs" gone), the new rows where they sort, then the rows pushed past the
     page gone and the pager after the last row left. New rows travel in frames of their own: a
     parser wraps rows that share a frame with a <tbody> in a tbody of their own."""
-    no_runs_gone = _render_oob("flows/_run_rows_gone.html", {"no_runs": True})
-    frames = ["".join(update.replaced) + (no_runs_gone if update.no_runs_gone else "")]
+    replaced = "".join(update.replaced)
+    if update.no_runs_gone:
+        replaced += _render_oob("flows/_run_rows_gone.html", {"no_runs": True})
+    frames = [replaced]
     for before, rows in update.inserted:
         # Rows that _rows rendered from _run_row.html: escaped already.
         context = {"before": before, "rows": mark_safe("".join(rows))}
