@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import atexit
-import functools
 import threading
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from flows.engine.secrets import replace_tokens
 from flows.engine.state import FlowState, StepState
 from flows.engine.statuses import FINAL_FLOW_STATUSES, StepStatus
 from flows.engine.store import ActionResult, RunNotFound
+from flows.process_wide import ProcessWide
 
 T = TypeVar("T")
 CLOSE_TIMEOUT_SECONDS = 5.0
@@ -39,9 +39,8 @@ CLOSE_TIMEOUT_SECONDS = 5.0
 CLIENT_SETTINGS = {"REDIS_URL", "FLOWS_KEY_PREFIX", "FLOWS_RETENTION_SECONDS"}
 
 
-@functools.cache
-def _engine() -> tuple[asyncio.AbstractEventLoop, FlowExecutor]:
-    """Start the engine's loop thread and its executor, once per process."""
+def _start_engine() -> tuple[asyncio.AbstractEventLoop, FlowExecutor]:
+    """Start the engine's loop thread and its executor (once per process: see _engine)."""
     loop = asyncio.new_event_loop()
     threading.Thread(
         target=_run_until_stopped, args=(loop,), name="flows-engine-client", daemon=True
@@ -55,14 +54,19 @@ def _engine() -> tuple[asyncio.AbstractEventLoop, FlowExecutor]:
     return loop, executor
 
 
+_engine = ProcessWide(_start_engine)
+
+
 def _run_until_stopped(loop: asyncio.AbstractEventLoop) -> None:
     loop.run_forever()
     loop.close()
 
 
 def _close(loop: asyncio.AbstractEventLoop, executor: FlowExecutor) -> None:
-    asyncio.run_coroutine_threadsafe(executor.close(), loop).result(CLOSE_TIMEOUT_SECONDS)
-    loop.call_soon_threadsafe(loop.stop)
+    try:
+        asyncio.run_coroutine_threadsafe(executor.close(), loop).result(CLOSE_TIMEOUT_SECONDS)
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
 
 
 @receiver(setting_changed)
@@ -71,13 +75,13 @@ def _forget_clients(setting: str, **kwargs: Any) -> None:
     next call builds them anew (as Channels does for CHANNEL_LAYERS)."""
     if setting not in CLIENT_SETTINGS:
         return
-    if _engine.cache_info().currsize:
+    engine = _engine.forget()
+    if engine is not None:
         atexit.unregister(_close)
-        _close(*_engine())
-        _engine.cache_clear()
-    if reader.cache_info().currsize:
-        reader().close()
-        reader.cache_clear()
+        _close(*engine)
+    old_reader = reader.forget()
+    if old_reader is not None:
+        old_reader.close()
 
 
 def _with_executor(work: Callable[[FlowExecutor], Coroutine[Any, Any, T]]) -> T:
@@ -117,11 +121,13 @@ def read_run(flow_id: str) -> RunSnapshot:
     return _with_executor(read)
 
 
-@functools.cache
-def reader() -> redis.Redis:
-    """A pooled synchronous client for plain reads on hot paths (page loads, connecting
-    sockets), sparing them an event loop and a new connection each."""
+def _connect_reader() -> redis.Redis:
     return redis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
+
+
+# A pooled synchronous client for plain reads on hot paths (page loads, connecting sockets),
+# sparing them an event loop and a new connection each.
+reader = ProcessWide(_connect_reader)
 
 
 def run_statuses(flow_ids: list[str]) -> dict[str, str]:

@@ -8,7 +8,6 @@ refused at once with "busy, try again", never queued (a queue would only hold mo
 
 from __future__ import annotations
 
-import functools
 import json
 import threading
 from collections import Counter
@@ -20,6 +19,7 @@ from django.conf import settings
 
 from flows import engine_client, step_access
 from flows.engine.sandbox.starlark_runtime import ScriptRequest
+from flows.process_wide import ProcessWide
 
 # A test run holds a web thread while it runs, so it gets at most this long.
 TEST_TIMEOUT_CAP_SECONDS = 30.0
@@ -60,9 +60,12 @@ class BoundedSlots:
                     del self._held[user_id]
 
 
-@functools.cache
-def slots() -> BoundedSlots:
+def _make_slots() -> BoundedSlots:
     return BoundedSlots(settings.FLOWS_TEST_RUNS_AT_ONCE, RUNS_PER_USER)
+
+
+# One per process: two would each let FLOWS_TEST_RUNS_AT_ONCE through.
+slots = ProcessWide(_make_slots)
 
 
 def run_test(
