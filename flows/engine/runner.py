@@ -345,6 +345,17 @@ class Runner:
                 self._interrupt(task, "cancel")
 
     async def _listen_for_cancels(self) -> None:
+        """Interrupt held tasks as their run's cancel is published, until nothing is held.
+        Should Redis stay away longer than redis-py's reconnects, subscribe again once it is
+        back (meanwhile _renew_leases still catches cancels)."""
+        while not self._released.is_set():
+            try:
+                await self._hear_cancels()
+            except redis.RedisError:
+                logger.exception("runner %s lost the cancel channel; trying again", self.name)
+                await self._pause(1.0, self._released)
+
+    async def _hear_cancels(self) -> None:
         async with self.redis.pubsub(ignore_subscribe_messages=True) as pubsub:
             await pubsub.subscribe(self.keys.cancel_channel)
             while not self._released.is_set():
@@ -395,10 +406,15 @@ class Runner:
                 await asyncio.wait(still_running)
         self._released.set()
         self._retry_scheduled.set()  # wakes the retries helper to see it
-        await asyncio.gather(*helpers)
-        await self._leave_group()
-        await self.engine.close()
-        await self.redis.aclose()
+        try:
+            await asyncio.gather(*helpers)
+            await self._leave_group()
+        except redis.RedisError as error:
+            # Redis is away: the group keeps this consumer's name, holding nothing.
+            logger.warning("runner %s could not leave its group (%s)", self.name, error)
+        finally:
+            await self.engine.close()
+            await self.redis.aclose()  # a client left open warns when collected
         logger.info("runner %s stopped", self.name)
 
     async def _leave_group(self) -> None:
