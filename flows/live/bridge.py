@@ -21,12 +21,12 @@ import time
 
 from channels.layers import BaseChannelLayer, get_channel_layer
 
+from flows.engine.reads import read_runs
 from flows.event_service import EventGroupService
 from flows.live import watchers
 from flows.live.fragments import render_live_updates
 from flows.live.groups import EVERY_ABILITIES, Abilities, group_name
 from flows.live.pace import Pace
-from flows.runs import read_changed_runs
 
 logger = logging.getLogger(__name__)
 
@@ -109,9 +109,10 @@ class LiveBridge(EventGroupService):
         changes = {fid: self.pending.pop(fid) for fid in flow_ids}
         self.pace.spend(flow_ids, now)
         audiences = await self._audiences(flow_ids)
-        changed = {fid: changes[fid][0] for fid in audiences}
+        # Only the changed steps: the page shows the others already ("" is the run itself).
+        changed = {fid: sorted(changes[fid][0] - {""}) for fid in audiences}
         sends = []
-        for run in await read_changed_runs(self.client, self.keys, changed):
+        for run in await read_runs(self.client, self.keys, list(changed), changed):
             steps, at = changes[run.state.flow_id]
             audience = audiences[run.state.flow_id]
             for abilities, frames in render_live_updates(run, steps, at, audience).items():

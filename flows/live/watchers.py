@@ -36,7 +36,7 @@ def run_pages_key() -> str:
 
 def join(page: Page, flow_id: str, group: str, channel: str) -> None:
     key, now = _key(page, flow_id), time.time()
-    with engine_client.reader().pipeline(transaction=False) as pipe:
+    with engine_client.reader().client.pipeline(transaction=False) as pipe:
         pipe.zadd(key, {f"{group}|{channel}": now})
         pipe.expire(key, EXPIRE_SECONDS)
         if page == "run":
@@ -46,7 +46,7 @@ def join(page: Page, flow_id: str, group: str, channel: str) -> None:
 
 
 def leave(page: Page, flow_id: str, group: str, channel: str) -> None:
-    with engine_client.reader().pipeline(transaction=False) as pipe:
+    with engine_client.reader().client.pipeline(transaction=False) as pipe:
         pipe.zrem(_key(page, flow_id), f"{group}|{channel}")
         if page == "run":
             pipe.zrem(run_pages_key(), f"{flow_id}|{group}|{channel}")

@@ -109,7 +109,7 @@ def test_a_launched_run_is_recorded_at_once_as_the_archiver_would(operator: Clie
     assert record.launched_by == "operator"
     assert (record.status, record.step_count) == ("created", 3)
     assert record.created_at == state.created_at
-    assert record.state["flow_id"] == record.flow_id
+    assert runs.archived_run(record).state.flow_id == record.flow_id
     assert f'id="run-row-{record.flow_id}"' in operator.get("/runs/").content.decode()
 
 
@@ -154,10 +154,11 @@ def test_a_going_run_has_its_listing_archived_and_an_ended_one_its_steps_too(str
     archive()
 
     ended = RunRecord.objects.get()
-    assert (going.status, going.step_count, going.steps) == ("created", 3, [])
-    assert going.state["flow_id"] == flow_id  # enough to render, should Redis lose the run
+    assert (going.status, going.step_count, runs.archived_run(going).steps) == ("created", 3, [])
+    # Enough to render, should Redis lose the run.
+    assert runs.archived_run(going).state.flow_id == flow_id
     assert ended.status == "cancelled"
-    assert [step["status"] for step in ended.steps] == ["cancelled"] * 3
+    assert [step.status for step in runs.archived_run(ended).steps] == ["cancelled"] * 3
 
 
 def test_a_backlog_is_archived_and_told_a_chunk_at_a_time(stripe, transactional_db, monkeypatch):
