@@ -19,6 +19,7 @@ import redis.asyncio as redis
 from flows.engine.builder import Flow, validate_flow
 from flows.engine.changes import ChangedRuns
 from flows.engine.connections import pool_options
+from flows.engine.events import EventReader
 from flows.engine.keys import Keys
 from flows.engine.reads import Steps, StepSelection
 from flows.engine.secrets import replace_tokens
@@ -156,6 +157,10 @@ class FlowExecutor:
     def changed_runs(self) -> ChangedRuns:
         """The runs changed since the archive last took them (changes.py)."""
         return ChangedRuns(self.redis, self.keys)
+
+    def event_reader(self, group: str) -> EventReader:
+        """A reader of the events stream through the consumer group `group` (events.py)."""
+        return EventReader(self.redis, self.keys, group)
 
     async def watch_flow(self, flow_id: str) -> AsyncIterator[dict[str, Any]]:
         """Yield the run's transition events as they happen, until the run ends.

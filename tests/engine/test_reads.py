@@ -1,5 +1,5 @@
 """The reads the web app makes of runs: typed, in at most two round trips, blocking or awaited
-alike; and a run's versioned dict form."""
+alike; a run's versioned dict form; and the events nobody watches, skipped unread."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 from flows.engine import FlowExecutor, FlowStatus, Runner, StepStatus
 from flows.engine.reads import RunReader, Steps
 from flows.engine.state import RunSnapshot
+from flows.engine.watches import RUN_PAGE, Watches
 from tests.engine.flows import chain_flow, one_step_flow
 
 
@@ -100,3 +101,37 @@ async def test_a_run_comes_back_from_its_dict_as_it_was_read(
 def test_a_run_dict_of_an_unknown_version_is_refused():
     with pytest.raises(ValueError, match="form version 99 is not readable"):
         RunSnapshot.from_dict({"version": 99, "flow": {}, "steps": []})
+
+
+async def test_unless_a_run_page_is_watched_the_events_are_skipped_unread(
+    executor: FlowExecutor, reader: RunReader
+):
+    events = executor.event_reader("test-live")
+    watches = Watches(expire_seconds=60)
+    await events.ensure_group()
+    unseen = await executor.execute_flow(one_step_flow("1"))
+
+    skipped = not await events.skip_unless_watched(watches.since())
+    after_skip = await events.read(block_ms=None)
+    watches.join(reader.client, RUN_PAGE, unseen, "group|channel")
+    seen = await executor.execute_flow(one_step_flow("1"))
+    watched = await events.skip_unless_watched(watches.since())
+    read = await events.read(block_ms=None)
+    await events.leave()
+
+    assert (skipped, after_skip) == (True, [])
+    assert watched
+    assert [event["flow_id"] for _id, event in read] == [seen]
+
+
+async def test_watchers_count_until_they_leave_or_expire(executor: FlowExecutor, reader: RunReader):
+    watches = Watches(expire_seconds=60)
+    watches.join(reader.client, "runs", "", "a|1")
+    watches.join(reader.client, "runs", "", "b|2")
+    watches.leave(reader.client, "runs", "", "b|2")
+
+    counted = await watches.watchers_by_page(executor.redis, [("runs", ""), ("run", "x")])
+    expired = await Watches(expire_seconds=0).watchers_by_page(executor.redis, [("runs", "")])
+
+    assert counted == [["a|1"], []]
+    assert expired == [[]]
