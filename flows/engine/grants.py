@@ -18,7 +18,7 @@ import redis.asyncio as redis
 
 from flows.engine.allow_list import parse_allow_list
 from flows.engine.keys import Keys
-from flows.engine.sandbox.http_client import DEFAULT_MAX_BYTES
+from flows.engine.sandbox.limits import HTTP_DEFAULT_MAX_BYTES
 from flows.engine.sandbox.starlark_runtime import ScriptResult
 from flows.engine.sandbox.syntax import ScriptError
 from flows.engine.secrets import SecretBox, SecretError, SecretStore, redact, redact_value
@@ -33,7 +33,7 @@ class HttpSettings:
 
     allow: str = ""
     allow_private: bool = False
-    max_bytes: int = DEFAULT_MAX_BYTES
+    max_bytes: int = HTTP_DEFAULT_MAX_BYTES
 
     def __post_init__(self) -> None:
         try:
@@ -49,7 +49,7 @@ class HttpSettings:
         private = environ.get("FLOWS_HTTP_ALLOW_PRIVATE", "").strip().lower()
         if private not in _TRUE | _FALSE:
             raise ValueError("FLOWS_HTTP_ALLOW_PRIVATE must be true or false")
-        max_bytes = environ.get("FLOWS_HTTP_MAX_BYTES", "").strip() or str(DEFAULT_MAX_BYTES)
+        max_bytes = environ.get("FLOWS_HTTP_MAX_BYTES", "").strip() or str(HTTP_DEFAULT_MAX_BYTES)
         if not max_bytes.isdigit():
             raise ValueError("FLOWS_HTTP_MAX_BYTES must be a whole number of bytes")
         return cls(environ.get("FLOWS_HTTP_ALLOW", ""), private in _TRUE, int(max_bytes))
