@@ -22,10 +22,11 @@ from flows.engine.connections import pool_options
 from flows.engine.events import EventReader
 from flows.engine.keys import Keys
 from flows.engine.reads import Steps, StepSelection
+from flows.engine.runner_settings import DEFAULT_RETENTION_SECONDS
 from flows.engine.secrets import replace_tokens
 from flows.engine.state import FlowState, RunSnapshot, StepState
 from flows.engine.statuses import FINAL_FLOW_STATUSES
-from flows.engine.store import DEFAULT_RETENTION_SECONDS, ActionResult, RunStore
+from flows.engine.store import ActionResult, RunStore
 from flows.engine.subscriptions import RESYNC, Listener, RunSubscriptions
 
 

@@ -17,6 +17,7 @@ from flows.engine.builder import Flow, definition_json
 from flows.engine.keys import RUNNER_GROUP, Keys
 from flows.engine.lua_scripts import load_script
 from flows.engine.reads import Steps, StepSelection, read_runs
+from flows.engine.runner_settings import DEFAULT_RETENTION_SECONDS
 from flows.engine.state import FlowState, RunSnapshot, StepState
 
 
@@ -57,10 +58,6 @@ class ActionResult:
 
 class RunNotFound(LookupError):
     pass
-
-
-# How long an ended run's state stays in Redis (its history lives on in the web app's archive).
-DEFAULT_RETENTION_SECONDS = 7 * 24 * 3600
 
 
 class RunStore:
