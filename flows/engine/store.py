@@ -19,6 +19,7 @@ from flows.engine.lua_scripts import load_script
 from flows.engine.reads import Steps, StepSelection, read_runs
 from flows.engine.runner_settings import DEFAULT_RETENTION_SECONDS
 from flows.engine.state import FlowState, RunSnapshot, StepState
+from flows.engine.statuses import StepStatus
 
 
 @lru_cache(maxsize=256)
@@ -191,7 +192,7 @@ class RunStore:
                 task_id,
                 attempt,
                 consumer,
-                "completed" if output_json is not None else "failed",
+                StepStatus.COMPLETED if output_json is not None else StepStatus.FAILED,
                 output_json or "",
                 error,
                 json.dumps(logs, ensure_ascii=False),  # as the caps measure them
