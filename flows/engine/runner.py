@@ -160,21 +160,22 @@ class Runner:
     def _free_slots(self) -> int:
         return self.concurrency - len(self._tasks)
 
-    async def _take_new_tasks(self) -> bool:
-        """Take tasks for the free slots, blocking briefly when there are none; say whether
-        any were found. Claiming in the same call as reading keeps a busy runner fast."""
+    async def _take_new_tasks(self) -> None:
+        """Take tasks for the free slots, waiting briefly for a slot or a task when there is
+        none (so run() loops without spinning). Claiming in the same call as reading keeps a
+        busy runner fast."""
         if self._free_slots() <= 0:
             self._slot_freed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._slot_freed.wait(), READ_BLOCK_MS / 1000)
-            return False
+            return
         try:
             taken = await self.store.take(self.name, self._free_slots())
             for task_id, flow_id, claim in taken:
                 if isinstance(claim, Claim):
                     self._begin(task_id, flow_id, claim)
             if taken:
-                return True
+                return
             # Nothing queued: wait for the next task; it is claimed by the task's own worker.
             answer = await self.redis.xreadgroup(
                 RUNNER_GROUP,
@@ -188,11 +189,10 @@ class Runner:
                 raise
             # The queue was deleted (Redis flushed or restarted without data): recreate it.
             await self.store.ensure_group()
-            return False
+            return
         for _stream, messages in answer or []:
             for task_id, fields in messages:
                 self._begin(task_id, fields["flow_id"])
-        return bool(answer)
 
     async def _reclaim_expired(self) -> None:
         """Take over tasks whose runner stopped renewing its lease (it died)."""
