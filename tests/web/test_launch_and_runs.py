@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import asyncio
+
 import redis
 from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.test import Client
 
 from flows import archiver, engine_client, runs
+from flows.engine import Flow, FlowExecutor, Runner, Step
 from flows.models import FlowDefinition, RunRecord
 
 HTMX = {"HX-Request": "true"}
@@ -191,3 +194,33 @@ def test_launch_form_starts_from_the_last_runs_input(operator: Client, stripe):
     response = operator.get(f"/flows/{stripe.name}/launch/")
 
     assert b"&quot;amount&quot;: 42" in response.content
+
+
+def _run_to_its_end(flow_id: str) -> None:
+    async def work() -> None:
+        runner = Runner(settings.REDIS_URL, concurrency=1, key_prefix=settings.FLOWS_KEY_PREFIX)
+        running = asyncio.create_task(runner.run(), name="runner")
+        try:
+            prefix = settings.FLOWS_KEY_PREFIX
+            async with FlowExecutor(settings.REDIS_URL, key_prefix=prefix) as executor:
+                await executor.wait_for_flow(flow_id, timeout=30)
+        finally:
+            runner.stop()
+            await running
+
+    async_to_sync(work)()
+
+
+def test_an_archived_run_keeps_its_outputs_key_order_and_every_character_of_its_logs(archive):
+    flow = Flow("raw", (Step("one", "log('a\\x00b')\n{'b': 1, 'a': {'z': 0, 'y': 1}}"),))
+    flow_id = engine_client.launch(flow, {"d": 1, "c": 2}, {})
+    _run_to_its_end(flow_id)
+
+    archive()
+
+    run = runs.archived_run(RunRecord.objects.get())
+    assert run == engine_client.read_run(flow_id)  # as a live run renders
+    assert list(run.state.input) == ["d", "c"]
+    assert list(run.steps[0].output) == ["b", "a"]
+    assert list(run.steps[0].output["a"]) == ["z", "y"]
+    assert run.steps[0].logs == ["a\x00b"]
