@@ -42,7 +42,7 @@ async def _launch_runs(launches: list[tuple]) -> list:
     """Launch one run per (engine flow, definition id); return their RunRecords, unsaved, as
     flows.definitions.launch() stores them."""
     from flows.engine.executor import FlowExecutor
-    from flows.runs import read_raw_runs
+    from flows.runs import new_record
 
     async with FlowExecutor(settings.REDIS_URL, key_prefix=settings.FLOWS_KEY_PREFIX) as executor:
         run_ids = [
@@ -51,8 +51,8 @@ async def _launch_runs(launches: list[tuple]) -> list:
             )
             for flow, definition_id in launches
         ]
-        raw_runs = await read_raw_runs(executor.redis, executor.keys, run_ids)
-    return [raw.record() for raw in raw_runs]
+        runs = await executor.read_runs(run_ids)
+    return [new_record(run) for run in runs]
 
 
 def _populate() -> tuple[Client, str]:

@@ -46,7 +46,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
     readonly_fields = ["digest", "created_at", "last_used_at"]
 
 
-RAW_STATE = ["state", "steps"]
+RAW_STATE = ["snapshot"]
 
 
 @admin.register(RunRecord)

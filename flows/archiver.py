@@ -1,16 +1,16 @@
 """The archiver: keeps RunRecords in the database up to date with the runs in Redis.
 
 Every BATCH_WINDOW seconds it takes the runs that changed since its last batch (the engine
-notes them as they change: flows/engine/changes.py), reads them from Redis in two round trips
-per CHUNK runs, upserts them, and only then forgets them, so a run changed meanwhile, or a
+notes them as they change: flows/engine/changes.py), reads them through the engine in two round
+trips per CHUNK runs, upserts them, and only then forgets them, so a run changed meanwhile, or a
 batch cut short by a crash, is taken again. The runner never waits for it, and it does no work
 per event: a run that moves through forty steps between two batches is read and written once.
 
-A run that has ended is archived whole: its flow hash and every step hash, what the run page
-renders once Redis lets the run go. A run still going only has its listing kept current
-(status, progress, times): the Runs list and the dashboard read those, its page reads Redis, and
-reading and writing every step hash of a long run on every batch was most of the web process's
-work while runs went on.
+A run that has ended is archived whole: its state and every step, what the run page renders
+once Redis lets the run go. A run still going only has its listing kept current (status,
+progress, times): the Runs list and the dashboard read those, its page reads Redis, and reading
+and writing every step of a long run on every batch was most of the web process's work while
+runs went on.
 """
 
 from __future__ import annotations
@@ -22,12 +22,12 @@ from collections.abc import Awaitable, Callable
 import redis.asyncio as redis
 from channels.db import database_sync_to_async
 
-from flows.engine.changes import ChangedRuns
-from flows.engine.connections import pool_options
-from flows.engine.keys import Keys
+from flows.engine.executor import FlowExecutor
+from flows.engine.reads import Steps
+from flows.engine.state import RunSnapshot
 from flows.engine.statuses import FlowStatus
 from flows.models import FlowDefinition, RunRecord
-from flows.runs import RawRun, read_raw_runs
+from flows.runs import new_record
 
 BATCH_WINDOW = 0.2
 CHUNK = 1000  # runs read and upserted together
@@ -36,7 +36,7 @@ UPDATED_FIELDS = [
     for field in RunRecord._meta.concrete_fields
     if field.name not in {"id", "flow_id", "created_at"}
 ]
-LISTING_FIELDS = [name for name in UPDATED_FIELDS if name not in {"state", "steps"}]
+LISTING_FIELDS = [name for name in UPDATED_FIELDS if name != "snapshot"]
 
 # Told which runs a batch archived (the live pages refresh from these), with the archiver's
 # Redis client; told of empty batches too.
@@ -47,9 +47,9 @@ class Archiver:
     def __init__(
         self, redis_url: str, key_prefix: str = "", on_archived: OnArchived | None = None
     ) -> None:
-        self.client = redis.Redis.from_url(redis_url, decode_responses=True, **pool_options())
-        self.keys = Keys(key_prefix)
-        self.changes = ChangedRuns(self.client, self.keys)
+        self.engine = FlowExecutor(redis_url, key_prefix=key_prefix)
+        self.client = self.engine.redis  # what on_archived is given
+        self.changes = self.engine.changed_runs()
         self.on_archived = on_archived
         self._stop = asyncio.Event()
 
@@ -68,7 +68,7 @@ class Archiver:
                     await asyncio.wait_for(self._stop.wait(), BATCH_WINDOW)
             await self.archive_batch()
         finally:
-            await self.client.aclose()
+            await self.engine.close()
 
     async def archive_batch(self) -> int:
         """Archive every run changed since the last batch, CHUNK runs at a time (a backlog
@@ -80,7 +80,7 @@ class Archiver:
             await self.on_archived(self.client, [])  # a dashboard held back may be due
         for start in range(0, len(flow_ids), CHUNK):
             chunk = flow_ids[start : start + CHUNK]
-            runs = await read_raw_runs(self.client, self.keys, chunk, ended_only_steps=True)
+            runs = await self.engine.read_runs(chunk, steps=Steps.OF_ENDED_RUNS)
             records = await _save(runs)
             # Forgotten only once saved: if this process dies first, the runs are taken again.
             await self.changes.forget({flow_id: taken[flow_id] for flow_id in chunk})
@@ -90,10 +90,10 @@ class Archiver:
 
 
 @database_sync_to_async
-def _save(runs: list[RawRun]) -> list[RunRecord]:
+def _save(runs: list[RunSnapshot]) -> list[RunRecord]:
     """Upsert the ended runs whole and the others' listings (a statement each); a run whose
     definition was deleted keeps no link."""
-    records = [run.record() for run in runs]
+    records = [new_record(run) for run in runs]
     linked = {record.definition_id for record in records} - {None}
     existing = set(FlowDefinition.objects.filter(pk__in=linked).values_list("pk", flat=True))
     for record in records:

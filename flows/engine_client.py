@@ -13,10 +13,8 @@ import asyncio
 import atexit
 import threading
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import redis
 from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.core.signals import setting_changed
@@ -24,12 +22,11 @@ from django.dispatch import receiver
 
 from flows.engine.builder import Flow
 from flows.engine.executor import FlowExecutor
-from flows.engine.keys import Keys
+from flows.engine.reads import RunReader
 from flows.engine.sandbox.one_off import run_once
 from flows.engine.sandbox.starlark_runtime import ScriptRequest, ScriptResult
-from flows.engine.secrets import replace_tokens
-from flows.engine.state import FlowState, StepState
-from flows.engine.statuses import FINAL_FLOW_STATUSES, StepStatus
+from flows.engine.state import RunSnapshot
+from flows.engine.statuses import FlowStatus, StepStatus
 from flows.engine.store import ActionResult, RunNotFound
 from flows.process_wide import ProcessWide
 
@@ -102,44 +99,29 @@ def launch_many(flow: Flow, inputs: list[dict[str, Any]], meta: dict[str, Any]) 
 def mirror_secrets(tokens: dict[str, str]) -> None:
     """Replace the engine's copy of the secrets (encrypted values, by name) with these."""
 
-    _with_executor(lambda executor: replace_tokens(executor.redis, executor.keys, tokens))
+    _with_executor(lambda executor: executor.replace_secrets(tokens))
 
 
-@dataclass(frozen=True)
-class RunSnapshot:
-    state: FlowState
-    steps: list[StepState]
+def _connect_reader() -> RunReader:
+    return RunReader(settings.REDIS_URL, settings.FLOWS_KEY_PREFIX)
+
+
+# The engine's synchronous reader, on a pooled client: for reads on hot paths (page loads,
+# connecting sockets), sparing them an event loop and a new connection each.
+reader = ProcessWide(_connect_reader)
 
 
 def read_run(flow_id: str) -> RunSnapshot:
     """The run's state and its steps; raises RunNotFound."""
-
-    async def read(executor: FlowExecutor) -> RunSnapshot:
-        state = await executor.get_flow_state(flow_id)
-        return RunSnapshot(state, await executor.get_steps(flow_id))
-
-    return _with_executor(read)
+    run = reader().read_run(flow_id)
+    if run is None:
+        raise RunNotFound(f"no run {flow_id!r} in Redis")
+    return run
 
 
-def _connect_reader() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
-
-
-# A pooled synchronous client for plain reads on hot paths (page loads, connecting sockets),
-# sparing them an event loop and a new connection each.
-reader = ProcessWide(_connect_reader)
-
-
-def run_statuses(flow_ids: list[str]) -> dict[str, str]:
+def run_statuses(flow_ids: list[str]) -> dict[str, FlowStatus]:
     """Status of each run in one round trip; runs no longer in Redis are left out."""
-    if not flow_ids:
-        return {}
-    keys = Keys(settings.FLOWS_KEY_PREFIX)
-    with reader().pipeline(transaction=False) as pipe:
-        for flow_id in flow_ids:
-            pipe.hget(keys.flow(flow_id), "status")
-        statuses = pipe.execute()
-    return {fid: status for fid, status in zip(flow_ids, statuses, strict=True) if status}
+    return reader().statuses(flow_ids)
 
 
 def run_samples(flow_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -155,8 +137,7 @@ def run_samples(flow_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
 
 def active_run_ids(flow_ids: list[str]) -> list[str]:
     """The runs among these that have not finished yet."""
-    final = {str(status) for status in FINAL_FLOW_STATUSES}
-    return [fid for fid, status in run_statuses(flow_ids).items() if status not in final]
+    return [fid for fid, status in run_statuses(flow_ids).items() if not status.is_final]
 
 
 def retry_step(flow_id: str, step_id: str, replacement: Flow | None = None) -> ActionResult:

@@ -60,7 +60,7 @@ def _after(cursor: str) -> Q:
 
 def runs_page(run_filter: RunFilter) -> tuple[list[RunRecord], str]:
     """One page of runs and the cursor of the next page ('' on the last); BadCursor."""
-    runs = RunRecord.objects.defer("state", "steps").order_by("-created_at", "-flow_id")
+    runs = RunRecord.objects.defer("snapshot").order_by("-created_at", "-flow_id")
     if run_filter.flow:
         runs = runs.filter(name=run_filter.flow)
     if run_filter.status:
@@ -81,7 +81,7 @@ def dashboard() -> dict[str, object]:
         .annotate(count=Count("id"))
         .order_by()
     )
-    light = RunRecord.objects.defer("state", "steps")
+    light = RunRecord.objects.defer("snapshot")
     live = [FlowStatus.CREATED, FlowStatus.RUNNING]
     return {
         "counts": [(status.value, counted.get(status.value, 0)) for status in FlowStatus],

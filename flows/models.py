@@ -179,11 +179,12 @@ class RunRecord(models.Model):
 
     Created by `flows.definitions.launch()` as soon as the builder or the API launches a run,
     and kept up to date by the archiver (flows/archiver.py) as the engine notes changes (runs
-    started elsewhere appear with the archiver's first batch). Both build the row from the run's
-    Redis hashes through `RawRun.record()`; `state` and `steps` are those hashes as they were
-    when the run last ended (or was launched: while it goes, only the listing fields are kept
-    current), so the run page renders an archived run exactly as a live one. Who launched it is
-    the username in the run's meta; the LAUNCH AuditEntry also keeps the user link.
+    started elsewhere appear with the archiver's first batch). Both build the row from the
+    engine's read of the run through `flows.runs.new_record()`; `snapshot` is the run in the
+    engine's versioned form (`RunSnapshot.to_dict()`) as it was when the run last ended (or was
+    launched: while it goes, only the listing fields are kept current), so the run page renders
+    an archived run exactly as a live one. Who launched it is the username in the run's meta;
+    the LAUNCH AuditEntry also keeps the user link.
     The `view_runrecord` permission is the one to see runs.
     """
 
@@ -200,8 +201,11 @@ class RunRecord(models.Model):
     patch_count = models.PositiveIntegerField(default=0)
     step_count = models.PositiveIntegerField(default=0)
     completed_count = models.PositiveIntegerField(default=0)
-    state = models.JSONField(default=dict, help_text="The run's flow hash from Redis.")
-    steps = models.JSONField(default=list, help_text="Its step hashes, attempts included.")
+    # JSON text rather than a JSONField: PostgreSQL's jsonb would reorder the keys of a run's
+    # input and outputs, and refuse a NUL character in its logs; text keeps them as they ran.
+    snapshot = models.TextField(
+        blank=True, help_text="The run as RunSnapshot.to_dict() (versioned), in JSON."
+    )
     created_at = models.DateTimeField()
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -223,10 +227,6 @@ class RunRecord(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("flows:run_detail", args=[self.flow_id])
-
-    @property
-    def progress_percent(self) -> int:
-        return round(100 * self.completed_count / self.step_count) if self.step_count else 0
 
 
 class AuditEntry(models.Model):

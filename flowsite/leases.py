@@ -31,6 +31,8 @@ from flowsite.lifespan import MAX_BACKOFF_SECONDS, Service
 
 logger = logging.getLogger(__name__)
 
+# A web worker's lease on a background service. Not a runner's lease on its tasks
+# (RunnerSettings.lease_seconds): that one says when a dead runner's steps are taken over.
 LEASE_SECONDS = 5.0
 
 # KEYS: the lease; ARGV: token, milliseconds. Returns 0 if the lease is now the token's (taken,

@@ -16,11 +16,12 @@ import logging
 import os
 import sys
 
+from flows.engine.runner_settings import RunnerSettings
+
 logger = logging.getLogger(__name__)
 
-# The runner finishes or hands back its steps within its shutdown grace (10 s, its default),
-# then exits; past that and this margin it is stuck, and killed.
-SHUTDOWN_GRACE_SECONDS = 10.0
+# The runner finishes or hands back its steps within its shutdown grace, then exits; past that
+# and this margin it is stuck, and killed.
 KILL_MARGIN_SECONDS = 5.0
 
 
@@ -41,12 +42,18 @@ class RunnerProcess:
         environment: dict[str, str] | None = None,
     ) -> None:
         """`environment`: variables the runner reads besides REDIS_URL (secrets key, HTTP)."""
+        self.runner_settings = RunnerSettings(
+            redis_url=redis_url,
+            key_prefix=key_prefix,
+            concurrency=concurrency,
+            retention_seconds=retention_seconds,
+        )
         self.environment = {**(environment or {}), "REDIS_URL": redis_url}
         self.arguments = [
-            f"--concurrency={concurrency}",
-            f"--key-prefix={key_prefix}",
-            f"--retention-seconds={retention_seconds}",
-            f"--shutdown-grace={SHUTDOWN_GRACE_SECONDS}",
+            f"--concurrency={self.runner_settings.concurrency}",
+            f"--key-prefix={self.runner_settings.key_prefix}",
+            f"--retention-seconds={self.runner_settings.retention_seconds}",
+            f"--shutdown-grace={self.runner_settings.shutdown_grace_seconds}",
             # The child stops too if this process is killed outright (PR_SET_PDEATHSIG).
             f"--parent-pid={os.getpid()}",
         ]
@@ -104,7 +111,8 @@ class RunnerProcess:
             with contextlib.suppress(ProcessLookupError):  # it exited just now
                 process.terminate()
             try:
-                async with asyncio.timeout(SHUTDOWN_GRACE_SECONDS + KILL_MARGIN_SECONDS):
+                grace = self.runner_settings.shutdown_grace_seconds
+                async with asyncio.timeout(grace + KILL_MARGIN_SECONDS):
                     await process.wait()
             except TimeoutError:
                 logger.error("flow runner process %d did not stop: killing it", process.pid)

@@ -13,6 +13,8 @@ from cryptography.fernet import Fernet
 from django.core.management.utils import get_random_secret_key
 
 from flows.engine.connections import pool_options
+from flows.engine.runner_settings import DEFAULT_CONCURRENCY, DEFAULT_RETENTION_SECONDS
+from flows.engine.sandbox.limits import HTTP_DEFAULT_MAX_BYTES
 from flowsite.env import env_bool, env_database, env_int, env_list, env_redis_url, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -58,13 +60,15 @@ FLOWS_KEY_PREFIX = env_str("FLOWS_KEY_PREFIX", "")
 # What step scripts may reach with `http`: hosts (`*.domain`, `host:port`), nothing by default.
 FLOWS_HTTP_ALLOW = env_str("FLOWS_HTTP_ALLOW", "")
 FLOWS_HTTP_ALLOW_PRIVATE = env_bool("FLOWS_HTTP_ALLOW_PRIVATE", False)
-FLOWS_HTTP_MAX_BYTES = env_int("FLOWS_HTTP_MAX_BYTES", 5 * 1024 * 1024, minimum=1)
+FLOWS_HTTP_MAX_BYTES = env_int("FLOWS_HTTP_MAX_BYTES", HTTP_DEFAULT_MAX_BYTES, minimum=1)
 # Python modules whose @script_function functions scripts call as alias.name(...).
 FLOWS_SCRIPT_MODULES = env_list("FLOWS_SCRIPT_MODULES", ["text=flows.script_functions.text"])
 FLOWS_EMBEDDED_RUNNER = env_bool("FLOWS_EMBEDDED_RUNNER", True)
-FLOWS_RUNNER_CONCURRENCY = env_int("FLOWS_RUNNER_CONCURRENCY", 4, minimum=1)
+# The runners' settings read the same variables, with the same defaults, without Django
+# (flows/engine/runner_settings.py).
+FLOWS_RUNNER_CONCURRENCY = env_int("FLOWS_RUNNER_CONCURRENCY", DEFAULT_CONCURRENCY, minimum=1)
 # How long ended runs stay in Redis; the web app's archive keeps them after that.
-FLOWS_RETENTION_SECONDS = env_int("FLOWS_RETENTION_SECONDS", 7 * 24 * 3600, minimum=0)
+FLOWS_RETENTION_SECONDS = env_int("FLOWS_RETENTION_SECONDS", DEFAULT_RETENTION_SECONDS, minimum=0)
 # Test runs of step scripts at once per web process (flows/step_tests.py); more are told "busy".
 FLOWS_TEST_RUNS_AT_ONCE = env_int("FLOWS_TEST_RUNS_AT_ONCE", 2, minimum=1)
 # What a step may ask for (the engine's validators check every step against them: flows/apps.py).

@@ -2,8 +2,10 @@
 
 from flows.engine.builder import Flow, Step, new_flow, new_step
 from flows.engine.executor import FlowExecutor
+from flows.engine.reads import Steps
 from flows.engine.runner import Runner
-from flows.engine.state import Attempt, FlowState, StepState
+from flows.engine.runner_settings import RunnerSettings
+from flows.engine.state import Attempt, FlowState, RunSnapshot, StepState
 from flows.engine.statuses import FlowStatus, StepStatus
 from flows.engine.store import ActionResult, RunNotFound
 
@@ -15,10 +17,13 @@ __all__ = [
     "FlowState",
     "FlowStatus",
     "RunNotFound",
+    "RunSnapshot",
     "Runner",
+    "RunnerSettings",
     "Step",
     "StepState",
     "StepStatus",
+    "Steps",
     "new_flow",
     "new_step",
 ]

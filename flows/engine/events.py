@@ -1,8 +1,9 @@
-"""Read the engine's events stream as a member of a consumer group.
+"""Read the engine's events stream as a member of a consumer group, for the web's live bridge.
 
-Each event reaches one member of a group, and stays pending until acknowledged, so a reader
-that stops mid-batch loses nothing: its events are taken over by the group's next reader.
-The live dashboard bridge and the run archive each read through a group of their own.
+Each event reaches one member of a group. Events are read unacknowledged (NOACK): nothing stays
+pending, nothing is taken over, no XACK round trips. A reader that stops may lose what it held,
+which suits a reader whose readers repair themselves: every live page is sent the current state
+when its socket (re)connects.
 """
 
 from __future__ import annotations
@@ -16,22 +17,16 @@ from typing import Any
 import redis.asyncio as redis
 
 from flows.engine.keys import Keys
-
-# Events a stopped reader left unacknowledged are taken over after this long.
-ABANDONED_AFTER_MS = 30_000
+from flows.engine.lua_scripts import load_script
 
 
 class EventReader:
-    def __init__(
-        self, client: redis.Redis, keys: Keys, group: str, acknowledged: bool = True
-    ) -> None:
-        """`acknowledged=False` reads with NOACK, for a reader that may lose what it holds
-        when it stops: nothing stays pending, nothing is taken over, no XACK round trips."""
+    def __init__(self, client: redis.Redis, keys: Keys, group: str) -> None:
         self.client = client
         self.keys = keys
         self.group = group
-        self.acknowledged = acknowledged
         self.consumer = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self._skip_unless_watched = load_script(client, "skip_unless_watched")
 
     async def ensure_group(self) -> None:
         """Join the group; a new group starts with the events still in the stream."""
@@ -44,34 +39,25 @@ class EventReader:
     async def read(
         self, count: int = 500, block_ms: int | None = 500
     ) -> list[tuple[str, dict[str, Any]]]:
-        """Up to `count` events: abandoned ones first, else new ones (waiting up to block_ms;
-        None: not waiting)."""
-        entries = []
-        if self.acknowledged:
-            _next, abandoned, *_deleted = await self.client.xautoclaim(
-                self.keys.events, self.group, self.consumer, ABANDONED_AFTER_MS, count=count
-            )
-            entries = [entry for entry in abandoned if entry[1]]
-        if not entries:
-            answer = await self.client.xreadgroup(
-                self.group,
-                self.consumer,
-                {self.keys.events: ">"},
-                count=count,
-                block=block_ms,
-                noack=not self.acknowledged,
-            )
-            entries = [entry for _stream, batch in answer or [] for entry in batch]
+        """Up to `count` new events, waiting up to block_ms for one (None: not waiting)."""
+        answer = await self.client.xreadgroup(
+            self.group,
+            self.consumer,
+            {self.keys.events: ">"},
+            count=count,
+            block=block_ms,
+            noack=True,
+        )
+        entries = [entry for _stream, batch in answer or [] for entry in batch]
         return [(event_id, json.loads(fields["event"])) for event_id, fields in entries]
 
-    async def ack(self, event_ids: list[str]) -> None:
-        if event_ids:
-            await self.client.xack(self.keys.events, self.group, *event_ids)
+    async def skip_unless_watched(self, since: float) -> bool:
+        """Whether some run's page is open (a watcher joined at `since` or later: watches.py);
+        if none is, the group is moved past every event so far, in the same step, and they are
+        never read. Reading every event of busy runs nobody looks at costs the runners speed."""
+        keys = [self.keys.events, self.keys.run_page_watchers]
+        return bool(await self._skip_unless_watched(keys=keys, args=[self.group, since]))
 
     async def leave(self) -> None:
-        """Leave the group if nothing is pending for this reader (else others take it over)."""
-        pending = await self.client.xpending_range(
-            self.keys.events, self.group, min="-", max="+", count=1, consumername=self.consumer
-        )
-        if not pending:
-            await self.client.xgroup_delconsumer(self.keys.events, self.group, self.consumer)
+        """Leave the group (nothing is pending for a reader that does not acknowledge)."""
+        await self.client.xgroup_delconsumer(self.keys.events, self.group, self.consumer)

@@ -1,4 +1,5 @@
-"""FlowExecutor: launch runs, read their state, wait for them, retry and cancel.
+"""FlowExecutor: launch runs, read their state, wait for them, retry and cancel; and follow
+what changes (the events stream, the runs changed since the archive last looked).
 
 It never runs steps itself: runners (flows/engine/runner.py) do, from the Redis queue, so
 `execute_flow` returns as soon as the run is stored.
@@ -10,17 +11,22 @@ import asyncio
 import contextlib
 import json
 import uuid
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any
 
 import redis.asyncio as redis
 
 from flows.engine.builder import Flow, validate_flow
+from flows.engine.changes import ChangedRuns
 from flows.engine.connections import pool_options
+from flows.engine.events import EventReader
 from flows.engine.keys import Keys
-from flows.engine.state import FlowState, StepState
+from flows.engine.reads import Steps, StepSelection
+from flows.engine.runner_settings import DEFAULT_RETENTION_SECONDS
+from flows.engine.secrets import replace_tokens
+from flows.engine.state import FlowState, RunSnapshot, StepState
 from flows.engine.statuses import FINAL_FLOW_STATUSES
-from flows.engine.store import DEFAULT_RETENTION_SECONDS, ActionResult, RunStore
+from flows.engine.store import ActionResult, RunStore
 from flows.engine.subscriptions import RESYNC, Listener, RunSubscriptions
 
 
@@ -136,6 +142,26 @@ class FlowExecutor:
         """Every step of the run, in the run's order."""
         state = await self.store.read_flow(flow_id)
         return await self.store.read_steps(flow_id, [s.name for s in state.definition.steps])
+
+    async def replace_secrets(self, tokens: Mapping[str, str]) -> None:
+        """Make the engine's copy of the secrets hold exactly these encrypted values (by name),
+        atomically: the web app's copy, which outlives Redis."""
+        await replace_tokens(self.redis, self.keys, tokens)
+
+    async def read_runs(
+        self, flow_ids: list[str], steps: StepSelection = Steps.ALL
+    ) -> list[RunSnapshot]:
+        """These runs with the steps asked for (all, only the ended runs', or only the ids
+        given per run), in at most two round trips; runs Redis no longer holds are left out."""
+        return await self.store.read_runs(flow_ids, steps)
+
+    def changed_runs(self) -> ChangedRuns:
+        """The runs changed since the archive last took them (changes.py)."""
+        return ChangedRuns(self.redis, self.keys)
+
+    def event_reader(self, group: str) -> EventReader:
+        """A reader of the events stream through the consumer group `group` (events.py)."""
+        return EventReader(self.redis, self.keys, group)
 
     async def watch_flow(self, flow_id: str) -> AsyncIterator[dict[str, Any]]:
         """Yield the run's transition events as they happen, until the run ends.

@@ -1,15 +1,14 @@
 """What a runner grants a step beyond its script: the HTTP policy, and the values of the secrets
 the script names (only those), and what it redacts from the attempt's result before storing it.
 
-A runner without Django configures this from its environment (HttpSettings.from_env and
-FLOWS_SECRETS_KEY); the web app passes its settings.
+A runner without Django configures this from its environment (RunnerSettings.from_env); the web
+app passes its settings.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -18,13 +17,11 @@ import redis.asyncio as redis
 
 from flows.engine.allow_list import parse_allow_list
 from flows.engine.keys import Keys
-from flows.engine.sandbox.http_client import DEFAULT_MAX_BYTES
+from flows.engine.sandbox.limits import HTTP_DEFAULT_MAX_BYTES
 from flows.engine.sandbox.starlark_runtime import ScriptResult
 from flows.engine.sandbox.syntax import ScriptError
 from flows.engine.secrets import SecretBox, SecretError, SecretStore, redact, redact_value
 from flows.engine.secrets import secret_names as _secret_names
-
-_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
 
 
 @dataclass(frozen=True)
@@ -33,7 +30,7 @@ class HttpSettings:
 
     allow: str = ""
     allow_private: bool = False
-    max_bytes: int = DEFAULT_MAX_BYTES
+    max_bytes: int = HTTP_DEFAULT_MAX_BYTES
 
     def __post_init__(self) -> None:
         try:
@@ -42,17 +39,6 @@ class HttpSettings:
             raise ValueError(f"FLOWS_HTTP_ALLOW: {error}") from None
         if self.max_bytes < 1:
             raise ValueError("FLOWS_HTTP_MAX_BYTES must be at least 1")
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str]) -> HttpSettings:
-        """Strictly: a bad value is a ValueError naming the variable."""
-        private = environ.get("FLOWS_HTTP_ALLOW_PRIVATE", "").strip().lower()
-        if private not in _TRUE | _FALSE:
-            raise ValueError("FLOWS_HTTP_ALLOW_PRIVATE must be true or false")
-        max_bytes = environ.get("FLOWS_HTTP_MAX_BYTES", "").strip() or str(DEFAULT_MAX_BYTES)
-        if not max_bytes.isdigit():
-            raise ValueError("FLOWS_HTTP_MAX_BYTES must be a whole number of bytes")
-        return cls(environ.get("FLOWS_HTTP_ALLOW", ""), private in _TRUE, int(max_bytes))
 
     def grant(self, flow_hosts: str | None) -> dict[str, Any]:
         """What a request carries to the worker (host.py's http_policy reads it)."""

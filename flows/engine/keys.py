@@ -56,6 +56,19 @@ class Keys:
         """Hash of secret name -> its value encrypted under FLOWS_SECRETS_KEY (secrets.py)."""
         return f"{self.prefix}flows:secrets"
 
+    def watchers(self, page: str, page_id: str) -> str:
+        """Sorted set of the sockets watching one live page of the web app (a run's page, the
+        Runs list, the dashboard), as "group|channel", scored by when each joined (watches.py).
+        """
+        return f"{self.prefix}live:watch:{page}:{page_id}"
+
+    @property
+    def run_page_watchers(self) -> str:
+        """Sorted set of the sockets watching any run's page, as "flow_id|group|channel",
+        scored by when each joined: whether anyone follows runs' events at all, in one command
+        (skip_unless_watched.lua)."""
+        return f"{self.prefix}live:watch:run-pages"
+
     def flow_channel(self, flow_id: str) -> str:
         """Pub/sub channel carrying one run's transitions (wait_for_flow listens here)."""
         return f"{self.prefix}flows:events:{flow_id}"

@@ -27,14 +27,22 @@ from flows.engine.builder import Step
 from flows.engine.connections import pool_options
 from flows.engine.grants import HttpSettings, StepGrants
 from flows.engine.keys import RUNNER_GROUP, Keys
+from flows.engine.runner_settings import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_LEASE_SECONDS,
+    DEFAULT_RETENTION_SECONDS,
+    DEFAULT_SHUTDOWN_GRACE_SECONDS,
+    RunnerSettings,
+)
 from flows.engine.sandbox.engine import ScriptEngine
+from flows.engine.sandbox.limits import MEMORY_MB
 from flows.engine.sandbox.pool import WorkerPool
 from flows.engine.sandbox.starlark_runtime import ScriptRequest, ScriptResult
 from flows.engine.sandbox.syntax import ScriptError, steps_read
 from flows.engine.secrets import SecretError
 from flows.engine.server_version import check_server
 from flows.engine.statuses import FlowStatus
-from flows.engine.store import DEFAULT_RETENTION_SECONDS, Claim, RunContext, RunStore
+from flows.engine.store import Claim, RunContext, RunStore
 
 logger = logging.getLogger(__name__)
 
@@ -62,19 +70,21 @@ class Runner:
         self,
         redis_url: str,
         *,
-        concurrency: int = 4,
+        concurrency: int = DEFAULT_CONCURRENCY,
         key_prefix: str = "",
-        lease_seconds: float = 5.0,
-        shutdown_grace_seconds: float = 10.0,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        shutdown_grace_seconds: float = DEFAULT_SHUTDOWN_GRACE_SECONDS,
         retention_seconds: int = DEFAULT_RETENTION_SECONDS,
         engine: ScriptEngine | None = None,
         http: HttpSettings | None = None,
         secrets_key: str = "",
         script_modules: tuple[str, ...] = (),
+        sandbox_memory_mb: int = MEMORY_MB,
     ) -> None:
         """`http`: the outbound HTTP policy steps get (none: no host allowed); `secrets_key`:
         FLOWS_SECRETS_KEY, without which steps that read secrets fail; `script_modules`: the
-        FLOWS_SCRIPT_MODULES entries scripts may call (ValueError names one that won't load)."""
+        FLOWS_SCRIPT_MODULES entries scripts may call (ValueError names one that won't load).
+        The defaults are RunnerSettings' (runner_settings.py)."""
         script_functions.load(script_modules)
         self.redis = redis.Redis.from_url(redis_url, decode_responses=True, **pool_options())
         self.keys = Keys(key_prefix)
@@ -82,7 +92,7 @@ class Runner:
         self.concurrency = concurrency
         self.lease_seconds = lease_seconds
         self.shutdown_grace_seconds = shutdown_grace_seconds
-        self.engine = engine or WorkerPool(concurrency, script_modules=script_modules)
+        self.engine = engine or WorkerPool(concurrency, sandbox_memory_mb, script_modules)
         self.grants = StepGrants(self.redis, self.keys, http or HttpSettings(), secrets_key)
         self.name = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self._stopping = asyncio.Event()  # stop taking work
@@ -92,6 +102,22 @@ class Runner:
         self._retry_scheduled = asyncio.Event()
         self._tasks: dict[str, _Task] = {}
         self._started = False
+
+    @classmethod
+    def from_settings(cls, settings: RunnerSettings) -> Runner:
+        """A runner configured by `settings` (RunnerSettings.from_env, or the web app's)."""
+        return cls(
+            settings.redis_url,
+            concurrency=settings.concurrency,
+            key_prefix=settings.key_prefix,
+            lease_seconds=settings.lease_seconds,
+            shutdown_grace_seconds=settings.shutdown_grace_seconds,
+            retention_seconds=settings.retention_seconds,
+            http=settings.http,
+            secrets_key=settings.secrets_key,
+            script_modules=settings.script_modules,
+            sandbox_memory_mb=settings.sandbox_memory_mb,
+        )
 
     async def start(self) -> None:
         if not self._started:
@@ -134,21 +160,22 @@ class Runner:
     def _free_slots(self) -> int:
         return self.concurrency - len(self._tasks)
 
-    async def _take_new_tasks(self) -> bool:
-        """Take tasks for the free slots, blocking briefly when there are none; say whether
-        any were found. Claiming in the same call as reading keeps a busy runner fast."""
+    async def _take_new_tasks(self) -> None:
+        """Take tasks for the free slots, waiting briefly for a slot or a task when there is
+        none (so run() loops without spinning). Claiming in the same call as reading keeps a
+        busy runner fast."""
         if self._free_slots() <= 0:
             self._slot_freed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._slot_freed.wait(), READ_BLOCK_MS / 1000)
-            return False
+            return
         try:
             taken = await self.store.take(self.name, self._free_slots())
             for task_id, flow_id, claim in taken:
                 if isinstance(claim, Claim):
                     self._begin(task_id, flow_id, claim)
             if taken:
-                return True
+                return
             # Nothing queued: wait for the next task; it is claimed by the task's own worker.
             answer = await self.redis.xreadgroup(
                 RUNNER_GROUP,
@@ -162,11 +189,10 @@ class Runner:
                 raise
             # The queue was deleted (Redis flushed or restarted without data): recreate it.
             await self.store.ensure_group()
-            return False
+            return
         for _stream, messages in answer or []:
             for task_id, fields in messages:
                 self._begin(task_id, fields["flow_id"])
-        return bool(answer)
 
     async def _reclaim_expired(self) -> None:
         """Take over tasks whose runner stopped renewing its lease (it died)."""

@@ -1,4 +1,6 @@
-"""Read-only views of a run's state as stored in Redis."""
+"""Read-only views of a run's state: parsed from its Redis hashes (`from_hash`, the engine's
+private layout), and turned into plain JSON data and back (`to_dict` / `from_dict`, the
+versioned form the web app archives, which outlives any change to that layout)."""
 
 from __future__ import annotations
 
@@ -17,6 +19,14 @@ def _timestamp(raw: str | None) -> datetime | None:
 
 def _json(raw: str | None, default: Any = None) -> Any:
     return json.loads(raw) if raw else default
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def _from_iso(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
 
 
 @dataclass(frozen=True)
@@ -55,6 +65,43 @@ class FlowState:
             updated_at=_timestamp(data.get("updated_at")),
         )
 
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "flow_id": self.flow_id,
+            "name": self.name,
+            "status": str(self.status),
+            "current_step": self.current_step,
+            "completed_steps": self.completed_steps,
+            "input": self.input,
+            "error": self.error,
+            "definition": self.definition.to_dict(),
+            "meta": self.meta,
+            "patch_count": self.patch_count,
+            "created_at": _iso(self.created_at),
+            "started_at": _iso(self.started_at),
+            "finished_at": _iso(self.finished_at),
+            "updated_at": _iso(self.updated_at),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FlowState:
+        return cls(
+            flow_id=data["flow_id"],
+            name=data["name"],
+            status=FlowStatus(data["status"]),
+            current_step=data["current_step"],
+            completed_steps=data["completed_steps"],
+            input=data["input"],
+            error=data["error"],
+            definition=Flow.from_dict(data["definition"]),
+            meta=data["meta"],
+            patch_count=data["patch_count"],
+            created_at=_from_iso(data["created_at"]),
+            started_at=_from_iso(data["started_at"]),
+            finished_at=_from_iso(data["finished_at"]),
+            updated_at=_from_iso(data["updated_at"]),
+        )
+
 
 @dataclass(frozen=True)
 class Attempt:
@@ -68,7 +115,8 @@ class Attempt:
     error: str = ""
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Attempt:
+    def from_hash_entry(cls, data: dict[str, Any]) -> Attempt:
+        """One entry of a step hash's `attempts` list, as the scripts write it."""
         return cls(
             number=int(data["attempt"]),
             runner=str(data.get("runner", "")),
@@ -76,6 +124,27 @@ class Attempt:
             finished_at=_timestamp(data.get("finished_at")),
             result=data.get("result", ""),
             error=data.get("error", ""),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "number": self.number,
+            "runner": self.runner,
+            "started_at": _iso(self.started_at),
+            "finished_at": _iso(self.finished_at),
+            "result": self.result,
+            "error": self.error,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Attempt:
+        return cls(
+            number=data["number"],
+            runner=data["runner"],
+            started_at=_from_iso(data["started_at"]),
+            finished_at=_from_iso(data["finished_at"]),
+            result=data["result"],
+            error=data["error"],
         )
 
 
@@ -107,9 +176,85 @@ class StepState:
             error=data.get("error", ""),
             logs=_json(data.get("logs"), []),
             # cjson writes an empty list as {}.
-            attempts=[Attempt.from_dict(a) for a in raw_attempts] if raw_attempts else [],
+            attempts=[Attempt.from_hash_entry(a) for a in raw_attempts] if raw_attempts else [],
             created_at=_timestamp(data.get("created_at")),
             started_at=_timestamp(data.get("started_at")),
             finished_at=_timestamp(data.get("finished_at")),
             next_attempt_at=_timestamp(data.get("next_attempt_at")),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "flow_id": self.flow_id,
+            "step_id": self.step_id,
+            "status": str(self.status),
+            "attempt_count": self.attempt_count,
+            "output": self.output,
+            "error": self.error,
+            "logs": self.logs,
+            "attempts": [attempt.to_dict() for attempt in self.attempts],
+            "created_at": _iso(self.created_at),
+            "started_at": _iso(self.started_at),
+            "finished_at": _iso(self.finished_at),
+            "next_attempt_at": _iso(self.next_attempt_at),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StepState:
+        return cls(
+            flow_id=data["flow_id"],
+            step_id=data["step_id"],
+            status=StepStatus(data["status"]),
+            attempt_count=data["attempt_count"],
+            output=data["output"],
+            error=data["error"],
+            logs=data["logs"],
+            attempts=[Attempt.from_dict(attempt) for attempt in data["attempts"]],
+            created_at=_from_iso(data["created_at"]),
+            started_at=_from_iso(data["started_at"]),
+            finished_at=_from_iso(data["finished_at"]),
+            next_attempt_at=_from_iso(data["next_attempt_at"]),
+        )
+
+
+# The version of RunSnapshot.to_dict()'s form. Raise it when the form changes, and teach
+# from_dict to read every earlier version: archives keep them for good.
+RUN_DICT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class RunSnapshot:
+    """A run's state and the steps a read asked for (all of them, unless it said otherwise)."""
+
+    state: FlowState
+    steps: list[StepState]
+
+    @classmethod
+    def from_hashes(
+        cls, flow_hash: dict[str, str], step_hashes: list[dict[str, str]]
+    ) -> RunSnapshot:
+        """The run as Redis holds it: its flow hash and the step hashes read (missing ones
+        empty, and left out)."""
+        return cls(
+            FlowState.from_hash(flow_hash),
+            [StepState.from_hash(step_hash) for step_hash in step_hashes if step_hash],
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The run as plain JSON data, stamped with its form's version: what the web app
+        archives, so the archive never depends on how Redis lays a run out."""
+        return {
+            "version": RUN_DICT_VERSION,
+            "flow": self.state.to_dict(),
+            "steps": [step.to_dict() for step in self.steps],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunSnapshot:
+        """The run to_dict() described; ValueError for a version this engine does not know."""
+        if data.get("version") != RUN_DICT_VERSION:
+            raise ValueError(f"a run in form version {data.get('version')!r} is not readable here")
+        return cls(
+            FlowState.from_dict(data["flow"]),
+            [StepState.from_dict(step) for step in data["steps"]],
         )

@@ -7,26 +7,27 @@ someone watches (watchers.py) reads their state and changed steps from Redis, re
 distinct fragment once for the Abilities watching and sends the HTML to those groups.
 
 While no run page is open anywhere, it reads no events at all: every IDLE_BLOCK_MS it moves its
-group past them in one command. A page that opens later misses nothing, since it joins the
-watchers before it reads the run's state, and the skip happens atomically with the check that
-nobody watches. Reading every event of busy runs nobody looked at cost the runner a tenth of
-its speed on two cores.
+group past them in one command (EventReader.skip_unless_watched). A page that opens later misses
+nothing, since it joins the watchers before it reads the run's state, and the skip happens
+atomically with the check that nobody watches: reading every event of busy runs nobody looked at
+slowed the runners measurably (docs/live.md).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 
+import redis.asyncio as redis
 from channels.layers import BaseChannelLayer, get_channel_layer
 
-from flows.event_service import EventGroupService
+from flows.engine.executor import FlowExecutor
 from flows.live import watchers
 from flows.live.fragments import render_live_updates
 from flows.live.groups import EVERY_ABILITIES, Abilities, group_name
 from flows.live.pace import Pace
-from flows.runs import read_changed_runs
 
 logger = logging.getLogger(__name__)
 
@@ -36,38 +37,52 @@ IDLE_BLOCK_MS = 200
 # While run pages are open, how often the bridge checks that some still are.
 WATCHED_RECHECK_SECONDS = 1.0
 
-# KEYS: the events stream, the run pages' index; ARGV: the group, the oldest live join time.
-# Returns 1 if a run page is open, else moves the group past every event so far and returns 0.
-SKIP_UNLESS_WATCHED = """
-if redis.call('ZCOUNT', KEYS[2], ARGV[2], '+inf') > 0 then return 1 end
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  redis.pcall('XGROUP', 'SETID', KEYS[1], ARGV[1], '$')
-end
-return 0
-"""
 
-
-class LiveBridge(EventGroupService):
+class LiveBridge:
+    # The consumer group it reads the events stream through. Its events are never
+    # acknowledged: a live update lost with this process is repaired by the current state
+    # every page's socket gets when it reconnects.
     group = "live"
-    # Never acknowledged: a live update lost with this process is repaired by the current
-    # state every page's socket gets when it reconnects.
-    acknowledged = False
     # Open pages wait for it after a Redis restart, and starting it again costs one command.
     longest_pause_seconds = 1.0
 
     def __init__(
         self, redis_url: str, key_prefix: str = "", layer: BaseChannelLayer | None = None
     ) -> None:
-        super().__init__(redis_url, key_prefix)
+        self.engine = FlowExecutor(redis_url, key_prefix=key_prefix)
+        self.client = self.engine.redis
+        self.events = self.engine.event_reader(self.group)
         self.layer = layer or get_channel_layer()
         # flow_id -> changed step ids since its last update ("" = the run itself), latest "at".
         self.pending: dict[str, tuple[set[str], str]] = {}
         self.pace = Pace()
-        self._skip_unless_watched = self.client.register_script(SKIP_UNLESS_WATCHED)
         self.watched_until = 0.0  # until when run pages are known to be open
+        self._stop = asyncio.Event()
 
-    async def finish(self) -> None:
-        await self.publish(list(self.pending))  # the final states still go out
+    async def start(self) -> None:
+        try:
+            await self.events.ensure_group()
+        except BaseException:
+            # run() will not be called to close the client, and one left open warns when
+            # collected (failing whichever test is running then).
+            await self.engine.close()
+            raise
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> None:
+        """Work until stopped; the updates still pending then go out before it returns."""
+        try:
+            while not self._stop.is_set():
+                await self.work()
+            await self.publish(list(self.pending))  # the final states still go out
+        finally:
+            try:
+                with contextlib.suppress(redis.RedisError):  # Redis may be what failed
+                    await self.events.leave()
+            finally:
+                await self.engine.close()  # a client left open warns when collected
 
     async def work(self) -> None:
         """Take the events that came in (waiting until the next update falls due at most), then
@@ -77,7 +92,7 @@ class LiveBridge(EventGroupService):
                 await asyncio.sleep(IDLE_BLOCK_MS / 1000)
                 return
             self.watched_until = time.monotonic() + WATCHED_RECHECK_SECONDS
-        events = await self.reader.read(count=500, block_ms=self._block_ms())
+        events = await self.events.read(count=500, block_ms=self._block_ms())
         for _event_id, event in events:
             steps, _at = self.pending.setdefault(event["flow_id"], (set(), ""))
             steps.add(event.get("step_id", ""))
@@ -92,8 +107,7 @@ class LiveBridge(EventGroupService):
 
     async def _run_pages_open(self) -> bool:
         """Whether any run page is open; if none is, the events so far are skipped unread."""
-        keys = [self.keys.events, watchers.run_pages_key()]
-        return bool(await self._skip_unless_watched(keys, [self.group, watchers.since()]))
+        return await self.events.skip_unless_watched(watchers.since())
 
     def _block_ms(self) -> int:
         if not self.pending:
@@ -109,9 +123,10 @@ class LiveBridge(EventGroupService):
         changes = {fid: self.pending.pop(fid) for fid in flow_ids}
         self.pace.spend(flow_ids, now)
         audiences = await self._audiences(flow_ids)
-        changed = {fid: changes[fid][0] for fid in audiences}
+        # Only the changed steps: the page shows the others already ("" is the run itself).
+        changed = {fid: sorted(changes[fid][0] - {""}) for fid in audiences}
         sends = []
-        for run in await read_changed_runs(self.client, self.keys, changed):
+        for run in await self.engine.read_runs(list(changed), steps=changed):
             steps, at = changes[run.state.flow_id]
             audience = audiences[run.state.flow_id]
             for abilities, frames in render_live_updates(run, steps, at, audience).items():

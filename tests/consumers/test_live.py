@@ -326,8 +326,8 @@ async def test_with_no_run_page_open_the_bridge_skips_the_events_then_follows_a_
     flow_id = await _launch()
 
     await bridge.work()  # nobody watches: the events are passed over, none read
-    stream = await bridge.client.xinfo_stream(bridge.keys.events)
-    groups = await bridge.client.xinfo_groups(bridge.keys.events)
+    stream = await bridge.client.xinfo_stream(bridge.events.keys.events)
+    groups = await bridge.client.xinfo_groups(bridge.events.keys.events)
     socket = await connect(f"/ws/runs/{flow_id}/", await _make(make_user, VIEWER))
     await socket.connect()
     await _receive_state(socket)

@@ -1,15 +1,20 @@
-"""The engine is a library of its own: it imports no Django and runs on the embedded Redis."""
+"""The engine is a library of its own: it imports no Django and runs on the embedded Redis; and
+it is the one door to its state: the web side neither builds its keys, nor loads its Lua
+scripts, nor parses its hashes."""
 
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import redis.asyncio as redis
 
 from flows.engine import FlowExecutor, FlowStatus, Runner
+from flows.engine.keys import Keys
 from flows.engine.mock_api import MockApiError, MockApiTimeout, mock_api
 from flows.engine.server_version import check_server
 from flowsite.embedded_redis import EmbeddedRedis
@@ -28,6 +33,49 @@ def test_importing_the_engine_loads_no_django_module():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=environment
     )
     assert loaded.stdout.strip() == "[]"
+
+
+ROOT = Path(__file__).resolve().parents[2]
+ENGINE = ROOT / "flows" / "engine"
+# The engine's Redis layout: its keys, and the scripts that know them.
+LAYOUT_MODULES = {"flows.engine.keys", "flows.engine.lua_scripts"}
+
+
+def _outside_the_engine() -> list[Path]:
+    files = [*(ROOT / "flows").rglob("*.py"), *(ROOT / "flowsite").rglob("*.py")]
+    return [path for path in files if ENGINE not in path.parents]
+
+
+def _imported(tree: ast.Module) -> set[str]:
+    """Every module the code imports, `from package import module` counted as the module."""
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def test_nothing_outside_the_engine_builds_its_keys_or_loads_its_scripts():
+    reaching_in = {
+        str(path.relative_to(ROOT)): sorted(_imported(ast.parse(path.read_text())) & LAYOUT_MODULES)
+        for path in _outside_the_engine()
+    }
+
+    assert {path: modules for path, modules in reaching_in.items() if modules} == {}
+
+
+def test_nothing_outside_the_engine_spells_its_keys_reads_its_lua_or_parses_its_hashes():
+    keys = Keys()
+    names = [keys.queue, keys.delayed, keys.events, keys.runs, keys.secrets, keys.cancel_channel]
+    names += [keys.watchers("", "").removesuffix(":"), keys.run_page_watchers]
+    texts = {str(path.relative_to(ROOT)): path.read_text() for path in _outside_the_engine()}
+
+    assert [path for path, text in texts.items() if any(name in text for name in names)] == []
+    assert [path for path, text in texts.items() if ".lua" in text] == []
+    assert [path for path, text in texts.items() if "from_hash(" in text] == []
 
 
 async def test_a_flow_completes_on_the_embedded_redis_when_redis_url_is_unset(tmp_path):

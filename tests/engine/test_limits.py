@@ -22,9 +22,10 @@ from flows.engine import (
 )
 from flows.engine.builder import StepLimits, set_step_limits, step_limits
 from flows.engine.sandbox import pool
+from flows.engine.sandbox.limits import MAX_ERROR_BYTES, MAX_LOG_BYTES
 from flows.engine.sandbox.one_off import run_once
 from flows.engine.sandbox.pool import WorkerPool
-from flows.engine.sandbox.starlark_runtime import MAX_ERROR_BYTES, MAX_LOG_BYTES, ScriptRequest
+from flows.engine.sandbox.starlark_runtime import ScriptRequest
 from tests.engine.flows import one_step_flow, wait_for_step
 
 

@@ -1,4 +1,4 @@
-"""Fix-and-resume, retention of ended runs, and reading the events stream."""
+"""Fix-and-resume, retention of ended runs, and the runs changed since the archive looked."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import pytest
 
 from flows.engine import FlowExecutor, FlowStatus, Runner, new_flow, new_step
 from flows.engine.changes import ChangedRuns
-from flows.engine.events import EventReader
 from tests.engine.flows import one_step_flow
 
 
@@ -63,30 +62,6 @@ async def test_ended_runs_expire_after_the_retention_and_retried_ones_do_not(red
     assert 0 < ttl_after_failure <= 60
     assert 0 < step_ttl <= 60
     assert ttl_while_retried == -1
-
-
-async def test_an_event_reader_gets_every_transition_once_per_group(
-    executor: FlowExecutor, runner: Runner
-):
-    reader = EventReader(executor.redis, executor.keys, group="test-archive")
-    await reader.ensure_group()
-    flow_id = await executor.execute_flow(one_step_flow("1"))
-    await executor.wait_for_flow(flow_id, timeout=30)
-
-    events = await reader.read(count=100, block_ms=100)
-    await reader.ack([event_id for event_id, _event in events])
-    again = await reader.read(count=100, block_ms=10)
-    await reader.leave()
-
-    transitions = [(event["kind"], event["status"]) for _id, event in events]
-    assert transitions == [
-        ("flow", "created"),
-        ("step", "running"),
-        ("flow", "running"),
-        ("step", "completed"),
-        ("flow", "completed"),
-    ]
-    assert again == []
 
 
 async def test_changed_runs_are_taken_until_forgotten_unless_they_changed_since(

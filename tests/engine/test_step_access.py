@@ -12,6 +12,7 @@ import redis.asyncio as redis
 from flows.engine import FlowExecutor, FlowStatus, Runner, StepStatus, new_flow, new_step
 from flows.engine.grants import HttpSettings
 from flows.engine.keys import Keys
+from flows.engine.runner_settings import RunnerSettings
 from flows.engine.secrets import SecretBox, new_key, replace_tokens
 from tests.engine.flows import one_step_flow
 from tests.engine.local_http import LocalHttpServer, local_http_server
@@ -131,10 +132,10 @@ async def test_a_secret_named_by_anything_but_a_literal_is_refused_when_the_flow
 
 def test_bad_http_settings_name_their_variable():
     with pytest.raises(ValueError, match="FLOWS_HTTP_ALLOW: 'a/b' is not a host"):
-        HttpSettings.from_env({"FLOWS_HTTP_ALLOW": "a/b"})
+        RunnerSettings.from_env({"FLOWS_HTTP_ALLOW": "a/b"})
     with pytest.raises(ValueError, match="FLOWS_HTTP_ALLOW_PRIVATE must be true or false"):
-        HttpSettings.from_env({"FLOWS_HTTP_ALLOW_PRIVATE": "maybe"})
-    assert HttpSettings.from_env({"FLOWS_HTTP_ALLOW": "x.test"}).allow == "x.test"
+        RunnerSettings.from_env({"FLOWS_HTTP_ALLOW_PRIVATE": "maybe"})
+    assert RunnerSettings.from_env({"FLOWS_HTTP_ALLOW": "x.test"}).http.allow == "x.test"
 
 
 async def test_a_flow_narrows_the_sites_hosts_and_a_bad_entry_is_refused(

@@ -1,4 +1,5 @@
-"""A real runner working through the site's runs in the test's event loop, while a block runs."""
+"""A real runner working through the site's runs: in the test's event loop while a block runs,
+or until a run ends."""
 
 from __future__ import annotations
 
@@ -6,9 +7,12 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
+from asgiref.sync import async_to_sync
 from django.conf import settings
 
+from flows.engine.executor import FlowExecutor
 from flows.engine.runner import Runner
+from flows.engine.statuses import FlowStatus
 
 
 @contextlib.asynccontextmanager
@@ -28,3 +32,14 @@ async def runner_in_background() -> AsyncIterator[Runner]:
             yield runner
         finally:
             runner.stop()
+
+
+def until_ended(flow_id: str) -> FlowStatus:
+    """Run a real runner until the run ends; return its final status."""
+
+    async def work() -> FlowStatus:
+        async with runner_in_background(), FlowExecutor(settings.REDIS_URL) as executor:
+            state = await executor.wait_for_flow(flow_id)
+        return state.status
+
+    return async_to_sync(work)()

@@ -6,7 +6,9 @@ from django.conf import settings
 from django.test import Client
 
 from flows import archiver, engine_client, runs
+from flows.engine import Flow, Step
 from flows.models import FlowDefinition, RunRecord
+from tests.web.background import until_ended
 
 HTMX = {"HX-Request": "true"}
 
@@ -109,7 +111,7 @@ def test_a_launched_run_is_recorded_at_once_as_the_archiver_would(operator: Clie
     assert record.launched_by == "operator"
     assert (record.status, record.step_count) == ("created", 3)
     assert record.created_at == state.created_at
-    assert record.state["flow_id"] == record.flow_id
+    assert runs.archived_run(record).state.flow_id == record.flow_id
     assert f'id="run-row-{record.flow_id}"' in operator.get("/runs/").content.decode()
 
 
@@ -154,10 +156,11 @@ def test_a_going_run_has_its_listing_archived_and_an_ended_one_its_steps_too(str
     archive()
 
     ended = RunRecord.objects.get()
-    assert (going.status, going.step_count, going.steps) == ("created", 3, [])
-    assert going.state["flow_id"] == flow_id  # enough to render, should Redis lose the run
+    assert (going.status, going.step_count, runs.archived_run(going).steps) == ("created", 3, [])
+    # Enough to render, should Redis lose the run.
+    assert runs.archived_run(going).state.flow_id == flow_id
     assert ended.status == "cancelled"
-    assert [step["status"] for step in ended.steps] == ["cancelled"] * 3
+    assert [step.status for step in runs.archived_run(ended).steps] == ["cancelled"] * 3
 
 
 def test_a_backlog_is_archived_and_told_a_chunk_at_a_time(stripe, transactional_db, monkeypatch):
@@ -200,3 +203,18 @@ def test_the_relaunch_form_shows_the_last_input_as_the_run_page_does(operator: C
 
     assert "&quot;city&quot;: &quot;Zürich&quot;" in response.content.decode()
     assert "&quot;city&quot;: &quot;Zürich&quot;" in run_page.content.decode()
+
+
+def test_an_archived_run_keeps_its_outputs_key_order_and_every_character_of_its_logs(archive):
+    flow = Flow("raw", (Step("one", "log('a\\x00b')\n{'b': 1, 'a': {'z': 0, 'y': 1}}"),))
+    flow_id = engine_client.launch(flow, {"d": 1, "c": 2}, {})
+    until_ended(flow_id)
+
+    archive()
+
+    run = runs.archived_run(RunRecord.objects.get())
+    assert run == engine_client.read_run(flow_id)  # as a live run renders
+    assert list(run.state.input) == ["d", "c"]
+    assert list(run.steps[0].output) == ["b", "a"]
+    assert list(run.steps[0].output["a"]) == ["z", "y"]
+    assert run.steps[0].logs == ["a\x00b"]

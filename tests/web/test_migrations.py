@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import Iterator
 
 import pytest
+import redis
+from asgiref.sync import async_to_sync
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
+from django.utils.timezone import now
+
+from flows.engine import FlowExecutor, Runner
+from flows.engine.keys import Keys
+from flows.engine.state import RunSnapshot
+from tests.engine.flows import chain_flow
 
 # Latest migrations of the apps whose models the tests use, so their state is the real one.
 AUTH = [
@@ -15,6 +25,8 @@ AUTH = [
 ]
 BEFORE = [("flows", "0002_archive_and_audit"), *AUTH]
 AFTER = [("flows", "0003_runs_are_run_records"), *AUTH]
+HASHES = [("flows", "0007_flow_allowed_hosts"), *AUTH]
+SNAPSHOTS = [("flows", "0008_run_record_snapshot"), *AUTH]
 
 
 def _migrate(targets: list[tuple[str, str]]):
@@ -65,3 +77,54 @@ def test_who_could_view_flow_runs_can_view_run_records_after_migrating():
     permissions = apps.get_model("auth", "Permission").objects
     assert not permissions.filter(content_type__model="flowrun").exists()
     assert "flows_flowrun" not in connection.introspection.table_names()
+
+
+async def _ended_run(redis_url: str) -> RunSnapshot:
+    """A run that ran to its end: attempts, logs, outputs and every time set."""
+    runner = Runner(redis_url, concurrency=1)
+    running = asyncio.create_task(runner.run(), name="migration-test-runner")
+    try:
+        async with FlowExecutor(redis_url) as executor:
+            flow = chain_flow(2, "log('hi')\n{'b': 1, 'a': [attempt]}")
+            flow_id = await executor.execute_flow(
+                flow, {"z": 1, "y": 2}, meta={"launched_by": "ada"}
+            )
+            await executor.wait_for_flow(flow_id, timeout=30)
+            (run,) = await executor.read_runs([flow_id])
+            return run
+    finally:
+        runner.stop()
+        await running
+
+
+def _hashes_of(redis_url: str, run: RunSnapshot) -> tuple[dict, list[dict]]:
+    """The run's hashes as Redis holds them: what the archive kept until 0008."""
+    keys = Keys()
+    with redis.Redis.from_url(redis_url, decode_responses=True) as client:
+        steps = [client.hgetall(keys.step(run.state.flow_id, step.step_id)) for step in run.steps]
+        return client.hgetall(keys.flow(run.state.flow_id)), steps
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("latest_schema_after")
+def test_archived_runs_move_from_redis_hashes_to_the_engines_versioned_form_and_back(
+    redis_url: str,
+):
+    run = async_to_sync(_ended_run)(redis_url)
+    flow_hash, step_hashes = _hashes_of(redis_url, run)
+    apps = _migrate(HASHES)
+    try:
+        archive = apps.get_model("flows", "RunRecord").objects
+        common = {"name": run.state.name, "status": "completed", "created_at": now()}
+        archive.create(flow_id=run.state.flow_id, state=flow_hash, steps=step_hashes, **common)
+        archive.create(flow_id="by-hand", **common)  # no hashes: never renderable
+    finally:
+        apps = _migrate(SNAPSHOTS)
+    migrated = dict(apps.get_model("flows", "RunRecord").objects.values_list("flow_id", "snapshot"))
+    apps = _migrate(HASHES)
+    back = apps.get_model("flows", "RunRecord").objects.get(flow_id=run.state.flow_id)
+
+    assert json.loads(migrated[run.state.flow_id])["version"] == 1
+    assert RunSnapshot.from_dict(json.loads(migrated[run.state.flow_id])) == run
+    assert migrated["by-hand"] == ""
+    assert RunSnapshot.from_hashes(back.state, back.steps) == run

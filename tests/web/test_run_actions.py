@@ -6,7 +6,6 @@ import re
 
 import pytest
 import redis
-from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import connection
@@ -15,23 +14,11 @@ from django.test.utils import CaptureQueriesContext
 
 from flows import definitions, engine_client
 from flows.engine.builder import Flow, Step
-from flows.engine.executor import FlowExecutor
 from flows.engine.statuses import FlowStatus
 from flows.models import AuditEntry, FlowDefinition, RunRecord
-from tests.web.background import runner_in_background
+from tests.web.background import until_ended
 
 FAILING = Flow("fails", (Step("ok", '"fine"'), Step("broken", 'fail("no")')))
-
-
-def _until_ended(flow_id: str) -> FlowStatus:
-    """Run a real runner until the run ends; return its final status."""
-
-    async def work() -> FlowStatus:
-        async with runner_in_background(), FlowExecutor(settings.REDIS_URL) as executor:
-            state = await executor.wait_for_flow(flow_id)
-        return state.status
-
-    return async_to_sync(work)()
 
 
 @pytest.fixture
@@ -39,7 +26,7 @@ def failed_run(db: None) -> str:
     definition = definitions.create_from_flow(FAILING)
     launcher = User.objects.create(username="launcher")
     flow_id = definitions.launch(definition, {"n": 1}, launcher).flow_id
-    assert _until_ended(flow_id) == FlowStatus.FAILED
+    assert until_ended(flow_id) == FlowStatus.FAILED
     return flow_id
 
 
@@ -71,7 +58,7 @@ def test_a_double_retry_runs_the_step_once_and_says_so(admin: Client, failed_run
         "Step broken is pending and the run is running"
     ]
     assert AuditEntry.objects.filter(action=AuditEntry.Action.RETRY).count() == 1
-    assert _until_ended(failed_run) == FlowStatus.FAILED  # the same script fails again
+    assert until_ended(failed_run) == FlowStatus.FAILED  # the same script fails again
 
 
 def test_fix_and_resume_patches_the_run_and_records_the_diff(admin: Client, failed_run: str):
@@ -87,7 +74,7 @@ def test_fix_and_resume_patches_the_run_and_records_the_diff(admin: Client, fail
     assert tested.content.startswith(b'<div id="test-result-fix"')
     assert b"&quot;fine!&quot;" in tested.content
     assert resumed["Location"] == f"/runs/{failed_run}/"
-    assert _until_ended(failed_run) == FlowStatus.COMPLETED
+    assert until_ended(failed_run) == FlowStatus.COMPLETED
     entry = AuditEntry.objects.get(action=AuditEntry.Action.FIX_AND_RESUME)
     assert '-fail("no")\n+steps["ok"] + "!"' in entry.details["diff"]
 

@@ -17,11 +17,8 @@ import starlark
 
 from flows.engine import script_functions
 from flows.engine.allow_list import parse_allow_list
-from flows.engine.sandbox.http_client import (
-    DEFAULT_MAX_BYTES,
-    HttpPolicy,
-    ScriptHttp,
-)
+from flows.engine.sandbox.http_client import HttpPolicy, ScriptHttp
+from flows.engine.sandbox.limits import HTTP_DEFAULT_MAX_BYTES
 from flows.engine.script_functions import ScriptModule
 
 if TYPE_CHECKING:
@@ -80,7 +77,7 @@ def http_policy(grant: dict[str, Any] | None) -> HttpPolicy:
         grant.get("site", ""),
         grant.get("flow"),
         bool(grant.get("allow_private", False)),
-        int(grant.get("max_bytes", DEFAULT_MAX_BYTES)),
+        int(grant.get("max_bytes", HTTP_DEFAULT_MAX_BYTES)),
     )
 
 

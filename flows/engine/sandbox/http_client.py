@@ -26,11 +26,13 @@ import httpcore
 import httpx
 
 from flows.engine.allow_list import HostRule
+from flows.engine.sandbox.limits import (
+    HTTP_DEFAULT_MAX_BYTES,
+    HTTP_DEFAULT_TIMEOUT_SECONDS,
+    HTTP_MAX_REDIRECTS,
+    HTTP_MAX_REQUESTS_PER_ATTEMPT,
+)
 
-DEFAULT_MAX_BYTES = 5 * 1024 * 1024
-DEFAULT_REQUEST_TIMEOUT = 30.0
-MAX_REQUESTS_PER_ATTEMPT = 100
-MAX_REDIRECTS = 5
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 
 
@@ -45,7 +47,7 @@ class HttpPolicy:
     site_hosts: tuple[HostRule, ...] = ()
     flow_hosts: tuple[HostRule, ...] | None = None
     allow_private: bool = False
-    max_bytes: int = DEFAULT_MAX_BYTES
+    max_bytes: int = HTTP_DEFAULT_MAX_BYTES
 
     def check_host(self, host: str, port: int) -> None:
         if not any(rule.matches(host, port) for rule in self.site_hosts):
@@ -158,8 +160,8 @@ class HttpAttempt:
         if method not in METHODS:
             raise HttpError(f"http: unknown method {method!r}")
         self.requests += 1
-        if self.requests > MAX_REQUESTS_PER_ATTEMPT:
-            raise HttpError(f"http: at most {MAX_REQUESTS_PER_ATTEMPT} requests per attempt")
+        if self.requests > HTTP_MAX_REQUESTS_PER_ATTEMPT:
+            raise HttpError(f"http: at most {HTTP_MAX_REQUESTS_PER_ATTEMPT} requests per attempt")
         try:
             request = self.client.build_request(
                 method, url, params=params, headers=headers, json=json, data=data
@@ -178,7 +180,7 @@ class HttpAttempt:
     def _send_following_redirects(
         self, request: httpx.Request, timeout: float | None
     ) -> httpx.Response:
-        for _ in range(MAX_REDIRECTS + 1):
+        for _ in range(HTTP_MAX_REDIRECTS + 1):
             url = request.url
             if url.scheme not in ("http", "https"):
                 raise HttpError(f"http: only http and https URLs, not {url.scheme!r}")
@@ -194,13 +196,13 @@ class HttpAttempt:
                 return response
             response.close()
             request = response.next_request
-        raise HttpError(f"http: more than {MAX_REDIRECTS} redirects from {request.url.host}")
+        raise HttpError(f"http: more than {HTTP_MAX_REDIRECTS} redirects from {request.url.host}")
 
     def _remaining(self, timeout: float | None) -> float:
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
             raise HttpError("http: no time left in the step for a request")
-        return min(timeout or DEFAULT_REQUEST_TIMEOUT, remaining)
+        return min(timeout or HTTP_DEFAULT_TIMEOUT_SECONDS, remaining)
 
     def _read_capped(self, response: httpx.Response) -> bytes:
         chunks, size = [], 0

@@ -16,6 +16,7 @@ import signal
 import sys
 
 from flows.engine.sandbox.host import MODULES_VARIABLE
+from flows.engine.sandbox.limits import KILL_GRACE_SECONDS, MEMORY_MB, PIPE_LIMIT_BYTES
 from flows.engine.sandbox.starlark_runtime import (
     ScriptRequest,
     ScriptResult,
@@ -24,12 +25,6 @@ from flows.engine.sandbox.starlark_runtime import (
 from flows.engine.sandbox.syntax import ScriptError
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_MEMORY_MB = 256
-# The worker stops a script cooperatively at its deadline; the kill is the backstop.
-KILL_GRACE_SECONDS = 0.5
-# The longest answer a worker may give; the runtime's caps keep answers well below it.
-PIPE_LIMIT_BYTES = 16 * 1024 * 1024
 
 
 class _Worker:
@@ -119,7 +114,7 @@ class WorkerPool:
     def __init__(
         self,
         size: int,
-        memory_mb: int = DEFAULT_MEMORY_MB,
+        memory_mb: int = MEMORY_MB,
         script_modules: tuple[str, ...] = (),
     ) -> None:
         """`script_modules`: FLOWS_SCRIPT_MODULES entries its workers import."""

@@ -14,16 +14,15 @@ import starlark
 
 from flows.engine.mock_api import MockApiTimeout, mock_api
 from flows.engine.sandbox.host import bind_host_functions, plain_message
+from flows.engine.sandbox.limits import (
+    MAX_ERROR_BYTES,
+    MAX_LOG_BYTES,
+    MAX_LOG_LINE_BYTES,
+    MAX_LOG_LINES,
+    MAX_OUTPUT_BYTES,
+)
 from flows.engine.sandbox.output_check import has_not_finite, with_output_check
 from flows.engine.sandbox.syntax import ScriptError, describe_starlark_error, parse
-
-# Every cap is in bytes of UTF-8 (the output's and the logs' as JSON): together they keep a
-# worker's answer well inside the pipe's limit (pool.py), and a step's hash small.
-MAX_OUTPUT_BYTES = 1024 * 1024
-MAX_LOG_LINES = 1000
-MAX_LOG_LINE_BYTES = 4000
-MAX_LOG_BYTES = 4 * 1024 * 1024
-MAX_ERROR_BYTES = 4000
 
 GLOBALS = starlark.Globals.extended_by(
     [

@@ -13,8 +13,8 @@ import resource
 import sys
 
 from flows.engine.parent_death import die_with_parent
+from flows.engine.sandbox.limits import MAX_ERROR_BYTES, MEMORY_MB
 from flows.engine.sandbox.starlark_runtime import (
-    MAX_ERROR_BYTES,
     ScriptRequest,
     ScriptResult,
     cap_text,
@@ -56,7 +56,7 @@ def _run_guarded(request: ScriptRequest, memory_mb: int) -> ScriptResult:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--memory-mb", type=int, default=256)
+    parser.add_argument("--memory-mb", type=int, default=MEMORY_MB)
     arguments = parser.parse_args()
     # Keep the protocol channel to ourselves: anything else printing goes to stderr.
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")

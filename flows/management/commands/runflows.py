@@ -7,10 +7,24 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from flows.engine.runner import Runner
+from flows.engine.runner_settings import RunnerSettings
 from flows.engine.server_version import UnsupportedServer
 from flows.runner import run_until_signalled
 from flows.step_access import site_http_settings
 from flowsite.embedded_redis import EmbeddedRedis
+
+
+def site_runner_settings(concurrency: int) -> RunnerSettings:
+    """The runner's settings as the site has them; the engine's defaults for the rest."""
+    return RunnerSettings(
+        redis_url=settings.REDIS_URL,
+        key_prefix=settings.FLOWS_KEY_PREFIX,
+        concurrency=concurrency,
+        retention_seconds=settings.FLOWS_RETENTION_SECONDS,
+        script_modules=tuple(settings.FLOWS_SCRIPT_MODULES),
+        http=site_http_settings(),
+        secrets_key=settings.FLOWS_SECRETS_KEY,
+    )
 
 
 class Command(BaseCommand):
@@ -24,15 +38,7 @@ class Command(BaseCommand):
         if embedded:
             embedded.start()
         try:
-            runner = Runner(
-                settings.REDIS_URL,
-                concurrency=concurrency,
-                key_prefix=settings.FLOWS_KEY_PREFIX,
-                retention_seconds=settings.FLOWS_RETENTION_SECONDS,
-                http=site_http_settings(),
-                secrets_key=settings.FLOWS_SECRETS_KEY,
-                script_modules=tuple(settings.FLOWS_SCRIPT_MODULES),
-            )
+            runner = Runner.from_settings(site_runner_settings(concurrency))
             uvloop.run(run_until_signalled(runner))
         except UnsupportedServer as error:
             raise CommandError(str(error)) from None

@@ -1,0 +1,39 @@
+"""The live bridge as a service: it closes its Redis client however it ends, a failed start too
+(a client left open warns when collected, failing whichever later test is running then)."""
+
+from __future__ import annotations
+
+import pytest
+import redis.asyncio as redis
+from django.conf import settings
+
+from flows.live.bridge import LiveBridge
+
+
+async def _connections(client: redis.Redis) -> int:
+    return len(await client.client_list())
+
+
+async def test_a_bridge_that_cannot_start_closes_its_client(client: redis.Redis):
+    bridge = LiveBridge(settings.REDIS_URL, settings.FLOWS_KEY_PREFIX)
+    # Its group cannot be made on a key that is no stream: start() fails after connecting.
+    await client.set(bridge.events.keys.events, "not a stream")
+    before = await _connections(client)
+
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+        await bridge.start()
+
+    assert await _connections(client) == before
+
+
+async def test_a_stopped_bridge_leaves_its_group_and_closes_its_client(client: redis.Redis):
+    bridge = LiveBridge(settings.REDIS_URL, settings.FLOWS_KEY_PREFIX)
+    before = await _connections(client)
+    await bridge.start()
+    bridge.stop()
+
+    await bridge.run()
+
+    consumers = await client.xinfo_consumers(bridge.events.keys.events, LiveBridge.group)
+    assert consumers == []
+    assert await _connections(client) == before
