@@ -40,9 +40,9 @@ TARGET_MS = 50.0
 
 async def _launch_runs(launches: list[tuple]) -> list:
     """Launch one run per (engine flow, definition id); return their RunRecords, unsaved, as
-    flows.definitions.launch() stores them."""
+    flows.definitions.editing.launch() stores them."""
     from flows.engine.executor import FlowExecutor
-    from flows.runs import new_record
+    from flows.runs.records import new_record
 
     async with FlowExecutor(settings.REDIS_URL, key_prefix=settings.FLOWS_KEY_PREFIX) as executor:
         run_ids = [
@@ -56,19 +56,19 @@ async def _launch_runs(launches: list[tuple]) -> list:
 
 
 def _populate() -> tuple[Client, str]:
-    from flows import definitions
+    from flows.definitions import editing
     from flows.engine.builder import Flow, Step
     from flows.models import FlowDefinition, RunRecord
 
     steps = tuple(Step(f"step_{i}", f'log("step {i}")\n{{"i": {i}}}\n') for i in range(3))
     engine_flows = [Flow(f"flow_{number:04}", steps) for number in range(FLOWS)]
-    stored = [definitions.create_from_flow(flow, description="bench") for flow in engine_flows]
+    stored = [editing.create_from_flow(flow, description="bench") for flow in engine_flows]
     launches = [
         (flow, definition.pk) for flow, definition in zip(engine_flows, stored, strict=True)
     ]
     RunRecord.objects.bulk_create(asyncio.run(_launch_runs(launches)))
     big = Flow("editor_50", tuple(Step(f"step_{i}", "x = 1\nx\n") for i in range(EDITOR_STEPS)))
-    definitions.create_from_flow(big)
+    editing.create_from_flow(big)
     assert FlowDefinition.objects.count() == FLOWS + 1
 
     user = User.objects.create_user("bench")

@@ -48,7 +48,7 @@ def runners_on_a_fresh_prefix(redis_url: str, count: int, concurrency: int) -> I
     command = [
         sys.executable,
         "-m",
-        "flows.runner",
+        "flows.engine",
         "--redis-url",
         redis_url,
         "--key-prefix",

@@ -38,8 +38,9 @@ def define_flow(site: Site) -> None:
     )
     definition = f'{{"name": "latency", "steps": [{steps}]}}'
     script = (
-        "from flows.portable import parse_import; from flows import definitions; "
-        f"definitions.create_from_flow(parse_import({definition!r})[0])"
+        "from flows.definitions.portable import parse_import; "
+        "from flows.definitions import editing; "
+        f"editing.create_from_flow(parse_import({definition!r})[0])"
     )
     site.manage("shell", "-c", script)
 

@@ -178,7 +178,7 @@ def web_cpu_seconds(site: Site) -> float:
     total = 0.0
     for process in processes:
         try:
-            if "flows.runner" not in process.cmdline():
+            if "flows.engine" not in process.cmdline():
                 times = process.cpu_times()
                 total += times.user + times.system
         except psutil.NoSuchProcess:

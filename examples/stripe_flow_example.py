@@ -2,8 +2,8 @@
 
     make example            (or: python examples/stripe_flow_example.py)
 
-Builds the flow with the fluent builder (flows/examples.py, the same definition `make run`
-installs for the browser), launches it (the flow id prints at once), then prints
+Builds the flow with the fluent builder (flows/definitions/examples.py, the same definition
+`make run` installs for the browser), launches it (the flow id prints at once), then prints
 each step's status as it changes until the flow completes. Uses $REDIS_URL, or starts the
 embedded Redis under var/ when it is unset; runs its own runner, so nothing else is needed.
 """
@@ -16,8 +16,8 @@ import sys
 from _support import redis_to_use, running
 
 from flows import FlowExecutor, FlowStatus
+from flows.definitions.examples import STRIPE_SAMPLE_INPUT, stripe_payment_request
 from flows.engine import Runner
-from flows.examples import STRIPE_SAMPLE_INPUT, stripe_payment_request
 
 
 async def run(redis_url: str) -> FlowStatus:

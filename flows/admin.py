@@ -7,9 +7,9 @@ from django.contrib.auth.models import AbstractBaseUser, Group, Permission
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 
-from flows import actions as run_actions
 from flows.engine.statuses import FlowStatus
 from flows.models import ApiToken, AuditEntry, FlowDefinition, RunRecord, StepDefinition
+from flows.runs import actions as run_actions
 
 
 class StepInline(admin.StackedInline):

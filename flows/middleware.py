@@ -15,7 +15,7 @@ import redis
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
-from flows.views.common import HtmxHttpRequest
+from flows.view_helpers import HtmxHttpRequest
 
 logger = logging.getLogger(__name__)
 

@@ -17,15 +17,7 @@ from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
-from flows.engine.builder import (
-    DEFAULT_RETRIES,
-    DEFAULT_TIMEOUT_SECONDS,
-    Flow,
-    Step,
-    new_flow,
-    new_step,
-)
-from flows.validators import (
+from flows.definitions.validators import (
     allowed_hosts_validator,
     flow_name_validator,
     retries_validator,
@@ -33,6 +25,14 @@ from flows.validators import (
     secret_name_validator,
     step_name_validator,
     timeout_validator,
+)
+from flows.engine.builder import (
+    DEFAULT_RETRIES,
+    DEFAULT_TIMEOUT_SECONDS,
+    Flow,
+    Step,
+    new_flow,
+    new_step,
 )
 
 if TYPE_CHECKING:
@@ -177,14 +177,14 @@ class ApiToken(models.Model):
 class RunRecord(models.Model):
     """A run: what Redis held for it, kept after Redis lets it go. The one model of a run.
 
-    Created by `flows.definitions.launch()` as soon as the builder or the API launches a run,
-    and kept up to date by the archiver (flows/archiver.py) as the engine notes changes (runs
-    started elsewhere appear with the archiver's first batch). Both build the row from the
-    engine's read of the run through `flows.runs.new_record()`; `snapshot` is the run in the
-    engine's versioned form (`RunSnapshot.to_dict()`) as it was when the run last ended (or was
-    launched: while it goes, only the listing fields are kept current), so the run page renders
-    an archived run exactly as a live one. Who launched it is the username in the run's meta;
-    the LAUNCH AuditEntry also keeps the user link.
+    Created by `flows.runs.launching.launch()` as soon as the builder or the API launches a
+    run, and kept up to date by the archiver (flows/runs/archiver.py) as the engine notes
+    changes (runs started elsewhere appear with the archiver's first batch). Both build the row
+    from the engine's read of the run through `flows.runs.records.new_record()`; `snapshot` is
+    the run in the engine's versioned form (`RunSnapshot.to_dict()`) as it was when the run
+    last ended (or was launched: while it goes, only the listing fields are kept current), so
+    the run page renders an archived run exactly as a live one. Who launched it is the
+    username in the run's meta; the LAUNCH AuditEntry also keeps the user link.
     The `view_runrecord` permission is the one to see runs.
     """
 

@@ -2,46 +2,50 @@ from __future__ import annotations
 
 from django.urls import path
 
-from flows import api
-from flows.views import actions, flows, runs, secrets, steps, tokens
+from flows.api import endpoints, token_views
+from flows.definitions import flow_views, step_views
+from flows.runs import action_views, run_views
+from flows.secrets import secret_views
 
 app_name = "flows"
 
 step = "flows/<slug:name>/steps/<int:step_id>/"
 
 urlpatterns = [
-    path("", runs.dashboard, name="dashboard"),
-    path("flows/", flows.flow_list, name="flow_list"),
-    path("flows/new/", flows.flow_new, name="flow_new"),
-    path("flows/import/", flows.flow_import, name="flow_import"),
-    path("flows/<slug:name>/", flows.flow_detail, name="flow_detail"),
-    path("flows/<slug:name>/save/", flows.flow_save, name="flow_save"),
-    path("flows/<slug:name>/duplicate/", flows.flow_duplicate, name="flow_duplicate"),
-    path("flows/<slug:name>/delete/", flows.flow_delete, name="flow_delete"),
-    path("flows/<slug:name>/export.json", flows.flow_export_json, name="flow_export_json"),
-    path("flows/<slug:name>/export.py", flows.flow_export_python, name="flow_export_python"),
-    path("flows/<slug:name>/launch/", runs.launch, name="launch"),
-    path("flows/<slug:name>/steps/new/", steps.step_new, name="step_new"),
-    path("flows/<slug:name>/steps/check/", steps.step_check, name="step_check"),
-    path("flows/<slug:name>/steps/test/", steps.step_test, name="step_test"),
-    path("flows/<slug:name>/steps/reorder/", steps.step_reorder, name="step_reorder"),
-    path(step, steps.step_row, name="step_row"),
-    path(step + "edit/", steps.step_edit, name="step_edit"),
-    path(step + "delete/", steps.step_delete, name="step_delete"),
-    path(step + "move/", steps.step_move, name="step_move"),
-    path(step + "check/", steps.step_check, name="step_check"),
-    path(step + "test/", steps.step_test, name="step_test"),
-    path("runs/", runs.run_list, name="run_list"),
-    path("runs/retry/", actions.runs_retry, name="runs_retry"),
-    path("runs/<str:flow_id>/", runs.run_detail, name="run_detail"),
-    path("runs/<str:flow_id>/cancel/", actions.run_cancel, name="run_cancel"),
-    path("runs/<str:flow_id>/steps/<str:step_id>/retry/", actions.step_retry, name="step_retry"),
-    path("runs/<str:flow_id>/steps/<str:step_id>/fix/", actions.step_fix, name="step_fix"),
-    path("secrets/", secrets.secret_list, name="secret_list"),
-    path("secrets/save/", secrets.secret_save, name="secret_save"),
-    path("secrets/<str:name>/delete/", secrets.secret_delete, name="secret_delete"),
-    path("account/tokens/", tokens.token_list, name="token_list"),
-    path("account/tokens/<int:token_id>/revoke/", tokens.token_revoke, name="token_revoke"),
-    path("api/flows/<slug:name>/runs", api.launch_run, name="api_launch_run"),
-    path("api/runs/<str:flow_id>", api.run_state, name="api_run_state"),
+    path("", run_views.dashboard, name="dashboard"),
+    path("flows/", flow_views.flow_list, name="flow_list"),
+    path("flows/new/", flow_views.flow_new, name="flow_new"),
+    path("flows/import/", flow_views.flow_import, name="flow_import"),
+    path("flows/<slug:name>/", flow_views.flow_detail, name="flow_detail"),
+    path("flows/<slug:name>/save/", flow_views.flow_save, name="flow_save"),
+    path("flows/<slug:name>/duplicate/", flow_views.flow_duplicate, name="flow_duplicate"),
+    path("flows/<slug:name>/delete/", flow_views.flow_delete, name="flow_delete"),
+    path("flows/<slug:name>/export.json", flow_views.flow_export_json, name="flow_export_json"),
+    path("flows/<slug:name>/export.py", flow_views.flow_export_python, name="flow_export_python"),
+    path("flows/<slug:name>/launch/", run_views.launch, name="launch"),
+    path("flows/<slug:name>/steps/new/", step_views.step_new, name="step_new"),
+    path("flows/<slug:name>/steps/check/", step_views.step_check, name="step_check"),
+    path("flows/<slug:name>/steps/test/", step_views.step_test, name="step_test"),
+    path("flows/<slug:name>/steps/reorder/", step_views.step_reorder, name="step_reorder"),
+    path(step, step_views.step_row, name="step_row"),
+    path(step + "edit/", step_views.step_edit, name="step_edit"),
+    path(step + "delete/", step_views.step_delete, name="step_delete"),
+    path(step + "move/", step_views.step_move, name="step_move"),
+    path(step + "check/", step_views.step_check, name="step_check"),
+    path(step + "test/", step_views.step_test, name="step_test"),
+    path("runs/", run_views.run_list, name="run_list"),
+    path("runs/retry/", action_views.runs_retry, name="runs_retry"),
+    path("runs/<str:flow_id>/", run_views.run_detail, name="run_detail"),
+    path("runs/<str:flow_id>/cancel/", action_views.run_cancel, name="run_cancel"),
+    path(
+        "runs/<str:flow_id>/steps/<str:step_id>/retry/", action_views.step_retry, name="step_retry"
+    ),
+    path("runs/<str:flow_id>/steps/<str:step_id>/fix/", action_views.step_fix, name="step_fix"),
+    path("secrets/", secret_views.secret_list, name="secret_list"),
+    path("secrets/save/", secret_views.secret_save, name="secret_save"),
+    path("secrets/<str:name>/delete/", secret_views.secret_delete, name="secret_delete"),
+    path("account/tokens/", token_views.token_list, name="token_list"),
+    path("account/tokens/<int:token_id>/revoke/", token_views.token_revoke, name="token_revoke"),
+    path("api/flows/<slug:name>/runs", endpoints.launch_run, name="api_launch_run"),
+    path("api/runs/<str:flow_id>", endpoints.run_state, name="api_run_state"),
 ]

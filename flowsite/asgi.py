@@ -15,12 +15,12 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 
-from flows.archiver import Archiver  # noqa: E402
 from flows.engine.server_version import check_server_at  # noqa: E402
 from flows.live.bridge import LiveBridge  # noqa: E402
 from flows.live.feeds import LiveFeeds  # noqa: E402
-from flows.routing import websocket_urlpatterns  # noqa: E402
-from flows.secrets_mirror import SecretsMirror  # noqa: E402
+from flows.live.routing import websocket_urlpatterns  # noqa: E402
+from flows.runs.archiver import Archiver  # noqa: E402
+from flows.secrets.mirror import SecretsMirror  # noqa: E402
 from flowsite.leases import OnceAcrossWorkers  # noqa: E402
 from flowsite.lifespan import LifespanServices, Service  # noqa: E402
 from flowsite.runner_process import RunnerProcess  # noqa: E402

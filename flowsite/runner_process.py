@@ -2,7 +2,7 @@
 
 A runner in the web process's event loop would share that loop, and the GIL, with the live
 bridge, the archiver and every WebSocket; in a child process of its own (`python -m
-flows.runner`) it runs as fast as a standalone runner. RunnerProcess is a lifespan Service:
+flows.engine`) it runs as fast as a standalone runner. RunnerProcess is a lifespan Service:
 start() spawns the child, run() fails should it exit unasked (and the lifespan starts it
 again, after a growing pause, so a runner that keeps crashing neither dies silently nor
 spins), stop() asks it to stop.
@@ -30,7 +30,7 @@ class RunnerExited(RuntimeError):
 
 
 class RunnerProcess:
-    """Runs `python -m flows.runner` as a child of this process, until stop()."""
+    """Runs `python -m flows.engine` as a child of this process, until stop()."""
 
     def __init__(
         self,
@@ -64,7 +64,7 @@ class RunnerProcess:
         self._process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "flows.runner",
+            "flows.engine",
             *self.arguments,
             # In the environment, not the arguments: the URL may hold a password, and any
             # user on the machine can read a process's arguments (`ps`).

@@ -69,7 +69,8 @@ FLOWS_EMBEDDED_RUNNER = env_bool("FLOWS_EMBEDDED_RUNNER", True)
 FLOWS_RUNNER_CONCURRENCY = env_int("FLOWS_RUNNER_CONCURRENCY", DEFAULT_CONCURRENCY, minimum=1)
 # How long ended runs stay in Redis; the web app's archive keeps them after that.
 FLOWS_RETENTION_SECONDS = env_int("FLOWS_RETENTION_SECONDS", DEFAULT_RETENTION_SECONDS, minimum=0)
-# Test runs of step scripts at once per web process (flows/step_tests.py); more are told "busy".
+# Test runs of step scripts at once per web process (flows/definitions/step_tests.py); more
+# are told "busy".
 FLOWS_TEST_RUNS_AT_ONCE = env_int("FLOWS_TEST_RUNS_AT_ONCE", 2, minimum=1)
 # What a step may ask for (the engine's validators check every step against them: flows/apps.py).
 FLOWS_MAX_STEP_TIMEOUT = env_int("FLOWS_MAX_STEP_TIMEOUT", 3600, minimum=1)

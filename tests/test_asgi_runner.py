@@ -51,10 +51,10 @@ class WebProcess:
         self.log_closed.set()
 
     def runner(self) -> psutil.Process | None:
-        """The live `flows.runner` child of the web process, if there is one."""
+        """The live `flows.engine` child of the web process, if there is one."""
         for child in psutil.Process(self.process.pid).children():
             try:
-                if "flows.runner" in child.cmdline() and _alive(child):
+                if "flows.engine" in child.cmdline() and _alive(child):
                     self.runners_seen.append(child)
                     return child
             except psutil.NoSuchProcess:

@@ -41,11 +41,11 @@ class Served:
             self.lines.append(line)
 
     def runners(self) -> list[psutil.Process]:
-        """The live `python -m flows.runner` processes under the server, whichever its worker."""
+        """The live `python -m flows.engine` processes under the server, whichever its worker."""
         found = []
         for process in psutil.Process(self.process.pid).children(recursive=True):
             try:
-                if process.cmdline()[1:3] == ["-m", "flows.runner"] and _alive(process):
+                if process.cmdline()[1:3] == ["-m", "flows.engine"] and _alive(process):
                     found.append(process)
             except psutil.NoSuchProcess:
                 continue

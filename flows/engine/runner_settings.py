@@ -1,5 +1,5 @@
 """A runner's settings in one place: their defaults, and a strict reading of them from the
-environment for a runner started without Django (`python -m flows.runner`, which is also what
+environment for a runner started without Django (`python -m flows.engine`, which is also what
 the web process runs as its child). The web app's settings take their defaults from here
 (flowsite/settings.py), and `manage.py runflows` builds a RunnerSettings from them, so a runner
 is configured alike however it is started.

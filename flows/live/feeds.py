@@ -19,11 +19,11 @@ from channels.layers import get_channel_layer
 from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
 
-from flows import history
 from flows.live import watchers
 from flows.live.groups import EVERY_ABILITIES, Abilities, group_name
 from flows.live.runs_list import LiveRow, RowsUpdate
 from flows.models import RunRecord
+from flows.runs import history
 
 DASHBOARD = group_name("dashboard")
 DASHBOARD_SECONDS = 1.0

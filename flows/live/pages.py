@@ -7,13 +7,13 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.http import QueryDict
 
-from flows import history
 from flows.live import feeds, runs_list
 from flows.live.fragments import render_run_audit, render_run_state
 from flows.live.groups import EVERY_ABILITIES, Abilities, group_name
 from flows.live.runs_list import RunsList
 from flows.models import AuditEntry
-from flows.runs import load_run
+from flows.runs import history
+from flows.runs.records import load_run
 
 AUDIT_SHOWN = 50
 

@@ -18,9 +18,9 @@ from typing import Any
 
 from django.http import QueryDict
 
-from flows import history
-from flows.history import RunFilter
 from flows.models import RunRecord
+from flows.runs import history
+from flows.runs.history import RunFilter
 
 SortKey = tuple[float, str]
 

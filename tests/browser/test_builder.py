@@ -11,10 +11,10 @@ import pytest
 from django.conf import settings
 from playwright.sync_api import Locator, Page, expect
 
-from flows import definitions
+from flows.definitions import editing
+from flows.definitions.examples import STRIPE_SAMPLE_INPUT, stripe_payment_request
 from flows.engine.executor import FlowExecutor
 from flows.engine.state import FlowState
-from flows.examples import STRIPE_SAMPLE_INPUT, stripe_payment_request
 from flows.models import FlowDefinition
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -80,7 +80,7 @@ def test_operator_builds_a_flow_fixing_a_syntax_error_shown_inline(page: Page, l
 
 @pytest.fixture
 def stripe(transactional_db: None) -> FlowDefinition:
-    return definitions.create_from_flow(stripe_payment_request())
+    return editing.create_from_flow(stripe_payment_request())
 
 
 def test_steps_reorder_with_the_buttons_and_by_dragging(page: Page, live_server, log_in, stripe):

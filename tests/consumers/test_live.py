@@ -16,7 +16,6 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.contrib.auth.models import User
 
-from flows import actions, history
 from flows.engine.builder import Flow, Step
 from flows.engine.executor import FlowExecutor
 from flows.live import watchers
@@ -25,6 +24,7 @@ from flows.live.feeds import DASHBOARD_SECONDS, LiveFeeds
 from flows.live.groups import Abilities, group_name
 from flows.models import RunRecord
 from flows.roles import ADMIN, OPERATOR, VIEWER
+from flows.runs import actions, history
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),

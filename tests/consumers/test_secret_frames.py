@@ -6,9 +6,9 @@ import pytest
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from flows import secrets
 from flows.engine import FlowExecutor, new_flow, new_step
 from flows.roles import VIEWER
+from flows.secrets import vault
 from tests.web.background import runner_in_background
 
 pytestmark = [
@@ -30,7 +30,7 @@ FLOW = (
 async def test_the_frames_of_a_run_that_used_a_secret_hold_only_the_placeholder(
     connect, make_user, bridge
 ):
-    await database_sync_to_async(secrets.set_secret)("API_KEY", VALUE, None)
+    await database_sync_to_async(vault.set_secret)("API_KEY", VALUE, None)
     async with FlowExecutor(settings.REDIS_URL, key_prefix=settings.FLOWS_KEY_PREFIX) as executor:
         flow_id = await executor.execute_flow(FLOW)
     viewer = await database_sync_to_async(make_user)(VIEWER)

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 import pytest
 
 from flows.engine import FlowExecutor, Runner
-from flows.runner import run_until_signalled  # noqa: F401 - the CLI module must import cleanly
+from flows.engine.cli import run_until_signalled  # noqa: F401 - the CLI module must import cleanly
 
 
 @pytest.fixture
@@ -34,7 +34,7 @@ async def runner(redis_url: str) -> AsyncIterator[Runner]:
 
 @pytest.fixture
 def start_runner_process(redis_url: str) -> Iterator[Callable[..., subprocess.Popen]]:
-    """Start `python -m flows.runner` processes; any still alive at teardown are killed."""
+    """Start `python -m flows.engine` processes; any still alive at teardown are killed."""
     processes: list[subprocess.Popen] = []
 
     def start(
@@ -44,7 +44,7 @@ def start_runner_process(redis_url: str) -> Iterator[Callable[..., subprocess.Po
             [
                 sys.executable,
                 "-m",
-                "flows.runner",
+                "flows.engine",
                 "--redis-url",
                 redis_url,
                 "--concurrency",

@@ -25,7 +25,7 @@ def test_importing_the_engine_loads_no_django_module():
     code = (
         "import sys\n"
         "from flows import new_step, new_flow, FlowExecutor, FlowStatus, StepStatus\n"
-        "import flows.engine, flows.runner\n"
+        "import flows.engine, flows.engine.cli, flows.runner\n"
         "print(sorted(name for name in sys.modules if name.split('.')[0] == 'django'))\n"
     )
     environment = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}

@@ -3,11 +3,14 @@ app reads them), then overridden by the command line's options."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
+from flows.engine.cli import parse_command_line
 from flows.engine.grants import HttpSettings
 from flows.engine.runner_settings import RunnerSettings, SettingsError
-from flows.runner import parse_command_line
 
 ENVIRONMENT = {
     "REDIS_URL": "redis://127.0.0.1:6379/3",
@@ -115,3 +118,12 @@ def test_the_command_line_stops_on_a_bad_setting_naming_it(
 
     assert stopped.value.code == 2
     assert message.replace("'four'", "'x'") in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("module", ["flows.engine", "flows.runner"])
+def test_the_runner_starts_as_python_dash_m_flows_engine_or_its_earlier_name(module: str):
+    answer = subprocess.run(
+        [sys.executable, "-m", module, "--help"], capture_output=True, text=True, check=True
+    )
+
+    assert answer.stdout.startswith("usage: python -m flows.engine")

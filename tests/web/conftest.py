@@ -11,11 +11,11 @@ from django.contrib.auth.models import Group, User
 from django.db import connections
 from django.test import Client
 
-from flows import definitions
-from flows.archiver import Archiver
-from flows.examples import stripe_payment_request
+from flows.definitions import editing
+from flows.definitions.examples import stripe_payment_request
 from flows.models import ApiToken, FlowDefinition
 from flows.roles import ADMIN, OPERATOR, VIEWER
+from flows.runs.archiver import Archiver
 
 
 @pytest.fixture
@@ -51,7 +51,7 @@ def admin(make_user: Callable[[str], User]) -> Client:
 
 @pytest.fixture
 def stripe(db: None) -> FlowDefinition:
-    return definitions.create_from_flow(stripe_payment_request(), description="example")
+    return editing.create_from_flow(stripe_payment_request(), description="example")
 
 
 @pytest.fixture

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from django.test import Client
 
+from flows.definitions.portable import export_python
 from flows.models import FlowDefinition
-from flows.portable import export_python
 
 
 def _save(client: Client, flow: FlowDefinition, hosts: str):

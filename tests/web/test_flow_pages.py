@@ -5,9 +5,10 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.utils.timezone import now
 
-from flows import definitions
+from flows.definitions import editing
 from flows.engine.builder import Flow
 from flows.models import FlowDefinition, RunRecord
+from flows.runs import launching
 
 HTMX = {"HX-Request": "true"}
 
@@ -48,7 +49,7 @@ def test_flow_list_shows_step_count_last_run_status_and_launch(operator: Client,
 
 
 def test_flow_search_answers_htmx_with_the_table_only(operator: Client, stripe):
-    definitions.create_from_flow(Flow("other", stripe.to_flow().steps))
+    editing.create_from_flow(Flow("other", stripe.to_flow().steps))
 
     response = operator.get("/flows/?q=strip", headers=HTMX)
 
@@ -148,7 +149,7 @@ def test_duplicate_copies_the_steps(operator: Client, stripe):
 
 
 def test_delete_flow_is_refused_while_a_run_is_active(admin: Client, stripe):
-    definitions.launch(stripe, {}, User.objects.get(username="admin"))
+    launching.launch(stripe, {}, User.objects.get(username="admin"))
 
     response = admin.post(f"/flows/{stripe.name}/delete/", follow=True)
 

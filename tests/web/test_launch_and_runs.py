@@ -5,9 +5,10 @@ from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.test import Client
 
-from flows import archiver, engine_client, runs
+from flows import engine_client
 from flows.engine import Flow, Step
 from flows.models import FlowDefinition, RunRecord
+from flows.runs import archiver, records
 from tests.web.background import until_ended
 
 HTMX = {"HX-Request": "true"}
@@ -111,7 +112,7 @@ def test_a_launched_run_is_recorded_at_once_as_the_archiver_would(operator: Clie
     assert record.launched_by == "operator"
     assert (record.status, record.step_count) == ("created", 3)
     assert record.created_at == state.created_at
-    assert runs.archived_run(record).state.flow_id == record.flow_id
+    assert records.archived_run(record).state.flow_id == record.flow_id
     assert f'id="run-row-{record.flow_id}"' in operator.get("/runs/").content.decode()
 
 
@@ -141,7 +142,7 @@ def test_recording_a_launch_the_archiver_already_archived_keeps_its_row(stripe, 
     archive()
     archived = RunRecord.objects.get()
 
-    record = runs.record_launched_run(flow_id)
+    record = records.record_launched_run(flow_id)
 
     assert (record.pk, record.status, record.launched_by) == (archived.pk, "cancelled", "operator")
     assert RunRecord.objects.count() == 1
@@ -156,11 +157,11 @@ def test_a_going_run_has_its_listing_archived_and_an_ended_one_its_steps_too(str
     archive()
 
     ended = RunRecord.objects.get()
-    assert (going.status, going.step_count, runs.archived_run(going).steps) == ("created", 3, [])
+    assert (going.status, going.step_count, records.archived_run(going).steps) == ("created", 3, [])
     # Enough to render, should Redis lose the run.
-    assert runs.archived_run(going).state.flow_id == flow_id
+    assert records.archived_run(going).state.flow_id == flow_id
     assert ended.status == "cancelled"
-    assert [step.status for step in runs.archived_run(ended).steps] == ["cancelled"] * 3
+    assert [step.status for step in records.archived_run(ended).steps] == ["cancelled"] * 3
 
 
 def test_a_backlog_is_archived_and_told_a_chunk_at_a_time(stripe, transactional_db, monkeypatch):
@@ -212,7 +213,7 @@ def test_an_archived_run_keeps_its_outputs_key_order_and_every_character_of_its_
 
     archive()
 
-    run = runs.archived_run(RunRecord.objects.get())
+    run = records.archived_run(RunRecord.objects.get())
     assert run == engine_client.read_run(flow_id)  # as a live run renders
     assert list(run.state.input) == ["d", "c"]
     assert list(run.steps[0].output) == ["b", "a"]

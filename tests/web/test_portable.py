@@ -8,9 +8,9 @@ from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
-from flows.examples import stripe_payment_request
+from flows.definitions.examples import stripe_payment_request
+from flows.definitions.portable import export_python
 from flows.models import FlowDefinition
-from flows.portable import export_python
 
 
 def test_to_flow_builds_the_engine_flow(stripe):

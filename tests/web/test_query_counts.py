@@ -7,7 +7,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils.timezone import now
 
-from flows import definitions
+from flows.definitions import editing
 from flows.engine.builder import Flow, Step
 from flows.models import FlowDefinition, RunRecord
 
@@ -16,7 +16,7 @@ def _flows(count: int, steps: int = 3, start: int = 0) -> list[FlowDefinition]:
     made = []
     for number in range(start, start + count):
         flow = Flow(f"flow{number:04}", tuple(Step(f"s{i}", "1") for i in range(steps)))
-        definition = definitions.create_from_flow(flow)
+        definition = editing.create_from_flow(flow)
         RunRecord.objects.create(
             flow_id=f"run{number}",
             name=definition.name,

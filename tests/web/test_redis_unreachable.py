@@ -8,8 +8,8 @@ from collections.abc import Callable
 import pytest
 from django.test import Client
 
-from flows import definitions
 from flows.models import FlowDefinition
+from flows.runs import launching
 from tests.test_supervision import UNREACHABLE_REDIS
 
 
@@ -21,7 +21,7 @@ def unreachable(use_redis: Callable[[str], None]) -> None:
 @pytest.fixture
 def launched(stripe: FlowDefinition, make_user) -> str:
     """A run launched (and recorded) while Redis was still reachable."""
-    return definitions.launch(stripe, {}, make_user("Admin")).flow_id
+    return launching.launch(stripe, {}, make_user("Admin")).flow_id
 
 
 def _says_redis_is_unreachable(response) -> None:

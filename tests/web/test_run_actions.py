@@ -12,10 +12,12 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from flows import definitions, engine_client
+from flows import engine_client
+from flows.definitions import editing
 from flows.engine.builder import Flow, Step
 from flows.engine.statuses import FlowStatus
 from flows.models import AuditEntry, FlowDefinition, RunRecord
+from flows.runs import launching
 from tests.web.background import until_ended
 
 FAILING = Flow("fails", (Step("ok", '"fine"'), Step("broken", 'fail("no")')))
@@ -23,9 +25,9 @@ FAILING = Flow("fails", (Step("ok", '"fine"'), Step("broken", 'fail("no")')))
 
 @pytest.fixture
 def failed_run(db: None) -> str:
-    definition = definitions.create_from_flow(FAILING)
+    definition = editing.create_from_flow(FAILING)
     launcher = User.objects.create(username="launcher")
-    flow_id = definitions.launch(definition, {"n": 1}, launcher).flow_id
+    flow_id = launching.launch(definition, {"n": 1}, launcher).flow_id
     assert until_ended(flow_id) == FlowStatus.FAILED
     return flow_id
 

@@ -13,9 +13,11 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.test import Client
 
-from flows import definitions, secrets
+from flows.definitions import editing
 from flows.engine import Flow, FlowExecutor, FlowStatus, new_flow, new_step
 from flows.models import AuditEntry, RunRecord
+from flows.runs import launching
+from flows.secrets import vault
 from tests.web.background import runner_in_background
 
 VALUE = "sk_live_7e4Q9hRedactMe"
@@ -30,8 +32,8 @@ USES_THE_SECRET = (
 
 
 def _run_to_the_end(flow: Flow, launcher: User) -> str:
-    definition = definitions.create_from_flow(flow)
-    flow_id = definitions.launch(definition, {}, launcher).flow_id
+    definition = editing.create_from_flow(flow)
+    flow_id = launching.launch(definition, {}, launcher).flow_id
 
     async def work() -> FlowStatus:
         async with (
@@ -48,7 +50,7 @@ def _run_to_the_end(flow: Flow, launcher: User) -> str:
 @pytest.fixture
 def used_run(db: None, archive, caplog: pytest.LogCaptureFixture) -> str:
     caplog.set_level(logging.DEBUG)
-    secrets.set_secret("API_KEY", VALUE, None)
+    vault.set_secret("API_KEY", VALUE, None)
     flow_id = _run_to_the_end(USES_THE_SECRET, User.objects.create(username="launcher"))
     archive()
     return flow_id

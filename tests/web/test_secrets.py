@@ -11,11 +11,11 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.test import Client
 
-from flows import definitions
+from flows.definitions import editing
 from flows.engine import new_flow, new_step
 from flows.engine.keys import Keys
 from flows.models import AuditEntry, Secret
-from flows.secrets_mirror import SecretsMirror
+from flows.secrets.mirror import SecretsMirror
 from tests.web.step_form import post_test_run
 
 VALUE = "sk_live_51HcQpLk"
@@ -95,7 +95,7 @@ def test_viewers_and_operators_see_names_but_cannot_change_them(
 
 def test_the_page_says_which_flows_read_each_secret(admin: Client):
     step = new_step("charge").script('secret("STRIPE_KEY")').build()
-    definitions.create_from_flow(new_flow("payments").add_step(step).build(), description="")
+    editing.create_from_flow(new_flow("payments").add_step(step).build(), description="")
     _save(admin, "STRIPE_KEY")
 
     page = admin.get("/secrets/").content.decode()

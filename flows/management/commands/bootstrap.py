@@ -15,8 +15,9 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from flows import definitions, roles
-from flows.examples import EXAMPLES
+from flows import roles
+from flows.definitions import editing
+from flows.definitions.examples import EXAMPLES
 from flows.models import FlowDefinition
 
 
@@ -33,7 +34,7 @@ class Command(BaseCommand):
         if FlowDefinition.objects.exists():
             return
         for flow, description in EXAMPLES:
-            definitions.create_from_flow(flow, description=description)
+            editing.create_from_flow(flow, description=description)
             self.stdout.write(f"Installed example flow {flow.name}")
 
     def _create_admin(self) -> None:

@@ -10,7 +10,7 @@ import sys
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from flows import secrets
+from flows.secrets import vault
 
 
 class Command(BaseCommand):
@@ -26,7 +26,7 @@ class Command(BaseCommand):
         if not value:
             raise CommandError("no value on standard input")
         try:
-            secrets.set_secret(name, value, None)
+            vault.set_secret(name, value, None)
         except (ValidationError, ValueError) as error:
             raise CommandError(_one_line(error)) from None
         self.stdout.write(f"Secret {name} saved.")

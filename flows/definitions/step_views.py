@@ -14,12 +14,13 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import reswap, retarget
 
-from flows import definitions, engine_client, step_access, step_tests
-from flows.forms import StepForm, StepTestForm
+from flows import engine_client
+from flows.definitions import editing, step_access, step_tests
+from flows.definitions.forms import StepForm, StepTestForm
+from flows.definitions.validators import script_problem
 from flows.models import FlowDefinition, StepDefinition
 from flows.templatetags.flow_tags import pretty_json
-from flows.validators import script_problem
-from flows.views.common import (
+from flows.view_helpers import (
     HtmxHttpRequest,
     get_flow,
     get_step,
@@ -89,7 +90,7 @@ def step_new(request: HtmxHttpRequest, name: str) -> HttpResponse:
     flow = get_flow(name)
     forms = _forms(flow, None, request.POST or None)
     if request.method == "POST" and forms[0].is_valid():
-        forms[0].instance.position = definitions.next_position(flow)
+        forms[0].instance.position = editing.next_position(flow)
         return _saved(request, forms[0].save(), created=True)
     return _render_form(request, flow, None, forms)
 
@@ -136,7 +137,7 @@ def step_move(request: HtmxHttpRequest, name: str, step_id: int) -> HttpResponse
     offset = {"up": -1, "down": 1}.get(request.POST.get("direction", ""))
     if offset is None:
         return HttpResponseBadRequest("direction must be up or down")
-    definitions.move_step(step, offset, request.user)
+    editing.move_step(step, offset, request.user)
     return _step_list(request, step.flow)
 
 
@@ -146,7 +147,7 @@ def step_reorder(request: HtmxHttpRequest, name: str) -> HttpResponse:
     flow = get_flow(name)
     try:
         order = [int(step_id) for step_id in request.POST.getlist("order")]
-        definitions.reorder_steps(flow, order, request.user)
+        editing.reorder_steps(flow, order, request.user)
     except ValueError as error:
         return HttpResponseBadRequest(str(error))
     return _step_list(request, flow)

@@ -12,7 +12,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_slug
 
-from flows import strict_json
+from flows.definitions import strict_json
 from flows.engine.builder import Flow, Step, new_flow, new_step
 from flows.models import NAME_MAX_LENGTH, FlowDefinition, StepDefinition
 

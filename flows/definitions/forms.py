@@ -1,5 +1,5 @@
-"""Builder forms. The model fields carry the engine's validators (flows/validators.py), so a
-step that saves is one the engine accepts; these forms add labels, widgets and JSON fields."""
+"""Builder forms. The model fields carry the engine's validators (validators.py), so a step
+that saves is one the engine accepts; these forms add labels, widgets and JSON fields."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.template.defaultfilters import filesizeformat
 
-from flows import strict_json
+from flows.definitions import strict_json
+from flows.definitions.portable import parse_import
+from flows.definitions.validators import secret_name_validator
 from flows.engine.executor import encode_input
 from flows.engine.secrets import MAX_SECRET_BYTES, SECRET_NAME_HELP
 from flows.models import FlowDefinition, StepDefinition
-from flows.portable import parse_import
-from flows.validators import secret_name_validator
 
 
 def parse_json_object(text: str, what: str) -> dict[str, Any]:

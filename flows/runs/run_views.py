@@ -6,17 +6,18 @@ from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from flows import definitions, engine_client, history
+from flows import engine_client
+from flows.definitions.forms import LaunchForm
 from flows.engine.statuses import FlowStatus
-from flows.forms import LaunchForm
 from flows.live.fragments import run_context
 from flows.live.groups import Abilities
 from flows.live.pages import run_audit
 from flows.live.runs_list import filter_from_query
 from flows.models import FlowDefinition
-from flows.runs import load_run
+from flows.runs import history, launching
+from flows.runs.records import load_run
 from flows.templatetags.flow_tags import pretty_json
-from flows.views.common import HtmxHttpRequest, get_flow, redirect_page, requires
+from flows.view_helpers import HtmxHttpRequest, get_flow, redirect_page, requires
 
 
 @require_http_methods(["GET", "POST"])
@@ -28,7 +29,7 @@ def launch(request: HtmxHttpRequest, name: str) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         try:
-            run = definitions.launch(flow, form.cleaned_data["input"], request.user)
+            run = launching.launch(flow, form.cleaned_data["input"], request.user)
         except ValueError as error:
             form.add_error(None, f"This flow cannot run yet: {error}.")
         else:

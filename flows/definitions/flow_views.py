@@ -12,10 +12,11 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from flows import definitions, engine_client, portable
-from flows.forms import FlowForm, ImportForm
+from flows import engine_client
+from flows.definitions import editing, portable
+from flows.definitions.forms import FlowForm, ImportForm
 from flows.models import FlowDefinition, RunRecord
-from flows.views.common import HtmxHttpRequest, get_flow, redirect_page, requires
+from flows.view_helpers import HtmxHttpRequest, get_flow, redirect_page, requires
 
 FLOWS_PER_PAGE = 50
 
@@ -94,7 +95,7 @@ def _editor(request: HtmxHttpRequest, definition: FlowDefinition, form: FlowForm
 @require_POST
 @requires("flows.add_flowdefinition")
 def flow_duplicate(request: HtmxHttpRequest, name: str) -> HttpResponse:
-    copy = definitions.duplicate(get_flow(name), request.user)
+    copy = editing.duplicate(get_flow(name), request.user)
     messages.success(request, f"Duplicated {name} as {copy.name}.")
     return redirect_page(request, copy.get_absolute_url())
 
@@ -145,7 +146,7 @@ def flow_import(request: HtmxHttpRequest) -> HttpResponse:
     form = ImportForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         flow, description = form.cleaned_data["flow"]
-        definition = definitions.create_from_flow(flow, description=description, user=request.user)
+        definition = editing.create_from_flow(flow, description=description, user=request.user)
         messages.success(request, f"Imported flow {definition.name}.")
         return redirect_page(request, definition.get_absolute_url())
     template = "flows/import.html#import-form" if request.htmx else "flows/import.html"

@@ -7,9 +7,9 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from flows.forms import TokenForm
+from flows.definitions.forms import TokenForm
 from flows.models import ApiToken
-from flows.views.common import HtmxHttpRequest, login_required_page
+from flows.view_helpers import HtmxHttpRequest, login_required_page
 
 
 @require_http_methods(["GET", "POST"])

@@ -12,13 +12,15 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from flows import actions, engine_client, step_tests
+from flows import engine_client
+from flows.definitions import step_tests
+from flows.definitions.forms import FixStepForm
 from flows.engine.builder import Step
 from flows.engine.statuses import StepStatus
 from flows.engine.store import ActionResult, RunNotFound
 from flows.engine_client import RunSnapshot
-from flows.forms import FixStepForm
-from flows.views.common import HtmxHttpRequest, redirect_page, render_test_result, requires
+from flows.runs import actions
+from flows.view_helpers import HtmxHttpRequest, redirect_page, render_test_result, requires
 
 
 def _back_to_run(request: HtmxHttpRequest, flow_id: str, result: ActionResult) -> HttpResponse:

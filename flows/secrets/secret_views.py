@@ -8,11 +8,11 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from flows import secrets
+from flows.definitions.forms import SecretForm
 from flows.engine.secrets import SecretError
-from flows.forms import SecretForm
 from flows.models import Secret
-from flows.views.common import HtmxHttpRequest, requires
+from flows.secrets import vault
+from flows.view_helpers import HtmxHttpRequest, requires
 
 
 @require_GET
@@ -30,7 +30,7 @@ def secret_save(request: HtmxHttpRequest) -> HttpResponse:
     name = form.cleaned_data["name"]
     replaced = Secret.objects.filter(name=name).exists()
     try:
-        secrets.set_secret(name, form.cleaned_data["value"], request.user)
+        vault.set_secret(name, form.cleaned_data["value"], request.user)
     except SecretError as error:  # a value over the cap in bytes
         form.add_error("value", str(error))
         return _page(request, form, status=400)
@@ -41,13 +41,13 @@ def secret_save(request: HtmxHttpRequest) -> HttpResponse:
 @require_POST
 @requires("flows.delete_secret")
 def secret_delete(request: HtmxHttpRequest, name: str) -> HttpResponse:
-    secrets.delete_secret(get_object_or_404(Secret, name=name), request.user)
+    vault.delete_secret(get_object_or_404(Secret, name=name), request.user)
     messages.success(request, f"Secret {name} deleted.")
     return redirect("flows:secret_list")
 
 
 def _page(request: HtmxHttpRequest, form: SecretForm, status: int = 200) -> HttpResponse:
-    using = secrets.flows_using()
+    using = vault.flows_using()
     rows = [
         (secret, using.get(secret.name, []))
         for secret in Secret.objects.select_related("changed_by")

@@ -18,10 +18,11 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
-from flows import definitions, strict_json
+from flows.definitions import strict_json
 from flows.engine.state import FlowState, StepState
 from flows.models import ApiToken, FlowDefinition
-from flows.runs import load_run
+from flows.runs import launching
+from flows.runs.records import load_run
 
 ApiView = Callable[..., HttpResponse]
 
@@ -90,7 +91,7 @@ def launch_run(request: HttpRequest, name: str) -> HttpResponse:
     if set(body) == {"inputs"}:
         return _launch_batch(request, definition, body)
     try:
-        run = definitions.launch(definition, body, request.user)
+        run = launching.launch(definition, body, request.user)
     except ValueError as error:
         return _error(400, str(error))
     return JsonResponse(_launched_json(request, run.flow_id), status=202)
@@ -107,7 +108,7 @@ def _launch_batch(
             400, f"'inputs' must hold 1 to {MAX_BATCH_INPUTS} inputs per call, not {len(inputs)}"
         )
     try:
-        flow_ids = definitions.launch_many(definition, inputs, request.user)
+        flow_ids = launching.launch_many(definition, inputs, request.user)
     except ValueError as error:
         return _error(400, str(error))
     return JsonResponse({"runs": [_launched_json(request, f) for f in flow_ids]}, status=202)

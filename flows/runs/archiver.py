@@ -27,7 +27,7 @@ from flows.engine.reads import Steps
 from flows.engine.state import RunSnapshot
 from flows.engine.statuses import FlowStatus
 from flows.models import FlowDefinition, RunRecord
-from flows.runs import new_record
+from flows.runs.records import new_record
 
 BATCH_WINDOW = 0.2
 CHUNK = 1000  # runs read and upserted together

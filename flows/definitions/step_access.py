@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from flows import secrets
 from flows.engine import script_functions
 from flows.engine.grants import Grant, HttpSettings, secret_names
 from flows.engine.script_functions import ScriptModule
+from flows.secrets import vault
 
 
 def site_http_settings() -> HttpSettings:
@@ -30,11 +30,11 @@ def script_problem(script: str) -> str | None:
     if unknown := script_functions.unknown_call(script, script_modules()):
         text = str(unknown)
         return text[:1].upper() + text[1:]
-    if unset := secrets.unset_names(script):
+    if unset := vault.unset_names(script):
         return f"Secret {unset[0]} is not set: an admin sets it on the Secrets page."
     return None
 
 
 def grant_for_test(script: str) -> Grant:
     """What a test run of the script gets; ValueError names a secret that is not set."""
-    return Grant(secrets.values(list(secret_names(script))), site_http_settings().grant(None))
+    return Grant(vault.values(list(secret_names(script))), site_http_settings().grant(None))

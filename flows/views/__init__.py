@@ -1,1 +1,0 @@
-"""Builder views, one module per area: flow pages, steps, runs, API tokens."""
