@@ -5,9 +5,11 @@ versioned form the web app archives, which outlives any change to that layout)."
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
-from typing import Any
+from enum import StrEnum
+from typing import Any, ClassVar, Self
 
 from flows.engine.builder import Flow
 from flows.engine.statuses import FlowStatus, StepStatus
@@ -21,16 +23,49 @@ def _json(raw: str | None, default: Any = None) -> Any:
     return json.loads(raw) if raw else default
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment else None
+def _plain(value: Any) -> Any:
+    """A field's value as JSON data: times in ISO 8601, statuses by name, parts by to_dict."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, StrEnum):
+        return str(value)
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value
 
 
 def _from_iso(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
+def _as_is(value: Any) -> Any:
+    return value
+
+
+class PlainData:
+    """to_dict() and from_dict() by field, in field order. A time field (named *_at) is read
+    back from ISO 8601; `_readers` names how any other field that is not plain JSON is."""
+
+    _readers: ClassVar[dict[str, Callable[[Any], Any]]] = {}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {part.name: _plain(getattr(self, part.name)) for part in fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        return cls(**{part.name: cls._reader(part.name)(data[part.name]) for part in fields(cls)})
+
+    @classmethod
+    def _reader(cls, name: str) -> Callable[[Any], Any]:
+        return _from_iso if name.endswith("_at") else cls._readers.get(name, _as_is)
+
+
 @dataclass(frozen=True)
-class FlowState:
+class FlowState(PlainData):
+    _readers = {"status": FlowStatus, "definition": Flow.from_dict}
+
     flow_id: str
     name: str
     status: FlowStatus
@@ -65,46 +100,9 @@ class FlowState:
             updated_at=_timestamp(data.get("updated_at")),
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "flow_id": self.flow_id,
-            "name": self.name,
-            "status": str(self.status),
-            "current_step": self.current_step,
-            "completed_steps": self.completed_steps,
-            "input": self.input,
-            "error": self.error,
-            "definition": self.definition.to_dict(),
-            "meta": self.meta,
-            "patch_count": self.patch_count,
-            "created_at": _iso(self.created_at),
-            "started_at": _iso(self.started_at),
-            "finished_at": _iso(self.finished_at),
-            "updated_at": _iso(self.updated_at),
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> FlowState:
-        return cls(
-            flow_id=data["flow_id"],
-            name=data["name"],
-            status=FlowStatus(data["status"]),
-            current_step=data["current_step"],
-            completed_steps=data["completed_steps"],
-            input=data["input"],
-            error=data["error"],
-            definition=Flow.from_dict(data["definition"]),
-            meta=data["meta"],
-            patch_count=data["patch_count"],
-            created_at=_from_iso(data["created_at"]),
-            started_at=_from_iso(data["started_at"]),
-            finished_at=_from_iso(data["finished_at"]),
-            updated_at=_from_iso(data["updated_at"]),
-        )
-
 
 @dataclass(frozen=True)
-class Attempt:
+class Attempt(PlainData):
     """One try at a step: result is completed, failed, lost, cancelled, or '' while running."""
 
     number: int
@@ -126,30 +124,14 @@ class Attempt:
             error=data.get("error", ""),
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "number": self.number,
-            "runner": self.runner,
-            "started_at": _iso(self.started_at),
-            "finished_at": _iso(self.finished_at),
-            "result": self.result,
-            "error": self.error,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Attempt:
-        return cls(
-            number=data["number"],
-            runner=data["runner"],
-            started_at=_from_iso(data["started_at"]),
-            finished_at=_from_iso(data["finished_at"]),
-            result=data["result"],
-            error=data["error"],
-        )
-
 
 @dataclass(frozen=True)
-class StepState:
+class StepState(PlainData):
+    _readers = {
+        "status": StepStatus,
+        "attempts": lambda attempts: [Attempt.from_dict(attempt) for attempt in attempts],
+    }
+
     flow_id: str
     step_id: str
     status: StepStatus
@@ -181,39 +163,6 @@ class StepState:
             started_at=_timestamp(data.get("started_at")),
             finished_at=_timestamp(data.get("finished_at")),
             next_attempt_at=_timestamp(data.get("next_attempt_at")),
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "flow_id": self.flow_id,
-            "step_id": self.step_id,
-            "status": str(self.status),
-            "attempt_count": self.attempt_count,
-            "output": self.output,
-            "error": self.error,
-            "logs": self.logs,
-            "attempts": [attempt.to_dict() for attempt in self.attempts],
-            "created_at": _iso(self.created_at),
-            "started_at": _iso(self.started_at),
-            "finished_at": _iso(self.finished_at),
-            "next_attempt_at": _iso(self.next_attempt_at),
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> StepState:
-        return cls(
-            flow_id=data["flow_id"],
-            step_id=data["step_id"],
-            status=StepStatus(data["status"]),
-            attempt_count=data["attempt_count"],
-            output=data["output"],
-            error=data["error"],
-            logs=data["logs"],
-            attempts=[Attempt.from_dict(attempt) for attempt in data["attempts"]],
-            created_at=_from_iso(data["created_at"]),
-            started_at=_from_iso(data["started_at"]),
-            finished_at=_from_iso(data["finished_at"]),
-            next_attempt_at=_from_iso(data["next_attempt_at"]),
         )
 
 
