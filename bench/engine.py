@@ -140,16 +140,22 @@ async def throughput(executor: FlowExecutor, flows: int) -> float:
     return flows / (time.perf_counter() - started)
 
 
+def parse_with_redis_url(parser: argparse.ArgumentParser) -> argparse.Namespace:
+    """The benchmark's options, with --redis-url (default: $REDIS_URL), which it needs."""
+    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL"))
+    arguments = parser.parse_args()
+    if not arguments.redis_url:
+        parser.error("set REDIS_URL or pass --redis-url (make bench does this for you)")
+    return arguments
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL"))
     parser.add_argument("--concurrency", type=int, default=8, help="per runner process")
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--flows", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=3, help="of each throughput")
-    arguments = parser.parse_args()
-    if not arguments.redis_url:
-        parser.error("set REDIS_URL or pass --redis-url (make bench does this for you)")
+    arguments = parse_with_redis_url(parser)
     with runners_on_a_fresh_prefix(arguments.redis_url, 2, arguments.concurrency) as prefix:
         async with FlowExecutor(arguments.redis_url, key_prefix=prefix) as executor:
             await chain_wall_times(executor, 40, 3)  # warm up workers and connections

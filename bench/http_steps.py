@@ -24,7 +24,7 @@ from pathlib import Path
 
 import httpx
 import uvloop
-from engine import chain_wall_times, runners_on_a_fresh_prefix
+from engine import chain_wall_times, parse_with_redis_url, runners_on_a_fresh_prefix
 
 # The tests' loopback server (keep-alive, Nagle off), shared rather than written twice.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -110,12 +110,9 @@ async def _flow_times(executor: FlowExecutor, flow: Flow, repeats: int) -> list[
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL"))
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=20, help="of each chain")
-    arguments = parser.parse_args()
-    if not arguments.redis_url:
-        parser.error("set REDIS_URL or pass --redis-url (make bench does this for you)")
+    arguments = parse_with_redis_url(parser)
     with server_process() as url:
         direct, scripted = in_worker(url, arguments.requests)
         no_op, with_http = uvloop.run(chains(arguments.redis_url, url, arguments.repeats))

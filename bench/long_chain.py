@@ -10,23 +10,19 @@ Everything lives under a fresh key prefix, deleted afterwards, so a shared Redis
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 
 import uvloop
-from engine import chain, chain_wall_times, runners_on_a_fresh_prefix
+from engine import chain, chain_wall_times, parse_with_redis_url, runners_on_a_fresh_prefix
 
 from flows.engine import FlowExecutor
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL"))
     parser.add_argument("--steps", type=int, default=5000)
     parser.add_argument("--repeats", type=int, default=3, help="of the long chain")
-    arguments = parser.parse_args()
-    if not arguments.redis_url:
-        parser.error("set REDIS_URL or pass --redis-url (make bench does this for you)")
+    arguments = parse_with_redis_url(parser)
     with runners_on_a_fresh_prefix(arguments.redis_url, 2, 8) as prefix:
         async with FlowExecutor(arguments.redis_url, key_prefix=prefix) as executor:
             chain(arguments.steps)  # built (and validated) before the clock starts

@@ -1,15 +1,26 @@
 """Strict readers for settings taken from the environment: a bad value stops start-up with a
-message naming the variable, instead of surfacing later as a confusing failure."""
+message naming the variable, instead of surfacing later as a confusing failure. The engine's
+readers (flows/engine/environment.py) check the values, so a runner started without Django
+refuses a bad value in the same words."""
 
 from __future__ import annotations
 
 import os
-from urllib.parse import urlparse
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from django.core.exceptions import ImproperlyConfigured
 
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
+from flows.engine.environment import SettingsError, read_bool, read_int, read_redis_url
+
+
+@contextmanager
+def _named_in_start_up_error() -> Iterator[None]:
+    """The engine's readers say what is wrong; Django stops start-up with it."""
+    try:
+        yield
+    except SettingsError as error:
+        raise ImproperlyConfigured(str(error)) from None
 
 
 def env_str(name: str, default: str) -> str:
@@ -17,28 +28,13 @@ def env_str(name: str, default: str) -> str:
 
 
 def env_bool(name: str, default: bool) -> bool:
-    raw = os.environ.get(name)
-    if raw is None:
-        return default
-    value = raw.strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise ImproperlyConfigured(f"{name} must be true or false (1/0, yes/no, on/off), got {raw!r}")
+    with _named_in_start_up_error():
+        return read_bool(os.environ, name, default)
 
 
 def env_int(name: str, default: int, minimum: int = 0) -> int:
-    raw = os.environ.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name} must be a whole number, got {raw!r}") from None
-    if value < minimum:
-        raise ImproperlyConfigured(f"{name} must be at least {minimum}, got {value}")
-    return value
+    with _named_in_start_up_error():
+        return read_int(os.environ, name, default, minimum)
 
 
 def env_list(name: str, default: list[str]) -> list[str]:
@@ -50,22 +46,8 @@ def env_list(name: str, default: list[str]) -> list[str]:
 
 def env_redis_url(name: str) -> str | None:
     """A redis://, rediss:// or unix:// URL, or None when unset (the embedded server is used)."""
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return None
-    parsed = urlparse(raw)
-    if parsed.scheme not in {"redis", "rediss", "unix"}:
-        raise ImproperlyConfigured(
-            f"{name} must be a redis://, rediss:// or unix:// URL, got {raw!r}"
-        )
-    try:
-        database = parsed.path.strip("/")
-        if parsed.scheme != "unix" and database and not database.isdigit():
-            raise ValueError
-        parsed.port  # noqa: B018 - raises ValueError on a bad port
-    except ValueError:
-        raise ImproperlyConfigured(f"{name} is not a valid Redis URL: {raw!r}") from None
-    return raw
+    with _named_in_start_up_error():
+        return read_redis_url(os.environ, name) or None
 
 
 def env_database(name: str, default_url: str) -> dict:

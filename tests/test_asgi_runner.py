@@ -5,7 +5,6 @@ killed outright."""
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import signal
 import socket
@@ -21,6 +20,7 @@ import pytest
 
 from flows.engine import FlowExecutor, FlowStatus
 from tests.engine.flows import one_step_flow
+from tests.site_settings import site_environment
 
 # A bound on how long the processes may take, not a pause: polling stops as soon as they are done.
 DEADLINE_SECONDS = 30
@@ -33,10 +33,11 @@ def _free_port() -> int:
 
 
 @dataclass
-class WebProcess:
+class LoggedProcess:
+    """A server process whose log (its stderr) a thread reads as it comes, into `lines`."""
+
     process: subprocess.Popen
     lines: list[str] = field(default_factory=list)
-    runners_seen: list[psutil.Process] = field(default_factory=list)
     # Set when every process holding the log pipe (uvicorn, the runner, its workers) has exited.
     log_closed: threading.Event = field(default_factory=threading.Event)
 
@@ -49,6 +50,11 @@ class WebProcess:
         for line in self.process.stderr:
             self.lines.append(line)
         self.log_closed.set()
+
+
+@dataclass
+class WebProcess(LoggedProcess):
+    runners_seen: list[psutil.Process] = field(default_factory=list)
 
     def runner(self) -> psutil.Process | None:
         """The live `flows.engine` child of the web process, if there is one."""
@@ -82,12 +88,8 @@ async def _eventually(condition: Callable[[], object]) -> object:
 @pytest.fixture
 def web_process(redis_url: str, tmp_path) -> Iterator[WebProcess]:
     """uvicorn serving flowsite.asgi on a migrated SQLite database of its own."""
-    environment = dict(
-        os.environ,
-        REDIS_URL=redis_url,
-        DATABASE_URL=f"sqlite:///{tmp_path / 'web.sqlite3'}",
-        FLOWSITE_VAR_DIR=str(tmp_path),
-        DJANGO_SETTINGS_MODULE="flowsite.settings",
+    environment = site_environment(
+        tmp_path, REDIS_URL=redis_url, DATABASE_URL=f"sqlite:///{tmp_path / 'web.sqlite3'}"
     )
     migrate = [sys.executable, "manage.py", "migrate", "--verbosity", "0"]
     subprocess.run(migrate, env=environment, check=True)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
 
-from flows.engine.runner_settings import RunnerSettings, SettingsError
+from flows.engine.environment import SettingsError
+from flows.engine.runner_settings import RunnerSettings
+from tests.site_settings import load_site_settings
 
 
 @pytest.mark.parametrize(
@@ -22,18 +20,7 @@ from flows.engine.runner_settings import RunnerSettings, SettingsError
     ],
 )
 def test_a_bad_value_stops_the_site_and_a_runner_in_the_same_words(tmp_path, name, value):
-    environment = dict(
-        os.environ,
-        **{name: value},
-        FLOWSITE_VAR_DIR=str(tmp_path),
-        DJANGO_SETTINGS_MODULE="flowsite.settings",
-    )
-    site = subprocess.run(
-        [sys.executable, "-c", "from django.conf import settings; settings.REDIS_URL"],
-        capture_output=True,
-        text=True,
-        env=environment,
-    )
+    site = load_site_settings(tmp_path, **{name: value})
     with pytest.raises(SettingsError) as runner:
         RunnerSettings.from_env({name: value})
 

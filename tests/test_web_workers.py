@@ -20,25 +20,21 @@ import pytest
 
 from flows.engine import FlowExecutor, FlowStatus
 from tests.engine.flows import one_step_flow
-from tests.test_asgi_runner import DEADLINE_SECONDS, _alive, _eventually, _free_port
+from tests.site_settings import site_environment
+from tests.test_asgi_runner import (
+    DEADLINE_SECONDS,
+    LoggedProcess,
+    _alive,
+    _eventually,
+    _free_port,
+)
 
 LEASED = ["RunnerProcess", "LiveBridge", "Archiver"]
 
 
 @dataclass
-class Served:
-    process: subprocess.Popen
-    database: Path
-    lines: list[str] = field(default_factory=list)
-
-    @property
-    def log(self) -> str:
-        return "".join(self.lines)
-
-    def read_log(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            self.lines.append(line)
+class Served(LoggedProcess):
+    database: Path = field(kw_only=True)
 
     def runners(self) -> list[psutil.Process]:
         """The live `python -m flows.engine` processes under the server, whichever its worker."""
@@ -67,12 +63,10 @@ class Served:
 def served(redis_url: str, tmp_path: Path) -> Iterator[Served]:
     """`manage.py serve --workers 2` on a SQLite database of its own, runner embedded."""
     database = tmp_path / "web.sqlite3"
-    environment = dict(
-        os.environ,
+    environment = site_environment(
+        tmp_path,
         REDIS_URL=redis_url,
         DATABASE_URL=f"sqlite:///{database}",
-        FLOWSITE_VAR_DIR=str(tmp_path),
-        DJANGO_SETTINGS_MODULE="flowsite.settings",
         DJANGO_SUPERUSER_USERNAME="workers",
         DJANGO_SUPERUSER_PASSWORD="workers-password-1",
     )
@@ -85,7 +79,7 @@ def served(redis_url: str, tmp_path: Path) -> Iterator[Served]:
         text=True,
         process_group=0,
     )
-    served = Served(process, database)
+    served = Served(process, database=database)
     reader = threading.Thread(target=served.read_log, name="serve-log", daemon=True)
     reader.start()
     yield served

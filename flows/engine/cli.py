@@ -24,9 +24,10 @@ from collections.abc import Mapping
 import uvloop
 
 from flows.engine import script_functions
+from flows.engine.environment import SettingsError
 from flows.engine.parent_death import die_with_parent
 from flows.engine.runner import Runner
-from flows.engine.runner_settings import RunnerSettings, SettingsError
+from flows.engine.runner_settings import RunnerSettings
 from flows.engine.server_version import UnsupportedServer
 
 

@@ -11,6 +11,11 @@ from dataclasses import dataclass
 RUNNER_GROUP = "runners"
 
 
+def _fixed(name: str, doc: str) -> property:
+    """A key with one name for the whole installation: the prefix, then `name`."""
+    return property(lambda keys: f"{keys.prefix}{name}", doc=doc)
+
+
 @dataclass(frozen=True)
 class Keys:
     prefix: str = ""
@@ -23,38 +28,38 @@ class Keys:
         """Hash with one step's state within a run."""
         return f"{self.prefix}step:{flow_id}:{step_id}"
 
-    @property
-    def queue(self) -> str:
-        """Stream of step tasks, read by runners through the `runners` consumer group."""
-        return f"{self.prefix}flows:queue"
+    queue = _fixed(
+        "flows:queue",
+        "Stream of step tasks, read by runners through the `runners` consumer group.",
+    )
 
-    @property
-    def delayed(self) -> str:
-        """Sorted set of runs whose step waits to be retried, scored by when it is due; due
-        ones get a new task in the queue (promote.lua)."""
-        return f"{self.prefix}flows:delayed"
+    delayed = _fixed(
+        "flows:delayed",
+        "Sorted set of runs whose step waits to be retried, scored by when it is due; due "
+        "ones get a new task in the queue (promote.lua).",
+    )
 
-    @property
-    def events(self) -> str:
-        """Capped stream of every transition, for the live pages."""
-        return f"{self.prefix}flows:events"
+    events = _fixed(
+        "flows:events",
+        "Capped stream of every transition, for the live pages.",
+    )
 
-    @property
-    def changed_runs(self) -> str:
-        """Sorted set of the runs changed since the archive last took them, scored by their
-        latest event's time (changes.py). The scripts reach it as the events key + ':changed'
-        (prelude.lua): keep the two in step."""
-        return f"{self.events}:changed"
+    changed_runs = _fixed(
+        "flows:events:changed",
+        "Sorted set of the runs changed since the archive last took them, scored by their "
+        "latest event's time (changes.py). The scripts reach it as the events key + ':changed' "
+        "(prelude.lua): keep the two in step.",
+    )
 
-    @property
-    def runs(self) -> str:
-        """Sorted set of run ids scored by creation time, newest last."""
-        return f"{self.prefix}flows:runs"
+    runs = _fixed(
+        "flows:runs",
+        "Sorted set of run ids scored by creation time, newest last.",
+    )
 
-    @property
-    def secrets(self) -> str:
-        """Hash of secret name -> its value encrypted under FLOWS_SECRETS_KEY (secrets.py)."""
-        return f"{self.prefix}flows:secrets"
+    secrets = _fixed(
+        "flows:secrets",
+        "Hash of secret name -> its value encrypted under FLOWS_SECRETS_KEY (secrets.py).",
+    )
 
     def watchers(self, page: str, page_id: str) -> str:
         """Sorted set of the sockets watching one live page of the web app (a run's page, the
@@ -62,21 +67,21 @@ class Keys:
         """
         return f"{self.prefix}live:watch:{page}:{page_id}"
 
-    @property
-    def run_page_watchers(self) -> str:
-        """Sorted set of the sockets watching any run's page, as "flow_id|group|channel",
-        scored by when each joined: whether anyone follows runs' events at all, in one command
-        (skip_unless_watched.lua)."""
-        return f"{self.prefix}live:watch:run-pages"
+    run_page_watchers = _fixed(
+        "live:watch:run-pages",
+        "Sorted set of the sockets watching any run's page, as 'flow_id|group|channel', "
+        "scored by when each joined: whether anyone follows runs' events at all, in one "
+        "command (skip_unless_watched.lua).",
+    )
 
     def flow_channel(self, flow_id: str) -> str:
         """Pub/sub channel carrying one run's transitions (wait_for_flow listens here)."""
         return f"{self.prefix}flows:events:{flow_id}"
 
-    @property
-    def cancel_channel(self) -> str:
-        """Pub/sub channel telling runners to stop the step of a cancelled run."""
-        return f"{self.prefix}flows:cancel"
+    cancel_channel = _fixed(
+        "flows:cancel",
+        "Pub/sub channel telling runners to stop the step of a cancelled run.",
+    )
 
     def script_key_prefixes(self) -> list[str]:
         """What take.lua (and promote.lua, the first two) prepends to a flow id to reach the

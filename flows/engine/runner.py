@@ -141,7 +141,9 @@ class Runner:
                 self._every(self.lease_seconds / 2, self._reclaim_expired),
                 name=f"{self.name}-reclaim",
             ),
-            asyncio.create_task(self._listen_for_cancels(), name=f"{self.name}-cancels"),
+            asyncio.create_task(
+                self._every(1.0, self._listen_for_cancels), name=f"{self.name}-cancels"
+            ),
             asyncio.create_task(self._promote_retries(), name=f"{self.name}-retries"),
         ]
         try:
@@ -372,16 +374,8 @@ class Runner:
 
     async def _listen_for_cancels(self) -> None:
         """Interrupt held tasks as their run's cancel is published, until nothing is held.
-        Should Redis stay away longer than redis-py's reconnects, subscribe again once it is
-        back (meanwhile _renew_leases still catches cancels)."""
-        while not self._released.is_set():
-            try:
-                await self._hear_cancels()
-            except redis.RedisError:
-                logger.exception("runner %s lost the cancel channel; trying again", self.name)
-                await self._pause(1.0, self._released)
-
-    async def _hear_cancels(self) -> None:
+        (Run by _every: should Redis stay away longer than redis-py's reconnects, it is
+        subscribed again; meanwhile _renew_leases still catches cancels.)"""
         async with self.redis.pubsub(ignore_subscribe_messages=True) as pubsub:
             await pubsub.subscribe(self.keys.cancel_channel)
             while not self._released.is_set():

@@ -4,8 +4,8 @@ the web process runs as its child). The web app's settings take their defaults f
 (flowsite/settings.py), and `manage.py runflows` builds a RunnerSettings from them, so a runner
 is configured alike however it is started.
 
-A bad value stops start-up with a SettingsError naming the variable, worded as the web app's own
-strict settings are (flowsite/env.py), instead of surfacing later as a confusing failure.
+A bad value stops start-up with a SettingsError naming the variable (environment.py, whose
+readers the web app's settings use too).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from urllib.parse import urlparse
 
+from flows.engine.environment import SettingsError, read_bool, read_int, read_redis_url
 from flows.engine.grants import HttpSettings
 from flows.engine.sandbox.limits import HTTP_DEFAULT_MAX_BYTES, MEMORY_MB
 from flows.engine.script_functions import parse_specs
@@ -27,14 +27,6 @@ DEFAULT_LEASE_SECONDS = 5.0
 DEFAULT_SHUTDOWN_GRACE_SECONDS = 10.0
 # How long an ended run's state stays in Redis (its history lives on in the web app's archive).
 DEFAULT_RETENTION_SECONDS = 7 * 24 * 3600
-
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
-_REDIS_SCHEMES = {"redis", "rediss", "unix"}
-
-
-class SettingsError(ValueError):
-    """A setting the runner cannot run with; the message names its variable."""
 
 
 @dataclass(frozen=True)
@@ -60,53 +52,24 @@ class RunnerSettings:
         FLOWS_RETENTION_SECONDS, FLOWS_SCRIPT_MODULES, FLOWS_SECRETS_KEY and FLOWS_HTTP_ALLOW,
         _ALLOW_PRIVATE, _MAX_BYTES: the variables the web app's settings read too."""
         return cls(
-            redis_url=_redis_url(environ, "REDIS_URL"),
+            redis_url=read_redis_url(environ, "REDIS_URL"),
             key_prefix=environ.get("FLOWS_KEY_PREFIX", ""),
-            concurrency=_int(environ, "FLOWS_RUNNER_CONCURRENCY", DEFAULT_CONCURRENCY, 1),
-            retention_seconds=_int(environ, "FLOWS_RETENTION_SECONDS", DEFAULT_RETENTION_SECONDS),
+            concurrency=read_int(environ, "FLOWS_RUNNER_CONCURRENCY", DEFAULT_CONCURRENCY, 1),
+            retention_seconds=read_int(
+                environ, "FLOWS_RETENTION_SECONDS", DEFAULT_RETENTION_SECONDS
+            ),
             script_modules=parse_specs(environ.get("FLOWS_SCRIPT_MODULES", "")),
             http=_http(environ),
             secrets_key=environ.get("FLOWS_SECRETS_KEY", ""),
         )
 
 
-def _int(environ: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
-    raw = environ.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
-    if value < minimum:
-        raise SettingsError(f"{name} must be at least {minimum}, got {value}")
-    return value
-
-
-def _bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = environ.get(name)
-    if raw is None:
-        return default
-    value = raw.strip().lower()
-    if value not in _TRUE | _FALSE:
-        raise SettingsError(f"{name} must be true or false (1/0, yes/no, on/off), got {raw!r}")
-    return value in _TRUE
-
-
-def _redis_url(environ: Mapping[str, str], name: str) -> str:
-    """A redis://, rediss:// or unix:// URL, or '' when unset."""
-    raw = environ.get(name, "").strip()
-    if raw and urlparse(raw).scheme not in _REDIS_SCHEMES:
-        raise SettingsError(f"{name} must be a redis://, rediss:// or unix:// URL, got {raw!r}")
-    return raw
-
-
 def _http(environ: Mapping[str, str]) -> HttpSettings:
     try:
         return HttpSettings(
             environ.get("FLOWS_HTTP_ALLOW", ""),
-            _bool(environ, "FLOWS_HTTP_ALLOW_PRIVATE", False),
-            _int(environ, "FLOWS_HTTP_MAX_BYTES", HTTP_DEFAULT_MAX_BYTES, 1),
+            read_bool(environ, "FLOWS_HTTP_ALLOW_PRIVATE", False),
+            read_int(environ, "FLOWS_HTTP_MAX_BYTES", HTTP_DEFAULT_MAX_BYTES, 1),
         )
     except SettingsError:
         raise

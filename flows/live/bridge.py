@@ -23,6 +23,7 @@ import time
 import redis.asyncio as redis
 from channels.layers import BaseChannelLayer, get_channel_layer
 
+from flows.background import RoundsUntilStopped
 from flows.engine.executor import FlowExecutor
 from flows.live import watchers
 from flows.live.fragments import render_live_updates
@@ -38,7 +39,7 @@ IDLE_BLOCK_MS = 200
 WATCHED_RECHECK_SECONDS = 1.0
 
 
-class LiveBridge:
+class LiveBridge(RoundsUntilStopped):
     # The consumer group it reads the events stream through. Its events are never
     # acknowledged: a live update lost with this process is repaired by the current state
     # every page's socket gets when it reconnects.
@@ -57,7 +58,7 @@ class LiveBridge:
         self.pending: dict[str, tuple[set[str], str]] = {}
         self.pace = Pace()
         self.watched_until = 0.0  # until when run pages are known to be open
-        self._stop = asyncio.Event()
+        super().__init__()
 
     async def start(self) -> None:
         try:
@@ -68,21 +69,15 @@ class LiveBridge:
             await self.engine.close()
             raise
 
-    def stop(self) -> None:
-        self._stop.set()
+    async def finish(self) -> None:
+        await self.publish(list(self.pending))  # the final states still go out
 
-    async def run(self) -> None:
-        """Work until stopped; the updates still pending then go out before it returns."""
+    async def close(self) -> None:
         try:
-            while not self._stop.is_set():
-                await self.work()
-            await self.publish(list(self.pending))  # the final states still go out
+            with contextlib.suppress(redis.RedisError):  # Redis may be what failed
+                await self.events.leave()
         finally:
-            try:
-                with contextlib.suppress(redis.RedisError):  # Redis may be what failed
-                    await self.events.leave()
-            finally:
-                await self.engine.close()  # a client left open warns when collected
+            await self.engine.close()
 
     async def work(self) -> None:
         """Take the events that came in (waiting until the next update falls due at most), then

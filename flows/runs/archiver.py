@@ -15,13 +15,12 @@ runs went on.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
 
 import redis.asyncio as redis
 from channels.db import database_sync_to_async
 
+from flows.background import RoundsUntilStopped
 from flows.engine.executor import FlowExecutor
 from flows.engine.reads import Steps
 from flows.engine.state import RunSnapshot
@@ -43,7 +42,7 @@ LISTING_FIELDS = [name for name in UPDATED_FIELDS if name != "snapshot"]
 OnArchived = Callable[[redis.Redis, list[RunRecord]], Awaitable[None]]
 
 
-class Archiver:
+class Archiver(RoundsUntilStopped):
     def __init__(
         self, redis_url: str, key_prefix: str = "", on_archived: OnArchived | None = None
     ) -> None:
@@ -51,24 +50,19 @@ class Archiver:
         self.client = self.engine.redis  # what on_archived is given
         self.changes = self.engine.changed_runs()
         self.on_archived = on_archived
-        self._stop = asyncio.Event()
+        super().__init__()
 
-    async def start(self) -> None:
-        """Nothing to prepare: the engine notes changed runs whether an archiver runs or not."""
+    async def work(self) -> None:
+        """Archive a batch every BATCH_WINDOW (the engine notes changed runs whether an
+        archiver runs or not); when stopped, what changed up to the stop."""
+        await self.archive_batch()
+        await self.pause(BATCH_WINDOW)
 
-    def stop(self) -> None:
-        self._stop.set()
+    async def finish(self) -> None:
+        await self.archive_batch()
 
-    async def run(self) -> None:
-        """Archive a batch every BATCH_WINDOW until stopped, then what changed up to the stop."""
-        try:
-            while not self._stop.is_set():
-                await self.archive_batch()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), BATCH_WINDOW)
-            await self.archive_batch()
-        finally:
-            await self.engine.close()
+    async def close(self) -> None:
+        await self.engine.close()
 
     async def archive_batch(self) -> int:
         """Archive every run changed since the last batch, CHUNK runs at a time (a backlog

@@ -19,6 +19,7 @@ from flows.engine.mock_api import MockApiError, MockApiTimeout, mock_api
 from flows.engine.server_version import check_server
 from flowsite.embedded_redis import EmbeddedRedis
 from tests.engine.flows import one_step_flow
+from tests.site_settings import load_site_settings
 
 
 def test_importing_the_engine_loads_no_django_module():
@@ -119,18 +120,8 @@ def test_the_settings_point_at_the_embedded_redis_when_redis_url_is_unset(tmp_pa
 
 
 def test_bad_settings_stop_start_up_naming_the_variable(tmp_path):
-    environment = dict(
-        os.environ,
-        REDIS_URL="http://nope",
-        FLOWSITE_VAR_DIR=str(tmp_path),
-        DJANGO_SETTINGS_MODULE="flowsite.settings",
-    )
-    shown = subprocess.run(
-        [sys.executable, "-c", "from django.conf import settings; settings.REDIS_URL"],
-        capture_output=True,
-        text=True,
-        env=environment,
-    )
+    shown = load_site_settings(tmp_path, REDIS_URL="http://nope")
+
     assert shown.returncode != 0
     assert "REDIS_URL must be a redis://, rediss:// or unix:// URL" in shown.stderr
 

@@ -9,8 +9,9 @@ import sys
 import pytest
 
 from flows.engine.cli import parse_command_line
+from flows.engine.environment import SettingsError
 from flows.engine.grants import HttpSettings
-from flows.engine.runner_settings import RunnerSettings, SettingsError
+from flows.engine.runner_settings import RunnerSettings
 
 ENVIRONMENT = {
     "REDIS_URL": "redis://127.0.0.1:6379/3",
