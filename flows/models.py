@@ -17,15 +17,6 @@ from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
-from flows.definitions.validators import (
-    allowed_hosts_validator,
-    flow_name_validator,
-    retries_validator,
-    script_validator,
-    secret_name_validator,
-    step_name_validator,
-    timeout_validator,
-)
 from flows.engine.builder import (
     DEFAULT_RETRIES,
     DEFAULT_TIMEOUT_SECONDS,
@@ -33,6 +24,15 @@ from flows.engine.builder import (
     Step,
     new_flow,
     new_step,
+)
+from flows.validators import (
+    allowed_hosts_validator,
+    flow_name_validator,
+    retries_validator,
+    script_validator,
+    secret_name_validator,
+    step_name_validator,
+    timeout_validator,
 )
 
 if TYPE_CHECKING:

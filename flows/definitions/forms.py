@@ -12,9 +12,7 @@ from django.template.defaultfilters import filesizeformat
 
 from flows.definitions import strict_json
 from flows.definitions.portable import parse_import
-from flows.definitions.validators import secret_name_validator
 from flows.engine.executor import encode_input
-from flows.engine.secrets import MAX_SECRET_BYTES, SECRET_NAME_HELP
 from flows.models import FlowDefinition, StepDefinition
 
 
@@ -147,20 +145,6 @@ def _too_large(upload: UploadedFile) -> str | None:
 
 class TokenForm(forms.Form):
     name = forms.CharField(label="Token name", max_length=100, help_text="e.g. ci-pipeline")
-
-
-class SecretForm(forms.Form):
-    """A secret's name and value. The value is never rendered back, not even after an error."""
-
-    name = forms.CharField(
-        max_length=64, validators=[secret_name_validator], help_text=f"{SECRET_NAME_HELP}."
-    )
-    value = forms.CharField(
-        widget=forms.PasswordInput(render_value=False),
-        strip=False,
-        max_length=MAX_SECRET_BYTES,
-        help_text="Write-only: once saved, no page shows it again.",
-    )
 
 
 class FixStepForm(forms.ModelForm):

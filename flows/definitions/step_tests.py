@@ -17,8 +17,7 @@ from typing import Any
 
 from django.conf import settings
 
-from flows import engine_client
-from flows.definitions import step_access
+from flows import engine_client, step_access
 from flows.engine.sandbox.starlark_runtime import ScriptRequest
 from flows.process_wide import ProcessWide
 

@@ -14,12 +14,12 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import reswap, retarget
 
-from flows import engine_client
-from flows.definitions import editing, step_access, step_tests
+from flows import engine_client, step_access
+from flows.definitions import editing, step_tests
 from flows.definitions.forms import StepForm, StepTestForm
-from flows.definitions.validators import script_problem
 from flows.models import FlowDefinition, StepDefinition
 from flows.templatetags.flow_tags import pretty_json
+from flows.validators import script_problem
 from flows.view_helpers import (
     HtmxHttpRequest,
     get_flow,

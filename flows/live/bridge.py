@@ -26,9 +26,9 @@ from channels.layers import BaseChannelLayer, get_channel_layer
 from flows.background import RoundsUntilStopped
 from flows.engine.executor import FlowExecutor
 from flows.live import watchers
-from flows.live.fragments import render_live_updates
-from flows.live.groups import EVERY_ABILITIES, Abilities, group_name
 from flows.live.pace import Pace
+from flows.runs.fragments import render_live_updates
+from flows.runs.groups import EVERY_ABILITIES, Abilities, group_name
 
 logger = logging.getLogger(__name__)
 

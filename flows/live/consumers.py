@@ -17,11 +17,12 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.http import QueryDict
 
-from flows.live import feeds, pages, watchers
-from flows.live.groups import VIEW_PERMISSION, Abilities, group_name, is_run_id
-from flows.live.runs_list import LiveRow, RunsList, take_rows
+from flows.live import watchers
 from flows.live.shared_reads import SharedReads
 from flows.middleware import REDIS_DOWN
+from flows.runs import list_fragments, pages
+from flows.runs.groups import VIEW_PERMISSION, Abilities, group_name, is_run_id
+from flows.runs.runs_list import LiveRow, RunsList, take_rows
 
 logger = logging.getLogger(__name__)
 
@@ -171,7 +172,7 @@ class RunsConsumer(LiveConsumer):
         """Archived runs' rows: each goes where runs_list places it on this page, if anywhere."""
         update = take_rows(self.runs_list, [LiveRow.from_message(row) for row in event["rows"]])
         self.runs_list = update.page
-        await self.send_frames(feeds.render_rows_update(update))
+        await self.send_frames(list_fragments.render_rows_update(update))
 
 
 class DashboardConsumer(LiveConsumer):
@@ -179,7 +180,7 @@ class DashboardConsumer(LiveConsumer):
     by_abilities = False
 
     def current_state(self, abilities: Abilities) -> list[str] | None:
-        return [feeds.render_dashboard()]
+        return [list_fragments.render_dashboard()]
 
 
 class NoSuchPage(AsyncWebsocketConsumer):

@@ -19,7 +19,7 @@ from django.conf import settings
 
 from flows import engine_client
 from flows.engine.watches import Watches
-from flows.live.groups import Page
+from flows.runs.groups import Page
 
 REJOIN_SECONDS = 3600
 EXPIRE_SECONDS = 2 * REJOIN_SECONDS

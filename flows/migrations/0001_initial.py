@@ -3,7 +3,7 @@
 import django.core.validators
 import django.db.models.deletion
 import django.utils.timezone
-import flows.definitions.validators
+import flows.validators
 import re
 from django.conf import settings
 from django.db import migrations, models
@@ -64,7 +64,7 @@ class Migration(migrations.Migration):
                                 "Enter a valid “slug” consisting of letters, numbers, underscores or hyphens.",
                                 "invalid",
                             ),
-                            flows.definitions.validators.flow_name_validator,
+                            flows.validators.flow_name_validator,
                         ],
                     ),
                 ),
@@ -167,24 +167,24 @@ class Migration(migrations.Migration):
                                 "Enter a valid “slug” consisting of letters, numbers, underscores or hyphens.",
                                 "invalid",
                             ),
-                            flows.definitions.validators.step_name_validator,
+                            flows.validators.step_name_validator,
                         ],
                     ),
                 ),
                 ("position", models.PositiveIntegerField(default=0)),
-                ("script", models.TextField(validators=[flows.definitions.validators.script_validator])),
+                ("script", models.TextField(validators=[flows.validators.script_validator])),
                 (
                     "timeout",
                     models.FloatField(
                         default=30,
-                        validators=[flows.definitions.validators.timeout_validator],
+                        validators=[flows.validators.timeout_validator],
                         verbose_name="timeout (seconds)",
                     ),
                 ),
                 (
                     "retries",
                     models.PositiveIntegerField(
-                        default=0, validators=[flows.definitions.validators.retries_validator]
+                        default=0, validators=[flows.validators.retries_validator]
                     ),
                 ),
                 (

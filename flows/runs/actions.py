@@ -17,8 +17,8 @@ from flows import engine_client
 from flows.engine.builder import Flow, Step
 from flows.engine.statuses import FlowStatus, StepStatus
 from flows.engine.store import ActionResult, RunNotFound
-from flows.live import pages
 from flows.models import AuditEntry, FlowDefinition, StepDefinition
+from flows.runs import pages
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser

@@ -3,16 +3,31 @@ flows read it; admins set, replace and delete them. No response ever holds a val
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from flows.definitions.forms import SecretForm
-from flows.engine.secrets import SecretError
+from flows.engine.secrets import MAX_SECRET_BYTES, SECRET_NAME_HELP, SecretError
 from flows.models import Secret
 from flows.secrets import vault
+from flows.validators import secret_name_validator
 from flows.view_helpers import HtmxHttpRequest, requires
+
+
+class SecretForm(forms.Form):
+    """A secret's name and value. The value is never rendered back, not even after an error."""
+
+    name = forms.CharField(
+        max_length=64, validators=[secret_name_validator], help_text=f"{SECRET_NAME_HELP}."
+    )
+    value = forms.CharField(
+        widget=forms.PasswordInput(render_value=False),
+        strip=False,
+        max_length=MAX_SECRET_BYTES,
+        help_text="Write-only: once saved, no page shows it again.",
+    )
 
 
 @require_GET

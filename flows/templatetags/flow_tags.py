@@ -8,7 +8,7 @@ from django import template
 from django.utils import timezone
 from django.utils.timezone import localtime
 
-from flows.definitions import step_access
+from flows import step_access
 from flows.engine.script_functions import ScriptModule
 
 register = template.Library()

@@ -21,10 +21,10 @@ from flows.engine.executor import FlowExecutor
 from flows.live import watchers
 from flows.live.bridge import LiveBridge
 from flows.live.feeds import DASHBOARD_SECONDS, LiveFeeds
-from flows.live.groups import Abilities, group_name
 from flows.models import RunRecord
 from flows.roles import ADMIN, OPERATOR, VIEWER
 from flows.runs import actions, history
+from flows.runs.groups import Abilities, group_name
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),

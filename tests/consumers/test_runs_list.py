@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 from django.http import QueryDict
 
-from flows.live.runs_list import LiveRow, RunsList, filter_from_query, take_rows
 from flows.models import RunRecord
 from flows.runs.history import RunFilter
+from flows.runs.runs_list import LiveRow, RunsList, filter_from_query, take_rows
 
 TEN_O_CLOCK = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
 EVERY_RUN = RunFilter()

@@ -6,11 +6,11 @@ import uvloop
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from flows.definitions.step_access import site_http_settings
 from flows.engine.cli import run_until_signalled
 from flows.engine.runner import Runner
 from flows.engine.runner_settings import RunnerSettings
 from flows.engine.server_version import UnsupportedServer
+from flows.step_access import site_http_settings
 from flowsite.embedded_redis import EmbeddedRedis
 
 

@@ -13,8 +13,8 @@ from django.template.loader import render_to_string
 
 from flows.engine.statuses import FlowStatus
 from flows.engine_client import RunSnapshot
-from flows.live.groups import Abilities
 from flows.models import AuditEntry
+from flows.runs.groups import Abilities
 
 
 def run_context(run: RunSnapshot, abilities: Abilities, live_at: str = "") -> dict[str, Any]:

@@ -7,13 +7,12 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.http import QueryDict
 
-from flows.live import feeds, runs_list
-from flows.live.fragments import render_run_audit, render_run_state
-from flows.live.groups import EVERY_ABILITIES, Abilities, group_name
-from flows.live.runs_list import RunsList
 from flows.models import AuditEntry
-from flows.runs import history
+from flows.runs import history, list_fragments, runs_list
+from flows.runs.fragments import render_run_audit, render_run_state
+from flows.runs.groups import EVERY_ABILITIES, Abilities, group_name
 from flows.runs.records import load_run
+from flows.runs.runs_list import RunsList
 
 AUDIT_SHOWN = 50
 
@@ -39,7 +38,7 @@ def runs_list_state(query: QueryDict, abilities: Abilities) -> tuple[RunsList, l
     except history.BadCursor:
         return None
     page = RunsList.showing(run_filter, runs, history.PAGE_SIZE)
-    return page, [feeds.render_run_rows(runs, abilities)]
+    return page, [list_fragments.render_run_rows(runs, abilities)]
 
 
 def send_run_audit(flow_id: str) -> None:
