@@ -16,15 +16,13 @@ import asyncio
 import sys
 from urllib.parse import urlsplit
 
-import redis.asyncio as redis
 from _support import redis_to_use, running
 from stripe_stub import API_KEY, stripe_stub
 
 from flows import FlowExecutor, FlowStatus, new_flow, new_step
 from flows.engine import Flow, Runner
 from flows.engine.grants import HttpSettings
-from flows.engine.keys import Keys
-from flows.engine.secrets import SecretBox, new_key, replace_tokens
+from flows.engine.secrets import SecretBox, new_key
 
 PREFIX = "flowsite-example:"
 AUTHORIZATION = '{"Authorization": "Bearer " + secret("STRIPE_KEY")}'
@@ -68,14 +66,13 @@ def stripe_payment_request_http() -> Flow:
 
 async def run(redis_url: str, stripe_url: str) -> FlowStatus:
     secrets_key = new_key()  # the example's own FLOWS_SECRETS_KEY
-    async with redis.Redis.from_url(redis_url, decode_responses=True) as client:
-        token = SecretBox([secrets_key]).encrypt(API_KEY)
-        await replace_tokens(client, Keys(PREFIX), {"STRIPE_KEY": token})
+    token = SecretBox([secrets_key]).encrypt(API_KEY)
     stub = urlsplit(stripe_url)
     # The stub listens on loopback, which steps may reach only when allowed explicitly.
     http = HttpSettings(allow=stub.netloc, allow_private=True)
     runner = Runner(redis_url, concurrency=1, key_prefix=PREFIX, http=http, secrets_key=secrets_key)
     async with running(runner), FlowExecutor(redis_url, key_prefix=PREFIX) as executor:
+        await executor.replace_secrets({"STRIPE_KEY": token})
         flow = stripe_payment_request_http()
         input = {"stripe_url": stripe_url, "product_name": "Flow plan", "amount": 4200}
         flow_id = await executor.execute_flow(flow, input)
