@@ -3,6 +3,11 @@
     step = new_step("stripe_config").script("...").timeout(5).retries(2).build()
     flow = new_flow("stripe_payment_request").add_step(step).build()
 
+A flow is a graph: `new_step("receipt").after("charge", "reserve")` runs once both have ended,
+`.when('steps["charge"]["status"] == "declined"')` runs only if the condition holds (else the
+step is Skipped). A step with no `.after(...)` runs after the step before it, so a flow built
+without either is the straight line it always was.
+
 `build()` validates and raises ValueError naming exactly what is wrong; the Django forms and
 the JSON API use the same `validate_*` functions so that a definition that saves is one that runs.
 """
@@ -16,7 +21,7 @@ from functools import cached_property, lru_cache
 from typing import Any
 
 from flows.engine.allow_list import parse_allow_list
-from flows.engine.sandbox.syntax import check_script
+from flows.engine.sandbox.syntax import check_condition, check_script
 from flows.engine.secrets import secret_names
 
 DEFAULT_TIMEOUT_SECONDS = 30
@@ -66,6 +71,10 @@ class Step:
     retries: int = DEFAULT_RETRIES
     backoff_base: float = DEFAULT_BACKOFF_BASE_SECONDS
     backoff_factor: float = DEFAULT_BACKOFF_FACTOR
+    # The steps it runs after; None: the step before it in the flow (none for the first).
+    after: tuple[str, ...] | None = None
+    # A Starlark expression over `input` and `steps`; when false the step is Skipped.
+    when: str = ""
 
     @property
     def max_attempts(self) -> int:
@@ -79,10 +88,20 @@ class Step:
         return min(self.backoff_base * self.backoff_factor**exponent, MAX_BACKOFF_SECONDS)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """Without `after` and `when` when unset: a straight-line flow's definition is the
+        same JSON it was before flows could branch."""
+        data = asdict(self)
+        if self.after is None:
+            del data["after"]
+        else:
+            data["after"] = list(self.after)
+        if not self.when:
+            del data["when"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Step:
+        after = data.get("after")
         return cls(
             name=data["name"],
             script=data["script"],
@@ -91,12 +110,15 @@ class Step:
             # Definitions stored before backoff existed load with the defaults.
             backoff_base=data.get("backoff_base", DEFAULT_BACKOFF_BASE_SECONDS),
             backoff_factor=data.get("backoff_factor", DEFAULT_BACKOFF_FACTOR),
+            after=None if after is None else tuple(after),
+            when=data.get("when", ""),
         )
 
 
 @dataclass(frozen=True)
 class Flow:
-    """An ordered list of steps; runs keep their own copy of it."""
+    """Steps in the order they were added, each running after its dependencies (by default
+    the step before it); runs keep their own copy of it."""
 
     name: str
     steps: tuple[Step, ...] = field(default_factory=tuple)
@@ -114,9 +136,37 @@ class Flow:
         except KeyError:
             raise KeyError(f"flow {self.name!r} has no step {name!r}") from None
 
-    def next_step_after(self, name: str) -> Step | None:
-        position = self._positions[name]
-        return self.steps[position + 1] if position + 1 < len(self.steps) else None
+    @cached_property
+    def _dependencies(self) -> dict[str, tuple[str, ...]]:
+        resolved = {}
+        for index, step in enumerate(self.steps):
+            if step.after is not None:
+                resolved[step.name] = step.after
+            else:
+                resolved[step.name] = (self.steps[index - 1].name,) if index else ()
+        return resolved
+
+    def dependencies(self, name: str) -> tuple[str, ...]:
+        """The steps `name` runs after: its `.after(...)`, else the step before it."""
+        return self._dependencies[name]
+
+    @cached_property
+    def _dependents(self) -> dict[str, tuple[str, ...]]:
+        dependents: dict[str, list[str]] = {step.name: [] for step in self.steps}
+        for step in self.steps:
+            for dependency in self.dependencies(step.name):
+                if dependency in dependents:
+                    dependents[dependency].append(step.name)
+        return {name: tuple(names) for name, names in dependents.items()}
+
+    def dependents(self, name: str) -> tuple[str, ...]:
+        """The steps that run after `name`, in flow order."""
+        return self._dependents[name]
+
+    @property
+    def is_linear(self) -> bool:
+        """Whether each step runs after the one before it and nothing else, unconditionally."""
+        return all(step.after is None and not step.when for step in self.steps)
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"name": self.name, "steps": [step.to_dict() for step in self.steps]}
@@ -186,6 +236,18 @@ def validate_script(script: str) -> None:
         raise ValueError(f"script: {error}")
 
 
+def validate_condition(condition: str) -> None:
+    """Raise ValueError with line and column when a step's condition is not one Starlark
+    expression, or is over MAX_SCRIPT_CHARS long. Blank: no condition."""
+    if len(condition) > MAX_SCRIPT_CHARS:
+        raise ValueError(
+            f"condition is {len(condition):,} characters long, over the {MAX_SCRIPT_CHARS:,} allowed"
+        )
+    error = check_condition(condition)
+    if error is not None:
+        raise ValueError(f"condition: {error}")
+
+
 def validate_step(step: Step) -> None:
     validate_name(step.name)
     validate_timeout(step.timeout)
@@ -193,8 +255,16 @@ def validate_step(step: Step) -> None:
     validate_backoff(step.backoff_base, step.backoff_factor)
     try:
         validate_script(step.script)
+        validate_condition(step.when)
     except ValueError as error:
         raise ValueError(f"step {step.name!r}: {error}") from None
+    if step.after is not None:
+        for dependency in step.after:
+            validate_name(dependency, what=f"step {step.name!r}: a dependency's")
+        if step.name in step.after:
+            raise ValueError(f"step {step.name!r} cannot run after itself")
+        if len(set(step.after)) < len(step.after):
+            raise ValueError(f"step {step.name!r} names a step it runs after twice")
 
 
 @lru_cache(maxsize=256)
@@ -230,6 +300,41 @@ def _check_flow(flow: Flow) -> None:
             raise ValueError(f"flow {flow.name!r} has two steps named {step.name!r}")
         seen.add(step.name)
         validate_step(step)
+    for step in flow.steps:
+        for dependency in flow.dependencies(step.name):
+            if dependency not in seen:
+                raise ValueError(
+                    f"step {step.name!r} runs after {dependency!r}, "
+                    f"which is not a step of flow {flow.name!r}"
+                )
+    cycle = find_cycle(flow)
+    if cycle:
+        raise ValueError(f"steps run after each other in a circle: {' → '.join(cycle)}")
+
+
+def find_cycle(flow: Flow) -> list[str]:
+    """A circle of dependencies (its first step repeated at its end), or [] when there is none."""
+    state: dict[str, str] = {}  # name -> "open" while on the path, "done" once explored
+    for root in (step.name for step in flow.steps):
+        if root in state:
+            continue
+        path = [root]
+        # Depth-first without recursion: a flow may have thousands of steps in a line.
+        pending = [iter(flow.dependencies(root))]
+        state[root] = "open"
+        while pending:
+            dependency = next(pending[-1], None)
+            if dependency is None:
+                state[path.pop()] = "done"
+                pending.pop()
+            elif state.get(dependency) == "open":
+                # Each step on the path runs after the next: list them in the order they'd run.
+                return [dependency, *reversed(path[path.index(dependency) :])]
+            elif dependency not in state:
+                state[dependency] = "open"
+                path.append(dependency)
+                pending.append(iter(flow.dependencies(dependency)))
+    return []
 
 
 class StepBuilder:
@@ -239,6 +344,8 @@ class StepBuilder:
         self._timeout: float = DEFAULT_TIMEOUT_SECONDS
         self._retries = DEFAULT_RETRIES
         self._backoff = (DEFAULT_BACKOFF_BASE_SECONDS, DEFAULT_BACKOFF_FACTOR)
+        self._after: tuple[str, ...] | None = None
+        self._when = ""
 
     def script(self, source: str) -> StepBuilder:
         self._script = source
@@ -257,8 +364,28 @@ class StepBuilder:
         self._backoff = (base_seconds, factor)
         return self
 
+    def after(self, *names: str) -> StepBuilder:
+        """Run once each of these steps has ended (Completed or Skipped), in parallel with
+        whatever else may run then. `.after()` with no names: at the start of the run."""
+        self._after = names
+        return self
+
+    def when(self, condition: str) -> StepBuilder:
+        """Run only if this Starlark expression over `input` and `steps` (earlier outputs)
+        is true; otherwise the step is Skipped and its dependents go on."""
+        self._when = condition
+        return self
+
     def build(self) -> Step:
-        step = Step(self._name, self._script, self._timeout, self._retries, *self._backoff)
+        step = Step(
+            self._name,
+            self._script,
+            self._timeout,
+            self._retries,
+            *self._backoff,
+            after=self._after,
+            when=self._when,
+        )
         validate_step(step)
         return step
 

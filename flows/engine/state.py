@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, ClassVar, Self
@@ -46,7 +46,8 @@ def _as_is(value: Any) -> Any:
 
 class PlainData:
     """to_dict() and from_dict() by field, in field order. A time field (named *_at) is read
-    back from ISO 8601; `_readers` names how any other field that is not plain JSON is."""
+    back from ISO 8601; `_readers` names how any other field that is not plain JSON is. A field
+    added later has a default, which from_dict gives it when reading an older form."""
 
     _readers: ClassVar[dict[str, Callable[[Any], Any]]] = {}
 
@@ -55,7 +56,13 @@ class PlainData:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Self:
-        return cls(**{part.name: cls._reader(part.name)(data[part.name]) for part in fields(cls)})
+        return cls(
+            **{
+                part.name: cls._reader(part.name)(data[part.name])
+                for part in fields(cls)
+                if part.name in data or (part.default is MISSING and part.default_factory is MISSING)
+            }
+        )
 
     @classmethod
     def _reader(cls, name: str) -> Callable[[Any], Any]:
@@ -80,6 +87,8 @@ class FlowState(PlainData):
     started_at: datetime | None
     finished_at: datetime | None
     updated_at: datetime | None
+    # The steps running now, in the order they started (current_step is one of them).
+    running_steps: list[str] = field(default_factory=list)
 
     @classmethod
     def from_hash(cls, data: dict[str, str]) -> FlowState:
@@ -98,6 +107,7 @@ class FlowState(PlainData):
             started_at=_timestamp(data.get("started_at")),
             finished_at=_timestamp(data.get("finished_at")),
             updated_at=_timestamp(data.get("updated_at")),
+            running_steps=_json(data.get("running_steps"), []) or [],
         )
 
 
@@ -168,7 +178,9 @@ class StepState(PlainData):
 
 # The version of RunSnapshot.to_dict()'s form. Raise it when the form changes, and teach
 # from_dict to read every earlier version: archives keep them for good.
-RUN_DICT_VERSION = 1
+# 2: flows branch (a run's running_steps; a step may be skipped; definitions carry after/when).
+RUN_DICT_VERSION = 2
+READABLE_RUN_DICT_VERSIONS = frozenset({1, 2})
 
 
 @dataclass(frozen=True)
@@ -201,7 +213,7 @@ class RunSnapshot:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunSnapshot:
         """The run to_dict() described; ValueError for a version this engine does not know."""
-        if data.get("version") != RUN_DICT_VERSION:
+        if data.get("version") not in READABLE_RUN_DICT_VERSIONS:
             raise ValueError(f"a run in form version {data.get('version')!r} is not readable here")
         return cls(
             FlowState.from_dict(data["flow"]),

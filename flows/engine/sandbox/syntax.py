@@ -63,6 +63,19 @@ def check_script(source: str) -> ScriptError | None:
     return None
 
 
+def check_condition(source: str) -> ScriptError | None:
+    """Return why a step's condition is not one expression (None when it is, or is blank)."""
+    if not source.strip():
+        return None
+    error = check_script(source)
+    if error is not None:
+        return error
+    # Inside parentheses only an expression parses: no statements, no assignments.
+    if check_script(f"(\n{source.strip()}\n)") is not None:
+        return ScriptError('must be one expression, like steps["charge"]["paid"] == True')
+    return None
+
+
 _STEPS_NAME = re.compile(r"(?<![\w.])steps\b")
 _STRING = r"""(?:"([^"\\\n]*)"|'([^'\\\n]*)')"""
 _STEPS_LOOKUP = re.compile(rf"\s*(?:\[\s*{_STRING}\s*\]|\.\s*get\s*\(\s*{_STRING}\s*[,)])")
