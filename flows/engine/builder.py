@@ -241,7 +241,8 @@ def validate_condition(condition: str) -> None:
     expression, or is over MAX_SCRIPT_CHARS long. Blank: no condition."""
     if len(condition) > MAX_SCRIPT_CHARS:
         raise ValueError(
-            f"condition is {len(condition):,} characters long, over the {MAX_SCRIPT_CHARS:,} allowed"
+            f"condition is {len(condition):,} characters long, "
+            f"over the {MAX_SCRIPT_CHARS:,} allowed"
         )
     error = check_condition(condition)
     if error is not None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import MISSING, Field, dataclass, field, fields
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, ClassVar, Self
@@ -44,6 +44,10 @@ def _as_is(value: Any) -> Any:
     return value
 
 
+def _required(part: Field) -> bool:
+    return part.default is MISSING and part.default_factory is MISSING
+
+
 class PlainData:
     """to_dict() and from_dict() by field, in field order. A time field (named *_at) is read
     back from ISO 8601; `_readers` names how any other field that is not plain JSON is. A field
@@ -56,13 +60,8 @@ class PlainData:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Self:
-        return cls(
-            **{
-                part.name: cls._reader(part.name)(data[part.name])
-                for part in fields(cls)
-                if part.name in data or (part.default is MISSING and part.default_factory is MISSING)
-            }
-        )
+        given = [part for part in fields(cls) if part.name in data or _required(part)]
+        return cls(**{part.name: cls._reader(part.name)(data[part.name]) for part in given})
 
     @classmethod
     def _reader(cls, name: str) -> Callable[[Any], Any]:
