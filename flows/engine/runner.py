@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import random
@@ -19,7 +18,7 @@ import socket
 import uuid
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Literal
+from typing import Literal
 
 import redis.asyncio as redis
 
@@ -39,11 +38,11 @@ from flows.engine.sandbox.engine import ScriptEngine
 from flows.engine.sandbox.limits import MEMORY_MB
 from flows.engine.sandbox.pool import WorkerPool
 from flows.engine.sandbox.starlark_runtime import ScriptRequest, ScriptResult
-from flows.engine.sandbox.syntax import ScriptError, steps_read
+from flows.engine.sandbox.syntax import ScriptError
 from flows.engine.secrets import SecretError
 from flows.engine.server_version import check_server
 from flows.engine.statuses import FlowStatus, StepStatus
-from flows.engine.store import Claim, RunContext, RunStore
+from flows.engine.store import Claim, RunContext, RunStore, Taken
 
 logger = logging.getLogger(__name__)
 
@@ -244,12 +243,14 @@ class Runner:
                 return
             while isinstance(claim, Claim):
                 task.step_id = claim.step_id
-                _learn(task, claim)
+                task.context = claim.context or task.context
                 result = await self._attempt(task, claim)
                 if result is None:
                     await self._hand_back(task, claim)
                     return
-                claim = await self._record(task, claim, result)
+                claim, taken = await self._record(task, claim, result)
+                if taken is not None:
+                    claim = self._switch(task, taken)
         except Exception:
             # The task stays in our pending list; once our lease on it lapses it is retried.
             logger.exception("flow %s step %s: runner error", task.flow_id, task.step_id)
@@ -276,7 +277,7 @@ class Runner:
         request = ScriptRequest(
             script=step.script,
             input=context.input,
-            steps=_outputs_read(step.script, context.outputs),
+            steps=claim.outputs,
             attempt=claim.attempt,
             timeout=step.timeout,
             secrets=grant.secrets,
@@ -294,7 +295,7 @@ class Runner:
         request = ScriptRequest(
             script=step.when,
             input=task.context.input,
-            steps=_outputs_read(step.when, task.context.outputs),
+            steps=claim.outputs,
             attempt=claim.attempt,
             timeout=step.timeout,
         )
@@ -327,24 +328,20 @@ class Runner:
 
     async def _record(
         self, task: _Task, claim: Claim, result: ScriptResult | Skipped
-    ) -> Claim | str:
+    ) -> tuple[Claim | str, Taken | None]:
+        """Finish the attempt; a runner that is not stopping takes its next task in the same
+        call once this one is done with."""
         assert task.context is not None
-        definition = task.context.definition
         if result is SKIPPED:
-            logger.info(
-                "flow %s step %s skipped: its condition is false", task.flow_id, claim.step_id
+            logger.info("flow %s step %s skipped: condition false", task.flow_id, claim.step_id)
+            outcome, error, output_json, logs = StepStatus.SKIPPED, "", "", []
+        else:
+            outcome = StepStatus.COMPLETED if result.ok else StepStatus.FAILED
+            error, output_json, logs = (
+                str(result.error or ""),
+                result.output_json or "",
+                result.logs,
             )
-            return await self.store.finish(
-                task.task_id,
-                task.flow_id,
-                claim.step_id,
-                attempt=claim.attempt,
-                consumer=self.name,
-                outcome=StepStatus.SKIPPED,
-                logs=[],
-                known=task.context.known,
-            )
-        error = str(result.error) if result.error else ""
         if error:
             logger.info(
                 "flow %s step %s attempt %d failed: %s",
@@ -353,32 +350,40 @@ class Runner:
                 claim.attempt,
                 error,
             )
-        outcome = await self.store.finish(
+        step = task.context.definition.step(claim.step_id)
+        answer, taken = await self.store.finish(
             task.task_id,
             task.flow_id,
             claim.step_id,
             attempt=claim.attempt,
             consumer=self.name,
-            outcome=StepStatus.COMPLETED if result.ok else StepStatus.FAILED,
-            output_json=result.output_json or "",
+            outcome=outcome,
+            output_json=output_json,
             error=error,
-            logs=result.logs,
-            known=task.context.known,
-            retry_delay=0.0 if result.ok else _retry_delay(definition.step(claim.step_id), claim),
+            logs=logs,
+            retry_delay=_retry_delay(step, claim) if outcome == StepStatus.FAILED else 0.0,
+            take_next=not self._stopping.is_set(),
         )
-        if isinstance(outcome, Claim) and result.ok:
-            # The run moves on with this runner: its next steps may read this output.
-            task.context.outputs[claim.step_id] = json.loads(result.output_json or "null")
-        elif outcome == "waiting":
+        if answer == "waiting":
             self._retry_scheduled.set()
-        elif outcome == "lost":
+        elif answer == "lost":
             logger.warning(
                 "flow %s step %s attempt %d was taken over by another runner",
                 task.flow_id,
                 claim.step_id,
                 claim.attempt,
             )
-        return outcome
+        return answer, taken
+
+    def _switch(self, task: _Task, taken: Taken) -> Claim | str:
+        """Hold the task taken instead of the one done with, in the same slot."""
+        task_id, flow_id, claim = taken
+        del self._tasks[task.task_id]
+        task.task_id, task.flow_id, task.context, task.interrupted_by = task_id, flow_id, None, ""
+        self._tasks[task_id] = task
+        if isinstance(claim, str):
+            logger.debug("task %s skipped: %s", task_id, claim)
+        return claim
 
     async def _hand_back(self, task: _Task, claim: Claim) -> None:
         await self.store.release(
@@ -509,25 +514,6 @@ class Runner:
         except redis.ResponseError as error:
             if "NOGROUP" not in str(error):
                 raise
-
-
-def _learn(task: _Task, claim: Claim) -> None:
-    """Take in what a claim tells of the run: its context when it read one, else the outputs
-    of steps other runners completed since this runner's last claim on it."""
-    if claim.context is not None:
-        task.context = claim.context
-    elif task.context is not None:
-        task.context.outputs.update(claim.new_outputs)
-        task.context.known = claim.completed_count
-
-
-def _outputs_read(script: str, outputs: dict[str, Any]) -> dict[str, Any]:
-    """The earlier outputs a script can read: all of them only when it may read any, so that
-    a step which names the outputs it needs costs the same at any point of a long run."""
-    names = steps_read(script)
-    if names is None:
-        return outputs
-    return {name: outputs[name] for name in names if name in outputs}
 
 
 def _retry_delay(step: Step, claim: Claim) -> float:

@@ -13,11 +13,12 @@ from typing import Any
 
 import redis.asyncio as redis
 
-from flows.engine.builder import Flow, definition_json
+from flows.engine.builder import Flow, Step, definition_json
 from flows.engine.keys import RUNNER_GROUP, Keys
 from flows.engine.lua_scripts import load_script
 from flows.engine.reads import Steps, StepSelection, read_runs
 from flows.engine.runner_settings import DEFAULT_RETENTION_SECONDS
+from flows.engine.sandbox.syntax import steps_read
 from flows.engine.state import FlowState, RunSnapshot, StepState
 from flows.engine.statuses import StepStatus
 
@@ -28,32 +29,51 @@ def _parse_definition(definition_json: str) -> Flow:
     return Flow.from_dict(json.loads(definition_json))
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunContext:
-    """What a run's scripts see besides their attempt: its input, definition and the outputs of
-    its completed steps. A runner reads it with its first claim on a task and keeps it up to
-    date while it moves the run on: it adds each output it records, and each claim brings the
-    outputs of steps other runners completed meanwhile (`known` counts the completed steps
-    whose outputs it holds)."""
+    """A run's input and definition: read with a runner's first claim on a task, kept while
+    the runner goes on with the run."""
 
     input: dict[str, Any]
     definition: Flow
-    outputs: dict[str, Any]
-    known: int = 0
 
 
 @dataclass(frozen=True)
 class Claim:
-    """A claimed attempt: which step; the outputs of steps completed since the runner's last
-    claim on the run (all of them with a context) and how many steps have completed; and, when
+    """A claimed attempt: which step, the outputs of the completed steps it reads, and, when
     the claim read it, the run's context."""
 
     step_id: str
     attempt: int
     retry_base: int
-    completed_count: int = 0
-    new_outputs: dict[str, Any] = field(default_factory=dict)
+    outputs: dict[str, Any] = field(default_factory=dict)
     context: RunContext | None = None
+
+
+# A task a runner took when it finished its last one: (task_id, flow_id, claim or why not).
+Taken = tuple[str, str, "Claim | str"]
+
+
+@lru_cache(maxsize=256)
+def _step_arguments(flow: Flow) -> tuple[Any, ...]:
+    """What create.lua needs of each step, worked out once per flow: its id, attempts, how many
+    steps it waits for, the steps that wait for it, and the outputs it reads."""
+    arguments: list[Any] = []
+    for step in flow.steps:
+        dependents = json.dumps(flow.dependents(step.name))
+        arguments += [step.name, step.max_attempts, len(flow.dependencies(step.name))]
+        arguments += [dependents, _outputs_read_by(step)]
+    return tuple(arguments)
+
+
+def _outputs_read_by(step: Step) -> str:
+    """The earlier outputs the step's script and condition read: a JSON list of step ids, or
+    '*' when they may read any (syntax.steps_read). A claim sends a step just those."""
+    names = steps_read(step.script)
+    condition_names = steps_read(step.when) if step.when else frozenset()
+    if names is None or condition_names is None:
+        return "*"
+    return json.dumps(sorted(names | condition_names))
 
 
 @dataclass(frozen=True)
@@ -124,10 +144,7 @@ class RunStore:
             self.keys.flow_channel(flow_id),
             self.retention_seconds,
         ]
-        for step in flow.steps:
-            dependents = json.dumps(flow.dependents(step.name))
-            args += [step.name, step.max_attempts, len(flow.dependencies(step.name)), dependents]
-        return {"keys": keys, "args": args}
+        return {"keys": keys, "args": [*args, *_step_arguments(flow)]}
 
     async def take(self, consumer: str, count: int) -> list[tuple[str, str, Claim | str]]:
         """Read up to `count` new tasks and claim their steps, in one call.
@@ -167,23 +184,16 @@ class RunStore:
     def _claim_or_reason(answer: list) -> Claim | str:
         if answer[0] != "run":
             return answer[1]
-        _, step_id, attempt, retry_base, completed_count, outputs_json, *context = answer
-        outputs = json.loads(outputs_json) if outputs_json else {}
+        _, step_id, attempt, retry_base, outputs_json, *context = answer
         run_context = None
         if context:
             input_json, definition_json = context
-            run_context = RunContext(
-                json.loads(input_json),
-                _parse_definition(definition_json),
-                outputs,
-                known=int(completed_count),
-            )
+            run_context = RunContext(json.loads(input_json), _parse_definition(definition_json))
         return Claim(
             step_id=step_id,
             attempt=int(attempt),
             retry_base=int(retry_base),
-            completed_count=int(completed_count),
-            new_outputs=outputs,
+            outputs=json.loads(outputs_json),
             context=run_context,
         )
 
@@ -199,18 +209,19 @@ class RunStore:
         output_json: str = "",
         error: str = "",
         logs: list[str],
-        known: int,
         retry_delay: float = 0.0,
-    ) -> Claim | str:
+        take_next: bool = False,
+    ) -> tuple[Claim | str, Taken | None]:
         """Record an attempt's end (`outcome` COMPLETED with `output_json`, SKIPPED when the
         step's condition was false, or FAILED with `error`) and move the run on.
 
-        Returns the claim (without context: the runner has it, with the outputs of the first
-        `known` completed steps) on what this runner runs next for the run (the first step
-        this one made ready, or the same step again while retries remain and `retry_delay` is
-        0), else the outcome: 'completed', 'skipped', 'failed', 'waiting' (a retry is due in
-        `retry_delay` seconds, for any runner), 'stale' (the run was cancelled meanwhile) or
-        'lost' (another runner took over).
+        Returns the claim (without context: the runner has it) on what this runner runs next
+        for the run (the first step this one made ready, or the same step again while retries
+        remain and `retry_delay` is 0), else the outcome: 'completed', 'skipped', 'failed',
+        'waiting' (a retry is due in `retry_delay` seconds, for any runner), 'stale' (the run
+        was cancelled meanwhile) or 'lost' (another runner took over). With `take_next`, once
+        the task is done with, a new task is taken and claimed in the same call, and returned
+        second (else None).
         """
         answer = await self._scripts["finish"](
             keys=[
@@ -233,10 +244,14 @@ class RunStore:
                 self.keys.step(flow_id, ""),
                 self.retention_seconds,
                 retry_delay,
-                known,
+                int(take_next),
+                *self.keys.script_key_prefixes(),
             ],
         )
-        return self._claim_or_reason(answer)
+        if answer[0] == "next":
+            _, outcome, (task_id, flow_id, claim) = answer
+            return outcome, (task_id, flow_id, self._claim_or_reason(claim))
+        return self._claim_or_reason(answer), None
 
     async def promote_due_retries(self, count: int = 100) -> float | None:
         """Queue up to `count` retries whose wait is over; return the seconds until the next
@@ -265,6 +280,8 @@ class RunStore:
         self, flow_id: str, step_id: str, replacement: Flow | None = None
     ) -> ActionResult:
         max_attempts = replacement.step(step_id).max_attempts if replacement else ""
+        steps = replacement.steps if replacement else ()
+        reads = {step.name: _outputs_read_by(step) for step in steps}
         status, message = await self._scripts["retry"](
             keys=[
                 self.keys.flow(flow_id),
@@ -277,6 +294,7 @@ class RunStore:
                 definition_json(replacement) if replacement else "",
                 max_attempts,
                 self.keys.step(flow_id, ""),
+                json.dumps(reads),
             ],
         )
         # A done retry answers with the queued task's id, which is no message for a person.

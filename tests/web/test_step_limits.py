@@ -84,7 +84,7 @@ async def _fail_first_attempt(flow_id: str, retry_delay: float) -> None:
     async with FlowExecutor(settings.REDIS_URL) as executor:
         await executor.store.ensure_group()
         [(task_id, _, claim)] = await executor.store.take("a-runner", 1)
-        outcome = await executor.store.finish(
+        outcome, _ = await executor.store.finish(
             task_id,
             flow_id,
             "one",
@@ -93,7 +93,6 @@ async def _fail_first_attempt(flow_id: str, retry_delay: float) -> None:
             outcome=StepStatus.FAILED,
             error="no",
             logs=[],
-            known=0,
             retry_delay=retry_delay,
         )
     assert outcome == "waiting"

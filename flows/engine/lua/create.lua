@@ -1,7 +1,8 @@
 -- Create a run: its flow hash, one hash per step, and a task for each step that runs first.
 -- KEYS: flow, queue, events, runs, step keys in order
 -- ARGV: flow_id, name, input_json, definition_json, meta_json, channel, retention, then per
---       step: step_id, max_attempts, its number of dependencies, its dependents (JSON list)
+--       step: step_id, max_attempts, its number of dependencies, its dependents (JSON list),
+--       the outputs it reads (JSON list of step ids, or '*' for all)
 local flow_id, name, channel, retention = ARGV[1], ARGV[2], ARGV[6], tonumber(ARGV[7])
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return redis.error_reply('run ' .. flow_id .. ' already exists')
@@ -9,7 +10,7 @@ end
 local t = now()
 local first_step, first_task, roots = nil, nil, 0
 for i = 5, #KEYS do
-  local arg = 8 + (i - 5) * 4
+  local arg = 8 + (i - 5) * 5
   local step_id, waiting = ARGV[arg], tonumber(ARGV[arg + 2])
   local task = ''
   if waiting == 0 then
@@ -21,10 +22,10 @@ for i = 5, #KEYS do
     'attempt_count', 0, 'max_attempts', ARGV[arg + 1], 'retry_base', 0, 'output', '',
     'error', '', 'logs', '[]', 'attempts', '[]', 'next_attempt_at', '', 'created_at', t,
     'started_at', '', 'finished_at', '', 'task', task, 'owner', '', 'waiting_for', waiting,
-    'dependents', ARGV[arg + 3])
+    'dependents', ARGV[arg + 3], 'reads', ARGV[arg + 4])
 end
 redis.call('HSET', KEYS[1], 'flow_id', flow_id, 'name', name, 'status', 'created',
-  'current_step', first_step, 'completed_steps', '[]', 'completed_count', 0,
+  'current_step', first_step, 'completed_steps', '[]',
   'running_steps', '[]', 'failed_steps', '[]', 'steps_left', #KEYS - 4, 'active', roots,
   'input', ARGV[3], 'error', '', 'definition', ARGV[4], 'meta', ARGV[5], 'patched', 0,
   'created_at', t, 'started_at', '', 'finished_at', '', 'updated_at', t)

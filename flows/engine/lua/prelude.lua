@@ -80,9 +80,8 @@ local function upgrade_run(flow_key, step_prefix)
   local run = redis.call('HMGET', flow_key, 'definition', 'completed_steps', 'current_step',
     'status')
   local steps = cjson.decode(run[1]).steps
-  local done = cjson.decode(run[2])
   local completed = {}
-  for _, name in ipairs(done) do completed[name] = true end
+  for _, name in ipairs(cjson.decode(run[2])) do completed[name] = true end
   local left, running = 0, {}
   for i, step in ipairs(steps) do
     local key = step_prefix .. step.name
@@ -97,8 +96,7 @@ local function upgrade_run(flow_key, step_prefix)
   local failed = {}
   if run[4] == 'failed' then failed[1] = run[3] end
   redis.call('HSET', flow_key, 'steps_left', left, 'active', #failed == 0 and 1 or 0,
-    'running_steps', json_list(running), 'failed_steps', json_list(failed),
-    'completed_count', #done)
+    'running_steps', json_list(running), 'failed_steps', json_list(failed))
 end
 
 -- After a step of a run stopped being under way: end the run when nothing is left to do
@@ -133,16 +131,21 @@ end
 -- A step keeps its last attempts in full; attempt_count keeps counting them all.
 local KEPT_ATTEMPTS = 50
 
--- The outputs of the run's completed steps from the (known + 1)th completed on, but `own`'s,
--- as a JSON object's text.
-local function outputs_since(flow_key, step_prefix, known, own)
+-- The outputs a step's script and condition read (its `reads`: a JSON list of step names, or
+-- '*' when they may read any: then every completed step's), as a JSON object's text.
+local function outputs_read(flow_key, step_prefix, reads)
   local outputs = {}
-  local done = cjson.decode(redis.call('HGET', flow_key, 'completed_steps'))
-  for i = known + 1, #done do
-    local name = done[i]
-    if name ~= own then
-      local output = redis.call('HGET', step_prefix .. name, 'output')
-      outputs[#outputs + 1] = cjson.encode(name) .. ':' .. (output or 'null')
+  local function add(name, output)
+    outputs[#outputs + 1] = cjson.encode(name) .. ':' .. (output or 'null')
+  end
+  if reads == '*' or not reads then
+    for _, name in ipairs(cjson.decode(redis.call('HGET', flow_key, 'completed_steps'))) do
+      add(name, redis.call('HGET', step_prefix .. name, 'output'))
+    end
+  else
+    for _, name in ipairs(cjson.decode(reads)) do
+      local step = redis.call('HMGET', step_prefix .. name, 'status', 'output')
+      if step[1] == 'completed' then add(name, step[2]) end
     end
   end
   return '{' .. table.concat(outputs, ',') .. '}'
@@ -155,28 +158,27 @@ end
 -- 'running' was held by a runner whose lease lapsed (it died): that attempt is recorded as
 -- lost and this claim takes over. While a step of the run has failed for good, no step starts
 -- that has not run before: the run winds down to Failed (settle_run).
--- The runner learns the outputs of the run's completed steps it has not seen: with `full`, a
--- task read anew, all of them with the run's input and definition; else those completed since
--- the `known`th (but `own`, the step it just finished), usually none: a step's cost does not
--- grow with the steps before it.
--- `retention` is the run's, should this end it.
--- Returns {'run', step_id, attempt, retry_base, completed_count, outputs_json[, input_json,
--- definition_json]} or {'skip', reason}.
+-- The claim carries the outputs the step reads, so a step's cost does not grow with the steps
+-- before it, and with `full` (a task read anew) the run's input and definition, which the
+-- runner keeps while it goes on with the run. `retention` is the run's, should this end it.
+-- Returns {'run', step_id, attempt, retry_base, outputs_json[, input_json, definition_json]}
+-- or {'skip', reason}.
 local function claim_step(flow_key, events_key, task_id, consumer, channel, step_prefix,
-                          retention, step_id, full, known, own)
+                          retention, step_id, full)
   local fields = {'status', 'flow_id', 'name', 'current_step', 'running_steps', 'failed_steps',
-    'completed_count', 'steps_left'}
+    'steps_left'}
   local flow = redis.call('HMGET', flow_key, unpack(fields))
   if flow[1] ~= 'created' and flow[1] ~= 'running' then
     return {'skip', 'run is ' .. tostring(flow[1])}
   end
-  if not flow[8] then
+  if not flow[7] then
     upgrade_run(flow_key, step_prefix)
     flow = redis.call('HMGET', flow_key, unpack(fields))
   end
   if step_id == '' then step_id = flow[4] end
   local running = cjson.decode(flow[5])
-  local step_fields = {'status', 'task', 'attempt_count', 'attempts', 'retry_base', 'started_at'}
+  local step_fields = {'status', 'task', 'attempt_count', 'attempts', 'retry_base', 'started_at',
+    'reads'}
   local step = redis.call('HMGET', step_prefix .. step_id, unpack(step_fields))
   if step[2] ~= task_id or (step[1] ~= 'pending' and step[1] ~= 'running') then
     step_id = nil
@@ -220,15 +222,33 @@ local function claim_step(flow_key, events_key, task_id, consumer, channel, step
     redis.call('HSET', flow_key, 'status', 'running', 'started_at', t, 'updated_at', t)
     emit(events_key, channel, flow_event(flow[2], flow[3], 'running', step_id, t))
   end
-  local count = tonumber(flow[7])
-  if not full then
-    local outputs = ''
-    if count > known + 1 or (count > known and own == '') then
-      outputs = outputs_since(flow_key, step_prefix, known, own)
-    end
-    return {'run', step_id, attempt, tonumber(step[5]), count, outputs}
+  local claim = {'run', step_id, attempt, tonumber(step[5]),
+    outputs_read(flow_key, step_prefix, step[7])}
+  if full then
+    local run = redis.call('HMGET', flow_key, 'input', 'definition')
+    claim[6], claim[7] = run[1], run[2]
   end
-  local run = redis.call('HMGET', flow_key, 'input', 'definition')
-  return {'run', step_id, attempt, tonumber(step[5]), count,
-    outputs_since(flow_key, step_prefix, 0, ''), run[1], run[2]}
+  return claim
+end
+
+-- Read up to `count` new tasks for `consumer` and claim each one's step; tasks that are not to
+-- run (stale, or their run has ended) are dropped. `prefixes`: what to prepend to a flow id to
+-- reach its flow hash, its step hashes (then ':' and the step id) and its channel.
+-- Returns a list of {task_id, flow_id, claim} (see claim_step).
+local function take_tasks(queue_key, events_key, group, consumer, count, prefixes, retention)
+  local answer = redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', count,
+    'STREAMS', queue_key, '>')
+  local taken = {}
+  if not answer then return taken end
+  for _, message in ipairs(answer[1][2]) do
+    local task_id, fields = message[1], message[2]
+    local task = {}
+    for i = 1, #fields, 2 do task[fields[i]] = fields[i + 1] end
+    local flow_id = task.flow_id
+    local claim = claim_step(prefixes[1] .. flow_id, events_key, task_id, consumer,
+      prefixes[3] .. flow_id, prefixes[2] .. flow_id .. ':', retention, task.step_id or '', true)
+    if claim[1] ~= 'run' then finish_task(queue_key, group, task_id) end
+    taken[#taken + 1] = {task_id, flow_id, claim}
+  end
+  return taken
 end

@@ -4,7 +4,8 @@
 -- a step that is not failed (already pending again after a double click, say) is left alone.
 -- KEYS: flow, step, events, queue
 -- ARGV: channel, replacement definition_json ('' to keep), replacement max_attempts ('' to keep),
---       step key prefix
+--       step key prefix, with a replacement the outputs each step reads (JSON object of step id
+--       -> JSON list or '*')
 local channel, step_prefix = ARGV[1], ARGV[4]
 local fields = {'status', 'flow_id', 'name', 'definition', 'failed_steps', 'steps_left'}
 local flow = redis.call('HMGET', KEYS[1], unpack(fields))
@@ -41,6 +42,9 @@ redis.call('HSET', KEYS[1], 'status', 'running', 'current_step', step[2], 'error
 if ARGV[2] ~= '' then
   redis.call('HSET', KEYS[1], 'definition', ARGV[2])
   redis.call('HINCRBY', KEYS[1], 'patched', 1)
+  for name, reads in pairs(cjson.decode(ARGV[5])) do
+    redis.call('HSET', step_prefix .. name, 'reads', reads)
+  end
 end
 emit(KEYS[3], channel, step_event(flow[2], step[2], 'pending', step[3], t))
 emit(KEYS[3], channel, flow_event(flow[2], flow[3], 'running', step[2], t))
