@@ -222,7 +222,7 @@ class FlowExecutor:
         listener = self.subscriptions.listener()
         try:
             async with _bounded(deadline, timeout, remaining, total):
-                await listener.listen_to(list(remaining))
+                await listener.listen_to(list(remaining), ends_only=True)
             # Heard from now on; read once more for runs that ended before that.
             candidates = set(remaining)
             while remaining:
@@ -267,7 +267,7 @@ class FlowExecutor:
         return await self.store.retry(flow_id, step_id, replacement)
 
     async def cancel_flow(self, flow_id: str) -> ActionResult:
-        """Cancel a live run; its running step is stopped by the runner holding it."""
+        """Cancel a live run; its running steps are stopped by the runners holding them."""
         return await self.store.cancel(flow_id)
 
 

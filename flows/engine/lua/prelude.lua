@@ -6,12 +6,17 @@ local function now()
   return t[1] .. '.' .. string.format('%06d', tonumber(t[2]))
 end
 
--- Record a transition in the capped events stream, tell the run's listeners at once, and note
--- the run as changed (by its latest event's time) for the archive: changes.py.
+-- Record a transition in the capped events stream, tell the run's listeners at once (those
+-- waiting for its end alone on the channel + ':ended', Keys.flow_end_channel), and note the run
+-- as changed (by its latest event's time) for the archive: changes.py.
+local ENDS = {completed = true, failed = true, cancelled = true}
 local function emit(events_key, channel, event)
   local payload = cjson.encode(event)
   redis.call('XADD', events_key, 'MAXLEN', '~', 100000, '*', 'event', payload)
   redis.call('PUBLISH', channel, payload)
+  if event.kind == 'flow' and ENDS[event.status] then
+    redis.call('PUBLISH', channel .. ':ended', payload)
+  end
   local changed_key = events_key .. ':changed'  -- Keys.changed_runs
   if redis.call('ZADD', changed_key, event.at, event.flow_id) == 1 then
     -- One more run waits for the archive: as many as the events stream holds events, at most.
