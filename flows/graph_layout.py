@@ -52,6 +52,18 @@ class GraphLayout:
 
 
 @dataclass(frozen=True)
+class DrawnNode:
+    """A node as templates/flows/_graph.html draws it: where, which row it links to (the id of
+    the step's row on the page), and its status ("" where a graph shows none)."""
+
+    name: str
+    x: int
+    y: int
+    anchor: str
+    status: str
+
+
+@dataclass(frozen=True)
 class _Placeholder:
     """A slot an arrow passes through in a layer between its ends."""
 
@@ -62,6 +74,15 @@ class _Placeholder:
 
 def lay_out_flow(flow: Flow) -> GraphLayout:
     return lay_out([(step.name, flow.dependencies(step.name)) for step in flow.steps])
+
+
+def drawn_nodes(
+    layout: GraphLayout, anchors: Mapping[str, str], statuses: Mapping[str, str]
+) -> list[DrawnNode]:
+    return [
+        DrawnNode(node.name, node.x, node.y, anchors[node.name], statuses.get(node.name, ""))
+        for node in layout.nodes
+    ]
 
 
 def lay_out(graph: Sequence[tuple[str, Sequence[str]]]) -> GraphLayout:
