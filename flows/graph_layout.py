@@ -22,6 +22,7 @@ NODE_HEIGHT = 44
 COLUMN_GAP = 48  # between a column's nodes and the next column's
 ROW_GAP = 12
 MARGIN = 8
+CENTRED_ROWS = 7  # about what the page shows of the graph before it scrolls
 SWEEPS = 8  # barycenter passes, alternating rightward and leftward
 
 
@@ -214,10 +215,12 @@ def _crossings(layers: list[list[object]], right: Mapping[object, list[object]])
 
 
 def _position(layer: int, row: int, count: int, tallest: int) -> tuple[int, int]:
-    """Top-left corner of a slot; a shorter layer is centred on the tallest one."""
+    """Top-left corner of a slot. A shorter layer is centred on the tallest one, or on its
+    first CENTRED_ROWS when taller: the step before a fan-out of fifty is then in view at
+    the top of the graph, not scrolled away halfway down."""
     pitch = NODE_HEIGHT + ROW_GAP
     x = MARGIN + layer * (NODE_WIDTH + COLUMN_GAP)
-    y = MARGIN + row * pitch + (tallest - count) * pitch // 2
+    y = MARGIN + row * pitch + max(min(tallest, CENTRED_ROWS) - count, 0) * pitch // 2
     return x, y
 
 
