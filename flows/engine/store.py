@@ -7,7 +7,7 @@ an operator) can never both move the same step; the loser of a race gets a plain
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -32,20 +32,27 @@ def _parse_definition(definition_json: str) -> Flow:
 class RunContext:
     """What a run's scripts see besides their attempt: its input, definition and the outputs of
     its completed steps. A runner reads it with its first claim on a task and keeps it up to
-    date itself while it moves the run on (adding each output it records)."""
+    date while it moves the run on: it adds each output it records, and each claim brings the
+    outputs of steps other runners completed meanwhile (`known` counts the completed steps
+    whose outputs it holds)."""
 
     input: dict[str, Any]
     definition: Flow
     outputs: dict[str, Any]
+    known: int = 0
 
 
 @dataclass(frozen=True)
 class Claim:
-    """A claimed attempt: which step, and, when the claim read it, the run's context."""
+    """A claimed attempt: which step; the outputs of steps completed since the runner's last
+    claim on the run (all of them with a context) and how many steps have completed; and, when
+    the claim read it, the run's context."""
 
     step_id: str
     attempt: int
     retry_base: int
+    completed_count: int = 0
+    new_outputs: dict[str, Any] = field(default_factory=dict)
     context: RunContext | None = None
 
 
@@ -118,26 +125,41 @@ class RunStore:
             self.retention_seconds,
         ]
         for step in flow.steps:
-            args += [step.name, step.max_attempts]
+            dependents = json.dumps(flow.dependents(step.name))
+            args += [step.name, step.max_attempts, len(flow.dependencies(step.name)), dependents]
         return {"keys": keys, "args": args}
 
     async def take(self, consumer: str, count: int) -> list[tuple[str, str, Claim | str]]:
-        """Read up to `count` new tasks and claim their runs' current steps, in one call.
+        """Read up to `count` new tasks and claim their steps, in one call.
 
         Returns (task_id, flow_id, claim or the reason it was dropped) for each task read."""
         taken = await self._scripts["take"](
             keys=[self.keys.queue, self.keys.events],
-            args=[RUNNER_GROUP, consumer, count, *self.keys.script_key_prefixes()],
+            args=[
+                RUNNER_GROUP,
+                consumer,
+                count,
+                *self.keys.script_key_prefixes(),
+                self.retention_seconds,
+            ],
         )
         return [
             (task_id, flow_id, self._claim_or_reason(claim)) for task_id, flow_id, claim in taken
         ]
 
-    async def claim(self, task_id: str, flow_id: str, consumer: str) -> Claim | str:
-        """Claim an attempt at the run's current step, or return why there is none to run."""
+    async def claim(self, task_id: str, flow_id: str, step_id: str, consumer: str) -> Claim | str:
+        """Claim an attempt at the task's step (`step_id` from the task; '' for a task queued
+        before flows branched), or return why there is none to run."""
         answer = await self._scripts["claim"](
             keys=[self.keys.flow(flow_id), self.keys.events],
-            args=[task_id, consumer, self.keys.flow_channel(flow_id), self.keys.step(flow_id, "")],
+            args=[
+                task_id,
+                consumer,
+                self.keys.flow_channel(flow_id),
+                self.keys.step(flow_id, ""),
+                self.retention_seconds,
+                step_id,
+            ],
         )
         return self._claim_or_reason(answer)
 
@@ -145,15 +167,25 @@ class RunStore:
     def _claim_or_reason(answer: list) -> Claim | str:
         if answer[0] != "run":
             return answer[1]
-        _, step_id, attempt, retry_base, *context = answer
-        claim = Claim(step_id=step_id, attempt=int(attempt), retry_base=int(retry_base))
-        if not context:
-            return claim
-        input_json, definition_json, outputs_json = context
-        context = RunContext(
-            json.loads(input_json), _parse_definition(definition_json), json.loads(outputs_json)
+        _, step_id, attempt, retry_base, completed_count, outputs_json, *context = answer
+        outputs = json.loads(outputs_json) if outputs_json else {}
+        run_context = None
+        if context:
+            input_json, definition_json = context
+            run_context = RunContext(
+                json.loads(input_json),
+                _parse_definition(definition_json),
+                outputs,
+                known=int(completed_count),
+            )
+        return Claim(
+            step_id=step_id,
+            attempt=int(attempt),
+            retry_base=int(retry_base),
+            completed_count=int(completed_count),
+            new_outputs=outputs,
+            context=run_context,
         )
-        return Claim(claim.step_id, claim.attempt, claim.retry_base, context)
 
     async def finish(
         self,
@@ -163,45 +195,45 @@ class RunStore:
         *,
         attempt: int,
         consumer: str,
-        output_json: str | None,
-        error: str,
+        outcome: StepStatus,
+        output_json: str = "",
+        error: str = "",
         logs: list[str],
-        next_step_id: str | None,
+        known: int,
         retry_delay: float = 0.0,
     ) -> Claim | str:
-        """Record an attempt's end and move the run on.
+        """Record an attempt's end (`outcome` COMPLETED with `output_json`, SKIPPED when the
+        step's condition was false, or FAILED with `error`) and move the run on.
 
-        Returns the claim (without context: the runner has it) on what this runner runs next
-        for the run (the next step, or the same step again while retries remain and
-        `retry_delay` is 0), else the outcome: 'completed', 'failed', 'waiting' (a retry is
-        due in `retry_delay` seconds, for any runner), 'stale' (the run was cancelled
-        meanwhile) or 'lost' (another runner took over).
+        Returns the claim (without context: the runner has it, with the outputs of the first
+        `known` completed steps) on what this runner runs next for the run (the first step
+        this one made ready, or the same step again while retries remain and `retry_delay` is
+        0), else the outcome: 'completed', 'skipped', 'failed', 'waiting' (a retry is due in
+        `retry_delay` seconds, for any runner), 'stale' (the run was cancelled meanwhile) or
+        'lost' (another runner took over).
         """
-        step_key = self.keys.step(flow_id, step_id)
-        next_key = self.keys.step(flow_id, next_step_id) if next_step_id else step_key
         answer = await self._scripts["finish"](
             keys=[
                 self.keys.flow(flow_id),
-                step_key,
+                self.keys.step(flow_id, step_id),
                 self.keys.events,
                 self.keys.queue,
-                next_key,
                 self.keys.delayed,
             ],
             args=[
                 task_id,
                 attempt,
                 consumer,
-                StepStatus.COMPLETED if output_json is not None else StepStatus.FAILED,
-                output_json or "",
+                outcome,
+                output_json,
                 error,
                 json.dumps(logs, ensure_ascii=False),  # as the caps measure them
                 self.keys.flow_channel(flow_id),
                 RUNNER_GROUP,
-                next_step_id or "",
                 self.keys.step(flow_id, ""),
                 self.retention_seconds,
                 retry_delay,
+                known,
             ],
         )
         return self._claim_or_reason(answer)
@@ -220,7 +252,12 @@ class RunStore:
     ) -> str:
         """Hand a running attempt back uncounted, queued again for any runner."""
         return await self._scripts["release"](
-            keys=[self.keys.step(flow_id, step_id), self.keys.queue, self.keys.events],
+            keys=[
+                self.keys.step(flow_id, step_id),
+                self.keys.queue,
+                self.keys.events,
+                self.keys.flow(flow_id),
+            ],
             args=[task_id, attempt, consumer, RUNNER_GROUP, self.keys.flow_channel(flow_id)],
         )
 

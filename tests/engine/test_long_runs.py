@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from flows.engine import FlowExecutor, FlowStatus, Runner, new_flow, new_step
+from flows.engine import FlowExecutor, FlowStatus, Runner, StepStatus, new_flow, new_step
 from flows.engine.sandbox.syntax import steps_read
 from flows.engine.store import Claim
 from tests.engine.flows import chain_flow
@@ -22,10 +22,10 @@ async def test_moving_a_run_on_hands_back_no_earlier_outputs(executor: FlowExecu
         "s0",
         attempt=1,
         consumer="runner-a",
+        outcome=StepStatus.COMPLETED,
         output_json='"zero"',
-        error="",
         logs=[],
-        next_step_id="s1",
+        known=0,
     )
 
     assert isinstance(first, Claim) and first.context is not None
@@ -33,7 +33,7 @@ async def test_moving_a_run_on_hands_back_no_earlier_outputs(executor: FlowExecu
     assert isinstance(second, Claim) and second.step_id == "s1"
     assert second.context is None  # the runner keeps its own copy up to date
     # A runner that takes the run over reads it all anew.
-    taken_over = await store.claim(task_id, flow_id, "runner-b")
+    taken_over = await store.claim(task_id, flow_id, "s0", "runner-b")
     assert taken_over.context.outputs == {"s0": "zero"}
 
 

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.test import Client
 
 from flows import engine_client
-from flows.engine import Flow, Step
+from flows.engine import Flow, Step, StepStatus
 from flows.engine.executor import FlowExecutor
 from flows.models import StepDefinition
 from tests.web.step_form import post_test_run
@@ -90,10 +90,10 @@ async def _fail_first_attempt(flow_id: str, retry_delay: float) -> None:
             "one",
             attempt=claim.attempt,
             consumer="a-runner",
-            output_json=None,
+            outcome=StepStatus.FAILED,
             error="no",
             logs=[],
-            next_step_id=None,
+            known=0,
             retry_delay=retry_delay,
         )
     assert outcome == "waiting"
