@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flows import new_flow, new_step
 from flows.graph_layout import GraphLayout, PlacedNode, lay_out, lay_out_flow
+from tests.web.graph_flows import diamond
 
 
 def _layers(layout: GraphLayout) -> list[list[str]]:
@@ -30,19 +31,8 @@ def _assert_well_formed(layout: GraphLayout) -> None:
     assert {edge.target for edge in layout.edges} <= set(names)
 
 
-def _diamond():
-    return (
-        new_flow("diamond")
-        .add_step(new_step("a").script("1").build())
-        .add_step(new_step("b").script("2").after("a").build())
-        .add_step(new_step("c").script("3").after("a").when("False").build())
-        .add_step(new_step("d").script("4").after("b", "c").build())
-        .build()
-    )
-
-
 def test_a_diamond_has_three_layers_and_an_edge_per_dependency():
-    layout = lay_out_flow(_diamond())
+    layout = lay_out_flow(diamond())
 
     assert _layers(layout) == [["a"], ["b", "c"], ["d"]]
     assert sorted((e.source, e.target) for e in layout.edges) == [
@@ -55,7 +45,7 @@ def test_a_diamond_has_three_layers_and_an_edge_per_dependency():
 
 
 def test_arrows_point_right_from_the_dependency_to_its_step():
-    layout = lay_out_flow(_diamond())
+    layout = lay_out_flow(diamond())
     x = {node.name: node.x for node in layout.nodes}
 
     assert all(x[edge.source] < x[edge.target] for edge in layout.edges)

@@ -10,11 +10,12 @@ from urllib.parse import unquote
 from django.template.loader import render_to_string
 from django.test import Client
 
-from flows import engine_client, new_flow, new_step
+from flows import engine_client
 from flows.engine.statuses import StepStatus
 from flows.models import FlowDefinition
 from flows.runs.fragments import run_context, run_graph
 from flows.runs.groups import Abilities
+from tests.web.graph_flows import diamond
 
 SVG = "{http://www.w3.org/2000/svg}"
 HTMX = {"HX-Request": "true"}
@@ -43,19 +44,8 @@ def _row_ids(content: str) -> set[str]:
     return set(re.findall(r'<(?:tr|li) id="([^"]+)"', content))
 
 
-def _diamond(middle: str = "b"):
-    return (
-        new_flow("diamond")
-        .add_step(new_step("a").script("1").build())
-        .add_step(new_step(middle).script("2").after("a").build())
-        .add_step(new_step("c").script("3").after("a").when("False").build())
-        .add_step(new_step("d").script("4").after(middle, "c").build())
-        .build()
-    )
-
-
 def test_the_run_page_draws_a_node_per_step_and_an_edge_per_dependency(viewer: Client):
-    flow_id = engine_client.launch(_diamond(), {}, {})
+    flow_id = engine_client.launch(diamond(), {}, {})
 
     content = viewer.get(f"/runs/{flow_id}/").content.decode()
 
@@ -66,7 +56,7 @@ def test_the_run_page_draws_a_node_per_step_and_an_edge_per_dependency(viewer: C
 
 
 def test_each_run_node_links_to_its_steps_row(viewer: Client):
-    flow_id = engine_client.launch(_diamond(), {}, {})
+    flow_id = engine_client.launch(diamond(), {}, {})
 
     content = viewer.get(f"/runs/{flow_id}/").content.decode()
 
@@ -79,7 +69,7 @@ def test_each_run_node_links_to_its_steps_row(viewer: Client):
 
 def test_step_names_are_escaped_in_the_graph_and_their_links_still_reach_the_rows(viewer: Client):
     name = 'x<b>"&y'
-    flow_id = engine_client.launch(_diamond(middle=name), {}, {})
+    flow_id = engine_client.launch(diamond(middle=name), {}, {})
 
     content = viewer.get(f"/runs/{flow_id}/").content.decode()
 
@@ -92,7 +82,7 @@ def test_step_names_are_escaped_in_the_graph_and_their_links_still_reach_the_row
 
 
 def test_each_node_carries_its_steps_status_in_words_too(db):
-    flow_id = engine_client.launch(_diamond(), {}, {})
+    flow_id = engine_client.launch(diamond(), {}, {})
     run = engine_client.read_run(flow_id)
     statuses = {"a": "completed", "b": "failed", "c": "skipped", "d": "cancelled"}
     steps = [replace(step, status=StepStatus(statuses[step.step_id])) for step in run.steps]
@@ -140,7 +130,7 @@ def test_a_flow_without_steps_draws_no_graph(operator: Client, db):
 
 
 def test_the_summary_names_the_running_steps_when_more_than_one_runs(db):
-    run = engine_client.read_run(engine_client.launch(_diamond(), {}, {}))
+    run = engine_client.read_run(engine_client.launch(diamond(), {}, {}))
     run = replace(run, state=replace(run.state, current_step="b", running_steps=["b", "c"]))
 
     summary = render_to_string("flows/_run_summary.html", run_context(run, Abilities(True, False)))
