@@ -13,6 +13,7 @@ from django.template.loader import render_to_string
 
 from flows.engine.statuses import FlowStatus
 from flows.engine_client import RunSnapshot
+from flows.graph_layout import drawn_nodes, lay_out_flow
 from flows.models import AuditEntry
 from flows.runs.groups import Abilities
 
@@ -38,6 +39,17 @@ def run_context(run: RunSnapshot, abilities: Abilities, live_at: str = "") -> di
         },
         "live_at": live_at,
     }
+
+
+def run_graph(run: RunSnapshot) -> dict[str, Any]:
+    """What _graph.html needs for the run page: drawn once with the page, its nodes then
+    follow their rows' live updates in the browser (static/flows/live.js), so the bridge
+    renders nothing more per update."""
+    layout = lay_out_flow(run.state.definition)
+    # The id each row has in _step_row.html.
+    anchors = {step.name: f"step-row-{step.name}" for step in run.state.definition.steps}
+    statuses = {step.step_id: str(step.status) for step in run.steps}
+    return {"graph": layout, "graph_nodes": drawn_nodes(layout, anchors, statuses)}
 
 
 def render_run_update(
