@@ -143,6 +143,7 @@ def _flow_json(state: FlowState) -> dict[str, Any]:
         "current_step": state.current_step,
         "completed_steps": state.completed_steps,
         "running_steps": state.running_steps,
+        "skipped_steps": state.skipped_steps,
         "input": state.input,
         "error": state.error,
         "meta": state.meta,

@@ -21,12 +21,14 @@ from flows.runs.groups import Abilities
 def run_context(run: RunSnapshot, abilities: Abilities, live_at: str = "") -> dict[str, Any]:
     """What _run_summary.html and _step_row.html need. Reads only the run's state, not its
     steps, so a live update holding just the changed steps renders the same."""
+    state = run.state
+    ended = {*state.completed_steps, *state.skipped_steps}
     failed_step, rerun_steps = "", []
-    if run.state.status == FlowStatus.FAILED:
-        # A run fails at the step it was running, which stays its current step.
-        names = [step.name for step in run.state.definition.steps]
-        failed_step = run.state.current_step
-        rerun_steps = names[names.index(failed_step) :] if failed_step in names else []
+    if state.status == FlowStatus.FAILED:
+        # A failed run's current step is its (first) failed step; a retry goes on with every
+        # step not yet completed or skipped.
+        failed_step = state.current_step
+        rerun_steps = [step.name for step in state.definition.steps if step.name not in ended]
     return {
         "run": run,
         "can_cancel": abilities.can_cancel,
@@ -34,8 +36,10 @@ def run_context(run: RunSnapshot, abilities: Abilities, live_at: str = "") -> di
         "failed_step": failed_step,
         "rerun_steps": rerun_steps,
         "progress": {
-            "done": len(run.state.completed_steps),
-            "total": len(run.state.definition.steps),
+            "completed": len(state.completed_steps),
+            "skipped": len(state.skipped_steps),
+            "ended": len(ended),
+            "total": len(state.definition.steps),
         },
         "live_at": live_at,
     }

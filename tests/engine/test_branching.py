@@ -99,6 +99,7 @@ async def test_an_if_else_skips_one_branch_and_joins_again(
     assert steps[skipped].attempt_count == 0 and steps[skipped].attempts == []
     assert steps[skipped].output is None
     assert skipped not in final.completed_steps
+    assert final.skipped_steps == [skipped]
     assert steps["receipt"].output == sorted(["charge", ran])
 
 

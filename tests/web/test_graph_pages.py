@@ -11,7 +11,7 @@ from django.template.loader import render_to_string
 from django.test import Client
 
 from flows import engine_client
-from flows.engine.statuses import StepStatus
+from flows.engine.statuses import FlowStatus, StepStatus
 from flows.models import FlowDefinition
 from flows.runs.fragments import run_context, run_graph
 from flows.runs.groups import Abilities
@@ -137,3 +137,30 @@ def test_the_summary_names_the_running_steps_when_more_than_one_runs(db):
 
     assert "2 running: b, c" in summary
     assert "The running steps <strong>b, c</strong> are stopped" in summary
+
+
+def test_the_summary_counts_skipped_steps_as_done_with(db):
+    run = engine_client.read_run(engine_client.launch(diamond(), {}, {}))
+    state = replace(run.state, completed_steps=["a", "b"], skipped_steps=["c"])
+
+    context = run_context(replace(run, state=state), Abilities(False, False))
+    summary = render_to_string("flows/_run_summary.html", context)
+
+    assert "2 of 4 steps completed, 1 skipped" in summary
+    assert 'value="3" max="4"' in summary
+
+
+def test_a_retry_in_a_graph_reruns_every_step_not_yet_completed_or_skipped(db):
+    run = engine_client.read_run(engine_client.launch(diamond(), {}, {}))
+    # b failed while c, on the other branch, was skipped: a retry runs b, then d.
+    state = replace(
+        run.state,
+        status=FlowStatus.FAILED,
+        current_step="b",
+        completed_steps=["a"],
+        skipped_steps=["c"],
+    )
+
+    context = run_context(replace(run, state=state), Abilities(False, True))
+
+    assert (context["failed_step"], context["rerun_steps"]) == ("b", ["b", "d"])

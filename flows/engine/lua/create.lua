@@ -25,7 +25,7 @@ for i = 5, #KEYS do
     'dependents', ARGV[arg + 3], 'reads', ARGV[arg + 4])
 end
 redis.call('HSET', KEYS[1], 'flow_id', flow_id, 'name', name, 'status', 'created',
-  'current_step', first_step, 'completed_steps', '[]',
+  'current_step', first_step, 'completed_steps', '[]', 'skipped_steps', '[]',
   'running_steps', '[]', 'failed_steps', '[]', 'steps_left', #KEYS - 4, 'active', roots,
   'input', ARGV[3], 'error', '', 'definition', ARGV[4], 'meta', ARGV[5], 'patched', 0,
   'created_at', t, 'started_at', '', 'finished_at', '', 'updated_at', t)

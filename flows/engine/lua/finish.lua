@@ -40,7 +40,7 @@ last.finished_at = t
 last.result = outcome
 if ARGV[6] ~= '' then last.error = ARGV[6] end
 local run = redis.call('HMGET', KEYS[1], 'name', 'running_steps', 'failed_steps',
-  'completed_steps')
+  'completed_steps', 'skipped_steps')
 local running = without(cjson.decode(run[2]), step_id)
 local function claim_next(next_step)
   return claim_step(KEYS[1], KEYS[3], task_id, consumer, channel, step_prefix, retention,
@@ -68,6 +68,9 @@ if outcome == 'completed' or outcome == 'skipped' then
     table.remove(attempts)
     redis.call('HSET', KEYS[2], 'status', 'skipped', 'attempt_count', tonumber(attempt) - 1,
       'error', '', 'logs', ARGV[7], 'finished_at', t, 'attempts', json_list(attempts))
+    local skipped = cjson.decode(run[5] or '[]')
+    skipped[#skipped + 1] = step_id
+    redis.call('HSET', KEYS[1], 'skipped_steps', json_list(skipped))
   end
   emit(KEYS[3], channel, step_event(flow_id, step_id, outcome, attempt, t))
   redis.call('HINCRBY', KEYS[1], 'steps_left', -1)

@@ -101,7 +101,8 @@ local function upgrade_run(flow_key, step_prefix)
   local failed = {}
   if run[4] == 'failed' then failed[1] = run[3] end
   redis.call('HSET', flow_key, 'steps_left', left, 'active', #failed == 0 and 1 or 0,
-    'running_steps', json_list(running), 'failed_steps', json_list(failed))
+    'running_steps', json_list(running), 'failed_steps', json_list(failed),
+    'skipped_steps', '[]')
 end
 
 -- After a step of a run stopped being under way: end the run when nothing is left to do
