@@ -32,6 +32,7 @@ runner: $(STAMP)
 example: $(STAMP)
 	$(BIN)/python examples/stripe_flow_example.py
 	$(BIN)/python examples/stripe_http_example.py
+	$(BIN)/python examples/branching_example.py
 
 # Browser tests drive Debian's Chromium; install it where missing and we may.
 browser:

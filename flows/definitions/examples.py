@@ -1,5 +1,6 @@
 """Example flows a newcomer finds on a fresh install (`manage.py bootstrap`), written with the
-engine's builder: the original Quick Start's Stripe payment request, against the mock API.
+engine's builder, against the mock API: the original Quick Start's Stripe payment request, and
+a checkout that branches (charge and reserve stock at once, then ship or notify, then a receipt).
 
 Imports no Django, so scripts outside the web app can build the same flow.
 """
@@ -56,10 +57,60 @@ def stripe_payment_request() -> Flow:
     )
 
 
+CHARGE = """\
+paid = input.get("card", "") == "4242 4242 4242 4242"
+charge = mock_api("slow", delay = 0.3, payload = {"status": "paid" if paid else "declined"})
+log("charge " + charge["status"])
+charge
+"""
+
+RESERVE = """\
+reserved = mock_api("slow", delay = 0.3, payload = {"items": input.get("items", [])})
+log("reserved " + str(len(reserved["items"])) + " item(s)")
+reserved
+"""
+
+SHIP = """\
+{"shipped": steps["reserve"]["items"]}
+"""
+
+NOTIFY = """\
+log("telling a human: the card was declined")
+{"notified": True}
+"""
+
+RECEIPT = """\
+shipped = steps.get("ship")
+{"charge": steps["charge"]["status"], "shipped": shipped["shipped"] if shipped else []}
+"""
+
+CHECKOUT_SAMPLE_INPUT = {"card": "4242 4242 4242 4242", "items": ["flow plan"]}
+
+
+def checkout() -> Flow:
+    """charge and reserve at the same time; ship if paid, notify if declined; then a receipt."""
+    paid = 'steps["charge"]["status"] == "paid"'
+    return (
+        new_flow("checkout")
+        .add_step(new_step("charge").script(CHARGE).timeout(5).build())
+        .add_step(new_step("reserve").script(RESERVE).timeout(5).after().build())
+        .add_step(new_step("ship").script(SHIP).after("charge", "reserve").when(paid).build())
+        .add_step(new_step("notify").script(NOTIFY).after("charge").when(f"not ({paid})").build())
+        .add_step(new_step("receipt").script(RECEIPT).after("ship", "notify").build())
+        .build()
+    )
+
+
 EXAMPLES: list[tuple[Flow, str]] = [
     (
         stripe_payment_request(),
         "Configure Stripe, confirm the configuration (the mock fails once; retries absorb it) "
         f"and create a product. Launch with input {json.dumps(STRIPE_SAMPLE_INPUT)}.",
+    ),
+    (
+        checkout(),
+        "Charge the card and reserve stock at the same time; ship if the charge was paid, "
+        "notify a human if it was declined; then send a receipt. Launch with input "
+        f"{json.dumps(CHECKOUT_SAMPLE_INPUT)}, or another card to see it declined.",
     ),
 ]
