@@ -6,6 +6,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 
+from flows.definitions.examples import checkout
 from flows.models import ApiToken, FlowDefinition
 
 
@@ -28,7 +29,10 @@ def test_bootstrap_creates_the_admin_examples_and_prints_the_password_once(
     admin = User.objects.get(username="admin")
     assert admin.is_superuser and admin.check_password(password)
     assert admin.groups.filter(name="Admin").exists()
-    assert list(FlowDefinition.objects.values_list("name", flat=True)) == ["stripe_payment_request"]
+    names = list(FlowDefinition.objects.values_list("name", flat=True))
+    assert names == ["checkout", "stripe_payment_request"]
+    # The branching example keeps its graph in the builder.
+    assert FlowDefinition.objects.get(name="checkout").to_flow() == checkout()
     assert second == ""
 
 
