@@ -6,6 +6,8 @@ the browser is sent there. The engine makes each action idempotent under double 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
@@ -80,7 +82,9 @@ def step_fix(request: HtmxHttpRequest, flow_id: str, step_id: str) -> HttpRespon
     seen_input, seen_outputs = _what_the_step_saw(run, step_id)
     test = None
     if request.method == "POST" and form.is_valid():
-        fixed = Step(step_id, **{k: form.cleaned_data[k] for k in ("script", "timeout", "retries")})
+        # Only what the form edits changes: the step keeps what it runs after, its condition
+        # and its backoff.
+        fixed = replace(step, **{k: form.cleaned_data[k] for k in ("script", "timeout", "retries")})
         if request.POST.get("action") != "resume":
             test = step_tests.run_test(
                 request.user.pk, fixed.script, fixed.timeout, seen_input, seen_outputs
@@ -102,13 +106,13 @@ def step_fix(request: HtmxHttpRequest, flow_id: str, step_id: str) -> HttpRespon
 
 
 def _what_the_step_saw(run: RunSnapshot, step_id: str) -> tuple[dict, dict]:
-    """The run's input and the outputs of the steps completed before this one."""
-    outputs = {}
-    for step in run.steps:
-        if step.step_id == step_id:
-            break
-        if step.status == StepStatus.COMPLETED:
-            outputs[step.step_id] = step.output
+    """The run's input and the outputs of its completed steps: what the step may read when it
+    runs again (in a graph, steps of another branch may have completed since)."""
+    outputs = {
+        step.step_id: step.output
+        for step in run.steps
+        if step.status == StepStatus.COMPLETED and step.step_id != step_id
+    }
     return run.state.input, outputs
 
 

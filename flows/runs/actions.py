@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from django.db import transaction
@@ -60,9 +61,9 @@ def fix_and_resume(
     flow_id: str, definition: Flow, fixed: Step, user: AbstractBaseUser
 ) -> ActionResult:
     """Resume the run from the fixed step, with its own definition patched to use it."""
-    replacement = Flow(
-        definition.name,
-        tuple(fixed if step.name == fixed.name else step for step in definition.steps),
+    replacement = replace(
+        definition,
+        steps=tuple(fixed if step.name == fixed.name else step for step in definition.steps),
     )
     result = engine_client.retry_step(flow_id, fixed.name, replacement)
     before = definition.step(fixed.name)

@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 
 from flows import engine_client
 from flows.definitions import editing
-from flows.engine.builder import Flow, Step
+from flows.engine.builder import Flow, Step, new_flow, new_step
 from flows.engine.statuses import FlowStatus
 from flows.models import AuditEntry, FlowDefinition, RunRecord
 from flows.runs import launching
@@ -176,3 +176,31 @@ def test_runs_page_queries_do_not_grow_with_runs(viewer: Client):
     assert len(many) == 2 * len(few) <= 2 * 8
     assert len(second.context["runs"]) == 50
     assert len(older.context["runs"]) == 33
+
+
+def test_fix_and_resume_in_a_graph_keeps_what_the_step_runs_after_and_the_flows_settings(
+    admin: Client, db: None
+):
+    graph = (
+        new_flow("graph")
+        .allowed_hosts("api.example.com")
+        .add_step(new_step("a").script('"a"').build())
+        .add_step(new_step("side").script('"side"').after().build())
+        .add_step(new_step("broken").script('fail("no")').after("a").backoff(0).build())
+        .add_step(new_step("join").script('steps["broken"]').after("broken", "side").build())
+        .build()
+    )
+    flow_id = engine_client.launch(graph, {}, {})
+    assert until_ended(flow_id) == FlowStatus.FAILED
+    form = {"script": 'steps["a"] + steps["side"]', "timeout": "5", "retries": "0"}
+
+    page = admin.get(f"/runs/{flow_id}/steps/broken/fix/")
+    admin.post(f"/runs/{flow_id}/steps/broken/fix/", {**form, "action": "resume"})
+
+    assert b"&quot;a&quot;: &quot;a&quot;" in page.content
+    assert until_ended(flow_id) == FlowStatus.COMPLETED
+    run = engine_client.read_run(flow_id)
+    fixed = run.state.definition.step("broken")
+    assert (fixed.after, fixed.backoff_base) == (("a",), 0)
+    assert run.state.definition.allowed_hosts == "api.example.com"
+    assert {step.step_id: step.output for step in run.steps}["join"] == "aside"
