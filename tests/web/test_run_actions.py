@@ -187,12 +187,17 @@ def test_fix_and_resume_in_a_graph_keeps_what_the_step_runs_after_and_the_flows_
         .add_step(new_step("a").script('"a"').build())
         .add_step(new_step("side").script('"side"').after().build())
         .add_step(new_step("broken").script('fail("no")').after("a").backoff(0).build())
-        .add_step(new_step("join").script('steps["broken"]').after("broken", "side").build())
+        .add_step(
+            new_step("join")
+            .script('steps["broken"] + steps["side"]')
+            .after("broken", "side")
+            .build()
+        )
         .build()
     )
     flow_id = engine_client.launch(graph, {}, {})
     assert until_ended(flow_id) == FlowStatus.FAILED
-    form = {"script": 'steps["a"] + steps["side"]', "timeout": "5", "retries": "0"}
+    form = {"script": 'steps["a"] + "!"', "timeout": "5", "retries": "0"}
 
     page = admin.get(f"/runs/{flow_id}/steps/broken/fix/")
     admin.post(f"/runs/{flow_id}/steps/broken/fix/", {**form, "action": "resume"})
@@ -203,4 +208,4 @@ def test_fix_and_resume_in_a_graph_keeps_what_the_step_runs_after_and_the_flows_
     fixed = run.state.definition.step("broken")
     assert (fixed.after, fixed.backoff_base) == (("a",), 0)
     assert run.state.definition.allowed_hosts == "api.example.com"
-    assert {step.step_id: step.output for step in run.steps}["join"] == "aside"
+    assert {step.step_id: step.output for step in run.steps}["join"] == "a!side"
