@@ -1,14 +1,16 @@
-"""What the examples share: a Redis to run against, and a runner of their own while they run."""
+"""What the examples share: a Redis to run against, a runner of their own while they run, and
+how they show a run as it goes."""
 
 from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
+from typing import Any
 
-from flows.engine import Runner
+from flows.engine import Flow, FlowExecutor, FlowState, Runner
 from flowsite.embedded_redis import EmbeddedRedis
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,3 +35,25 @@ async def running(runner: Runner) -> AsyncIterator[Runner]:
     finally:
         runner.stop()
         await task
+
+
+def _status(event: dict[str, Any]) -> str:
+    return event["status"]
+
+
+async def launch_and_watch(
+    executor: FlowExecutor,
+    flow: Flow,
+    input: dict[str, Any],
+    describe: Callable[[dict[str, Any]], str] = _status,
+) -> FlowState:
+    """Launch the flow, print its id at once, then each step's event as it happens (its status,
+    or what `describe` makes of it), then how the run ended; return its final state."""
+    flow_id = await executor.execute_flow(flow, input)
+    print(f"launched flow {flow_id}")
+    async for event in executor.watch_flow(flow_id):
+        if event["kind"] == "step":
+            print(f"  {event['step_id']}: {describe(event)}")
+    final = await executor.get_flow_state(flow_id)
+    print(f"flow {final.status}: {final.error or 'all steps done'}")
+    return final

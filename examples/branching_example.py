@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from _support import redis_to_use, running
+from _support import launch_and_watch, redis_to_use, running
 
 from flows import FlowExecutor, FlowStatus
 from flows.definitions.examples import CHECKOUT_SAMPLE_INPUT, checkout
@@ -23,14 +23,9 @@ from flows.engine import Runner
 
 async def run(redis_url: str, card: str) -> FlowStatus:
     async with running(Runner(redis_url, concurrency=2)), FlowExecutor(redis_url) as executor:
-        flow_id = await executor.execute_flow(checkout(), {**CHECKOUT_SAMPLE_INPUT, "card": card})
-        print(f"launched flow {flow_id}")
-        async for event in executor.watch_flow(flow_id):
-            if event["kind"] == "step":
-                print(f"  {event['step_id']}: {event['status']}")
-        final = await executor.get_flow_state(flow_id)
-        print(f"flow {final.status}: {final.error or 'all steps done'}")
-        receipt = await executor.get_step_state(flow_id, "receipt")
+        input = {**CHECKOUT_SAMPLE_INPUT, "card": card}
+        final = await launch_and_watch(executor, checkout(), input)
+        receipt = await executor.get_step_state(final.flow_id, "receipt")
         print(f"receipt: {receipt.output}")
         return final.status
 

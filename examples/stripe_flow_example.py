@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from typing import Any
 
-from _support import redis_to_use, running
+from _support import launch_and_watch, redis_to_use, running
 
 from flows import FlowExecutor, FlowStatus
 from flows.definitions.examples import STRIPE_SAMPLE_INPUT, stripe_payment_request
@@ -22,20 +23,16 @@ from flows.engine import Runner
 
 async def run(redis_url: str) -> FlowStatus:
     async with running(Runner(redis_url, concurrency=1)), FlowExecutor(redis_url) as executor:
-        flow_id = await executor.execute_flow(stripe_payment_request(), STRIPE_SAMPLE_INPUT)
-        print(f"launched flow {flow_id}")
-        async for event in executor.watch_flow(flow_id):
-            if event["kind"] == "step":
-                error = f" ({event['error']})" if event["error"] else ""
-                print(
-                    f"  {event['step_id']}: {event['status']}, "
-                    f"attempt {event['attempt_count']}{error}"
-                )
-        final = await executor.get_flow_state(flow_id)
-        print(f"flow {final.status}: {final.error or 'all steps done'}")
-        product = await executor.get_step_state(flow_id, "create_product")
+        flow = stripe_payment_request()
+        final = await launch_and_watch(executor, flow, STRIPE_SAMPLE_INPUT, _with_attempt)
+        product = await executor.get_step_state(final.flow_id, "create_product")
         print(f"create_product output: {product.output}")
         return final.status
+
+
+def _with_attempt(event: dict[str, Any]) -> str:
+    error = f" ({event['error']})" if event["error"] else ""
+    return f"{event['status']}, attempt {event['attempt_count']}{error}"
 
 
 def main() -> None:

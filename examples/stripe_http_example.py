@@ -16,7 +16,7 @@ import asyncio
 import sys
 from urllib.parse import urlsplit
 
-from _support import redis_to_use, running
+from _support import launch_and_watch, redis_to_use, running
 from stripe_stub import API_KEY, stripe_stub
 
 from flows import FlowExecutor, FlowStatus, new_flow, new_step
@@ -75,17 +75,11 @@ async def run(redis_url: str, stripe_url: str) -> FlowStatus:
         await executor.replace_secrets({"STRIPE_KEY": token})
         flow = stripe_payment_request_http()
         input = {"stripe_url": stripe_url, "product_name": "Flow plan", "amount": 4200}
-        flow_id = await executor.execute_flow(flow, input)
-        print(f"launched flow {flow_id}")
-        async for event in executor.watch_flow(flow_id):
-            if event["kind"] == "step":
-                print(f"  {event['step_id']}: {event['status']}")
-        final = await executor.get_flow_state(flow_id)
-        print(f"flow {final.status}: {final.error or 'all steps done'}")
-        for step in await executor.get_steps(flow_id):
+        final = await launch_and_watch(executor, flow, input)
+        for step in await executor.get_steps(final.flow_id):
             for line in step.logs:
                 print(f"  {step.step_id} log: {line}")
-        price = await executor.get_step_state(flow_id, "create_price")
+        price = await executor.get_step_state(final.flow_id, "create_price")
         print(f"create_price output: {price.output}")
         return final.status
 

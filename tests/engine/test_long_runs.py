@@ -21,29 +21,24 @@ async def test_a_claim_carries_just_the_outputs_its_step_reads(executor: FlowExe
     )
     flow_id = await executor.execute_flow(flow)
 
+    async def complete(step_id: str, attempt: int, runner: str, output_json: str):
+        answer, _taken = await store.finish(
+            task_id,
+            flow_id,
+            step_id,
+            attempt=attempt,
+            consumer=runner,
+            outcome=StepStatus.COMPLETED,
+            output_json=output_json,
+            logs=[],
+        )
+        return answer
+
     [(task_id, _, first)] = await store.take("runner-a", 1)
-    second, _ = await store.finish(
-        task_id,
-        flow_id,
-        "s0",
-        attempt=1,
-        consumer="runner-a",
-        outcome=StepStatus.COMPLETED,
-        output_json='"zero"',
-        logs=[],
-    )
+    second = await complete("s0", 1, "runner-a", '"zero"')
     # A runner that takes the run over reads its context anew, with what the step reads.
     taken_over = await store.claim(task_id, flow_id, "s0", "runner-b")
-    third, _ = await store.finish(
-        task_id,
-        flow_id,
-        "s1",
-        attempt=2,
-        consumer="runner-b",
-        outcome=StepStatus.COMPLETED,
-        output_json='"zero!"',
-        logs=[],
-    )
+    third = await complete("s1", 2, "runner-b", '"zero!"')
 
     assert isinstance(first, Claim) and first.context is not None
     assert first.outputs == {}
