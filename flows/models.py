@@ -149,6 +149,19 @@ class StepDefinition(models.Model):
     def __str__(self) -> str:
         return f"{self.flow_id}:{self.name}"
 
+    @classmethod
+    def from_step(cls, step: Step | StepDefinition, **fields: Any) -> StepDefinition:
+        """An unsaved definition of an engine Step (or a copy of another definition)."""
+        return cls(
+            name=step.name,
+            script=step.script,
+            timeout=step.timeout,
+            retries=step.retries,
+            after=None if step.after is None else list(step.after),
+            when=step.when,
+            **fields,
+        )
+
     def to_step(self) -> Step:
         builder = (
             new_step(self.name).script(self.script).timeout(self.timeout).retries(self.retries)
