@@ -130,18 +130,17 @@ def with_step(
 
 
 @transaction.atomic
-def save_step(edited: StepDefinition, old_name: str | None) -> StepDefinition:
-    """Save a step from the step form (already validated with with_step()), renaming it in the
-    other steps' dependencies when its name changed."""
-    others = list(edited.flow.steps.select_for_update().exclude(pk=edited.pk))
-    renamed = [
-        step
-        for step in with_step(others, edited, old_name)
-        if step is not edited and step.after and edited.name in step.after
-    ]
+def save_step(edited: StepDefinition, old_name: str | None) -> list[StepDefinition]:
+    """Save a step from the step form (already checked with with_step()); when it was renamed,
+    rename it in the other steps' dependencies too. Returns those other steps."""
+    renamed: list[StepDefinition] = []
+    if old_name and old_name != edited.name:
+        others = list(edited.flow.steps.select_for_update().exclude(pk=edited.pk))
+        with_step(others, edited, old_name)
+        renamed = [step for step in others if step.after and edited.name in step.after]
     edited.save()
     StepDefinition.objects.bulk_update(renamed, ["after"])
-    return edited
+    return renamed
 
 
 @transaction.atomic

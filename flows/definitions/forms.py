@@ -132,8 +132,9 @@ class StepForm(forms.ModelForm):
         except ValueError as error:
             self.add_error("after", sentence(error))
 
-    def save_step(self) -> StepDefinition:
-        """Save the step, renaming it in the other steps' "runs after" if its name changed."""
+    def save_step(self) -> list[StepDefinition]:
+        """Save the step (self.instance), renaming it in the other steps' "runs after" if its
+        name changed; returns those other steps."""
         return editing.save_step(self.save(commit=False), self.initial.get("name"))
 
 

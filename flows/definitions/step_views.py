@@ -71,11 +71,16 @@ def _render_form(
     return render(request, template, context)
 
 
-def _saved(request: HtmxHttpRequest, step: StepDefinition, created: bool) -> HttpResponse:
+def _saved(
+    request: HtmxHttpRequest, step: StepDefinition, created: bool, others_changed: bool = False
+) -> HttpResponse:
     step.flow.record_change(request.user)
     if not request.htmx:
         messages.success(request, f"Step {step.name} saved.")
         return redirect(f"{step.flow.get_absolute_url()}#step-{step.pk}")
+    if others_changed:
+        # A rename shows in the rows of the steps that run after it: swap the whole list.
+        return reswap(retarget(_step_list(request, step.flow), "#step-list"), "outerHTML")
     response = render(
         request, "flows/_step_saved.html", {"flow": step.flow, "step": step, "created": created}
     )
@@ -91,7 +96,8 @@ def step_new(request: HtmxHttpRequest, name: str) -> HttpResponse:
     forms = _forms(flow, None, request.POST or None)
     if request.method == "POST" and forms[0].is_valid():
         forms[0].instance.position = editing.next_position(flow)
-        return _saved(request, forms[0].save_step(), created=True)
+        forms[0].save_step()
+        return _saved(request, forms[0].instance, created=True)
     return _render_form(request, flow, None, forms)
 
 
@@ -101,7 +107,8 @@ def step_edit(request: HtmxHttpRequest, name: str, step_id: int) -> HttpResponse
     step = get_step(name, step_id)
     forms = _forms(step.flow, step, request.POST or None)
     if request.method == "POST" and forms[0].is_valid():
-        return _saved(request, forms[0].save_step(), created=False)
+        renamed = forms[0].save_step()
+        return _saved(request, forms[0].instance, created=False, others_changed=bool(renamed))
     return _render_form(request, step.flow, step, forms)
 
 

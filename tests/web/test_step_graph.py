@@ -266,3 +266,14 @@ def test_duplicate_carries_dependencies_and_conditions(operator: Client, diamond
 
     copy = FlowDefinition.objects.get(name="diamond_copy")
     assert copy.to_flow().steps == _diamond().steps
+
+
+def test_a_rename_in_place_swaps_the_list_so_the_other_rows_show_it(operator: Client, diamond):
+    b = _step(diamond, "b")
+
+    response = operator.post(
+        f"/flows/{diamond.name}/steps/{b.pk}/edit/", _form(b, name="bee"), headers=HTMX
+    )
+
+    assert response["HX-Retarget"] == "#step-list"
+    assert b"after bee, c" in response.content
