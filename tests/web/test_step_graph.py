@@ -4,10 +4,13 @@ form, renames, deletes and reorders."""
 from __future__ import annotations
 
 import html
+import json
 
 import pytest
+from django.forms.models import inlineformset_factory, model_to_dict
 from django.test import Client
 
+from flows.admin import StepFormSet
 from flows.definitions import editing
 from flows.engine.builder import Flow, new_flow, new_step
 from flows.models import FlowDefinition, StepDefinition
@@ -277,3 +280,40 @@ def test_a_rename_in_place_swaps_the_list_so_the_other_rows_show_it(operator: Cl
 
     assert response["HX-Retarget"] == "#step-list"
     assert b"after bee, c" in response.content
+
+
+def _admin_formset(flow: FlowDefinition, **changes: dict[str, object]) -> StepFormSet:
+    """The Django admin's steps of the flow, as posted with `changes` to the named steps."""
+    fields = ["position", "name", "script", "after", "when", "timeout", "retries"]
+    formset_class = inlineformset_factory(
+        FlowDefinition, StepDefinition, formset=StepFormSet, fields=fields, extra=0
+    )
+    steps = list(flow.steps.all())
+    data = {"steps-TOTAL_FORMS": len(steps), "steps-INITIAL_FORMS": len(steps)}
+    for index, step in enumerate(steps):
+        values = model_to_dict(step, fields=[*fields, "id"]) | changes.get(step.name, {})
+        values["after"] = json.dumps(values["after"])
+        data |= {f"steps-{index}-{key}": value for key, value in values.items()}
+    return formset_class(data, instance=flow)
+
+
+def test_the_admin_refuses_a_rename_that_leaves_a_dependency_behind(diamond):
+    formset = _admin_formset(diamond, a={"name": "start"})
+
+    assert not formset.is_valid()
+    assert formset.non_form_errors() == [
+        "Step 'b' runs after 'a', which is not a step of flow 'diamond'"
+    ]
+
+
+def test_the_admin_refuses_a_position_above_a_dependency(diamond):
+    formset = _admin_formset(diamond, d={"position": 0})
+
+    assert not formset.is_valid()
+    assert "so it must stay below it: give it a higher position" in formset.non_form_errors()[0]
+
+
+def test_the_admin_saves_a_valid_change(diamond):
+    formset = _admin_formset(diamond, d={"after": ["c"], "when": "True"})
+
+    assert formset.is_valid(), formset.non_form_errors()
