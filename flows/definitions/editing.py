@@ -111,7 +111,7 @@ class StepsMisordered(ValueError):
 
     def __init__(self, problem: Misordered, step_id: int) -> None:
         super().__init__(sentence(problem) + ".")
-        self.step_id = step_id  # the step that would be misplaced
+        self.step_id = step_id  # the step that would be misplaced (problem.step)
 
 
 def with_step(

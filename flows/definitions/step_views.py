@@ -143,8 +143,8 @@ def step_delete(request: HtmxHttpRequest, name: str, step_id: int) -> HttpRespon
 def _deleted_message(step: StepDefinition, rewired: list[StepDefinition]) -> str:
     message = f"Step {step.name} deleted."
     for other in rewired:
-        after = ", ".join(other.after) or "the start of the run"
-        message += f" {other.name} now runs after {after}."
+        after = f"after {', '.join(other.after)}" if other.after else "at the start of the run"
+        message += f" {other.name} now runs {after}."
     return message
 
 
@@ -158,7 +158,7 @@ def step_move(request: HtmxHttpRequest, name: str, step_id: int) -> HttpResponse
     try:
         editing.move_step(step, offset, request.user)
     except editing.StepsMisordered as refused:
-        return _step_list(request, step.flow, refused)
+        return _step_list(request, step.flow, refused, problem_at=step.pk)
     return _step_list(request, step.flow)
 
 
@@ -170,7 +170,7 @@ def step_reorder(request: HtmxHttpRequest, name: str) -> HttpResponse:
         order = [int(step_id) for step_id in request.POST.getlist("order")]
         editing.reorder_steps(flow, order, request.user)
     except editing.StepsMisordered as refused:
-        return _step_list(request, flow, refused)
+        return _step_list(request, flow, refused, problem_at=refused.step_id)
     except ValueError as error:
         return HttpResponseBadRequest(str(error))
     return _step_list(request, flow)
@@ -180,15 +180,17 @@ def _step_list(
     request: HtmxHttpRequest,
     flow: FlowDefinition,
     refused: editing.StepsMisordered | None = None,
+    problem_at: int | None = None,
 ) -> HttpResponse:
-    """The list as it now is; with a refused reorder, unchanged and saying why under the step."""
+    """The list as it now is; with a refused reorder, unchanged and saying why under the step
+    `problem_at` (the one moved, or for a drag the one that would be misplaced)."""
     if not request.htmx:
         if refused:
             messages.error(request, str(refused))
         return redirect(flow.get_absolute_url())
     context = {"flow": flow, "steps": flow.steps.all(), "oob_version": True}
     if refused:
-        context |= {"problem": str(refused), "problem_step_id": refused.step_id}
+        context |= {"problem": str(refused), "problem_step_id": problem_at}
     return render(request, "flows/_step_list.html", context)
 
 

@@ -196,7 +196,7 @@ def test_deleting_the_only_dependency_leaves_the_start_of_the_run(admin: Client,
     response = admin.post(f"/flows/two/steps/{_step(flow, 'a').pk}/delete/", follow=True)
 
     assert _step(flow, "b").after == []
-    assert "Step a deleted. b now runs after the start of the run." in _text(response)
+    assert "Step a deleted. b now runs at the start of the run." in _text(response)
 
 
 def test_deleting_a_step_nobody_names_swaps_only_its_row(admin: Client, diamond):
@@ -226,13 +226,18 @@ def test_moving_a_step_above_one_it_runs_after_is_refused_under_it(operator: Cli
 def test_moving_a_step_below_one_that_runs_after_it_is_refused(operator: Client, diamond):
     c = _step(diamond, "c")
 
-    response = operator.post(
+    page = operator.post(
         f"/flows/{diamond.name}/steps/{c.pk}/move/", {"direction": "down"}, follow=True
     )
-
-    assert "Step &#x27;d&#x27; runs after &#x27;c&#x27;, so it must stay below it." in (
-        response.content.decode()
+    fragment = operator.post(
+        f"/flows/{diamond.name}/steps/{c.pk}/move/", {"direction": "down"}, headers=HTMX
     )
+
+    assert "Step 'd' runs after 'c', so it must stay below it." in _text(page)
+    content = _text(fragment)  # the message is under c, the step moved, not d
+    d = _step(diamond, "d")
+    assert content.index(f'id="step-{c.pk}"') < content.index('role="alert"')
+    assert content.index('role="alert"') < content.index(f'id="step-{d.pk}"')
 
 
 def test_steps_that_follow_the_one_above_follow_the_new_order(operator: Client, stripe):
