@@ -17,6 +17,7 @@ urlpatterns = [
     path("flows/new/", flow_views.flow_new, name="flow_new"),
     path("flows/import/", flow_views.flow_import, name="flow_import"),
     path("flows/<slug:name>/", flow_views.flow_detail, name="flow_detail"),
+    path("flows/<slug:name>/graph/", flow_views.flow_graph, name="flow_graph"),
     path("flows/<slug:name>/save/", flow_views.flow_save, name="flow_save"),
     path("flows/<slug:name>/duplicate/", flow_views.flow_duplicate, name="flow_duplicate"),
     path("flows/<slug:name>/delete/", flow_views.flow_delete, name="flow_delete"),

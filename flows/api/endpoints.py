@@ -142,6 +142,8 @@ def _flow_json(state: FlowState) -> dict[str, Any]:
         "status": str(state.status),
         "current_step": state.current_step,
         "completed_steps": state.completed_steps,
+        "running_steps": state.running_steps,
+        "skipped_steps": state.skipped_steps,
         "input": state.input,
         "error": state.error,
         "meta": state.meta,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -15,7 +16,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from flows import engine_client
 from flows.definitions import editing, portable
 from flows.definitions.forms import FlowForm, ImportForm
-from flows.models import FlowDefinition, RunRecord
+from flows.engine.builder import Flow
+from flows.graph_layout import drawn_nodes, lay_out_flow
+from flows.models import FlowDefinition, RunRecord, StepDefinition
 from flows.view_helpers import HtmxHttpRequest, get_flow, redirect_page, requires
 
 FLOWS_PER_PAGE = 50
@@ -88,8 +91,26 @@ def _editor(request: HtmxHttpRequest, definition: FlowDefinition, form: FlowForm
     return render(
         request,
         "flows/edit.html",
-        {"flow": definition, "form": form, "steps": steps},
+        {"flow": definition, "form": form, "steps": steps, **_graph(definition, steps)},
     )
+
+
+@require_GET
+@requires("flows.view_flowdefinition")
+def flow_graph(request: HtmxHttpRequest, name: str) -> HttpResponse:
+    """The editor's graph again, which it asks for after each change to its steps."""
+    definition = get_flow(name)
+    context = {"flow": definition, **_graph(definition, list(definition.steps.all()))}
+    return render(request, "flows/_flow_graph.html", context)
+
+
+def _graph(definition: FlowDefinition, steps: list[StepDefinition]) -> dict[str, Any]:
+    """The steps as saved, unchecked (a flow being built may not run yet), each node linking
+    to its step in the list."""
+    flow = Flow(definition.name, tuple(step.to_step() for step in steps))
+    layout = lay_out_flow(flow)
+    anchors = {step.name: f"step-{step.pk}" for step in steps}
+    return {"graph": layout, "graph_nodes": drawn_nodes(layout, anchors, statuses={})}
 
 
 @require_POST

@@ -222,7 +222,7 @@ class FlowExecutor:
         listener = self.subscriptions.listener()
         try:
             async with _bounded(deadline, timeout, remaining, total):
-                await listener.listen_to(list(remaining))
+                await listener.listen_to(list(remaining), ends_only=True)
             # Heard from now on; read once more for runs that ended before that.
             candidates = set(remaining)
             while remaining:
@@ -250,8 +250,8 @@ class FlowExecutor:
         """Send a failed step back to Pending and resume the run from it.
 
         With `replacement`, the run's own copy of its definition is replaced first (fix and
-        resume); it must keep the same step names. Retrying a step that is not failed does
-        nothing and says why.
+        resume); it must keep the same step names and what each runs after (the run's state
+        holds its graph). Retrying a step that is not failed does nothing and says why.
         """
         if replacement is not None:
             validate_flow(replacement)
@@ -259,10 +259,15 @@ class FlowExecutor:
             names = [step.name for step in state.definition.steps]
             if [step.name for step in replacement.steps] != names:
                 raise ValueError("a replacement definition must keep the run's step names")
+            for name in names:
+                if replacement.dependencies(name) != state.definition.dependencies(name):
+                    raise ValueError(
+                        f"a replacement definition must keep what step {name!r} runs after"
+                    )
         return await self.store.retry(flow_id, step_id, replacement)
 
     async def cancel_flow(self, flow_id: str) -> ActionResult:
-        """Cancel a live run; its running step is stopped by the runner holding it."""
+        """Cancel a live run; its running steps are stopped by the runners holding them."""
         return await self.store.cancel(flow_id)
 
 

@@ -75,8 +75,14 @@ class Keys:
     )
 
     def flow_channel(self, flow_id: str) -> str:
-        """Pub/sub channel carrying one run's transitions (wait_for_flow listens here)."""
+        """Pub/sub channel carrying one run's transitions (watch_flow listens here)."""
         return f"{self.prefix}flows:events:{flow_id}"
+
+    def flow_end_channel(self, flow_id: str) -> str:
+        """Pub/sub channel carrying one run's last transition alone (wait_for_flow listens
+        here: a run's hundreds of step events would cost its waiters for nothing). The
+        scripts reach it as the run's channel + ':ended' (prelude.lua): keep the two in step."""
+        return f"{self.flow_channel(flow_id)}:ended"
 
     cancel_channel = _fixed(
         "flows:cancel",

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import random
 import socket
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from enum import Enum
+from typing import Literal
 
 import redis.asyncio as redis
 
@@ -38,11 +38,11 @@ from flows.engine.sandbox.engine import ScriptEngine
 from flows.engine.sandbox.limits import MEMORY_MB
 from flows.engine.sandbox.pool import WorkerPool
 from flows.engine.sandbox.starlark_runtime import ScriptRequest, ScriptResult
-from flows.engine.sandbox.syntax import ScriptError, steps_read
+from flows.engine.sandbox.syntax import ScriptError
 from flows.engine.secrets import SecretError
 from flows.engine.server_version import check_server
-from flows.engine.statuses import FlowStatus
-from flows.engine.store import Claim, RunContext, RunStore
+from flows.engine.statuses import FlowStatus, StepStatus
+from flows.engine.store import Claim, RunContext, RunStore, Taken
 
 logger = logging.getLogger(__name__)
 
@@ -52,13 +52,22 @@ LOST_RUNNER_ALLOWANCE = 2
 READ_BLOCK_MS = 500
 
 
+class Skipped(Enum):
+    """What an attempt gives when the step's condition is false."""
+
+    SKIPPED = "skipped"
+
+
+SKIPPED = Skipped.SKIPPED
+
+
 @dataclass
 class _Task:
     """A task this runner holds: why its script was interrupted, if it was."""
 
     task_id: str
     flow_id: str
-    step_id: str = ""
+    step_id: str = ""  # the task's step, then the step it runs now
     context: RunContext | None = None  # read with the first claim, then kept up to date
     worker: asyncio.Task | None = None
     script: asyncio.Future | None = None
@@ -175,7 +184,7 @@ class Runner:
             taken = await self.store.take(self.name, self._free_slots())
             for task_id, flow_id, claim in taken:
                 if isinstance(claim, Claim):
-                    self._begin(task_id, flow_id, claim)
+                    self._begin(task_id, flow_id, claim.step_id, claim)
             if taken:
                 return
             # Nothing queued: wait for the next task; it is claimed by the task's own worker.
@@ -194,7 +203,7 @@ class Runner:
             return
         for _stream, messages in answer or []:
             for task_id, fields in messages:
-                self._begin(task_id, fields["flow_id"])
+                self._begin(task_id, fields["flow_id"], fields.get("step_id", ""))
 
     async def _reclaim_expired(self) -> None:
         """Take over tasks whose runner stopped renewing its lease (it died)."""
@@ -211,20 +220,23 @@ class Runner:
         for task_id, fields in answer[1]:
             if fields and task_id not in self._tasks:
                 logger.warning("runner %s takes over task %s (lease lapsed)", self.name, task_id)
-                self._begin(task_id, fields["flow_id"])
+                self._begin(task_id, fields["flow_id"], fields.get("step_id", ""))
 
-    def _begin(self, task_id: str, flow_id: str, claim: Claim | None = None) -> None:
-        task = _Task(task_id, flow_id)
+    def _begin(self, task_id: str, flow_id: str, step_id: str, claim: Claim | None = None) -> None:
+        """Hold the task and run its step (`step_id`: '' for a task queued before flows
+        branched), claimed already or not."""
+        task = _Task(task_id, flow_id, step_id)
         self._tasks[task_id] = task
         task.worker = asyncio.create_task(self._process(task, claim), name=f"run-{task_id}")
 
     # -- running one task --------------------------------------------------------------
 
     async def _process(self, task: _Task, claim: Claim | str | None) -> None:
-        """Run the task's run step after step until it ends, is handed back, or is lost."""
+        """Run the task's step, then each step it makes ready that this runner goes on with,
+        until the run's part held here ends, is handed back, or is lost."""
         try:
             if claim is None:
-                claim = await self.store.claim(task.task_id, task.flow_id, self.name)
+                claim = await self.store.claim(task.task_id, task.flow_id, task.step_id, self.name)
             if isinstance(claim, str):
                 logger.debug("task %s skipped: %s", task.task_id, claim)
                 await self._drop(task.task_id)
@@ -232,11 +244,13 @@ class Runner:
             while isinstance(claim, Claim):
                 task.step_id = claim.step_id
                 task.context = claim.context or task.context
-                result = await self._run_script(task, claim)
+                result = await self._attempt(task, claim)
                 if result is None:
                     await self._hand_back(task, claim)
                     return
-                claim = await self._record(task, claim, result)
+                claim, taken = await self._record(task, claim, result)
+                if taken is not None:
+                    claim = self._switch(task, taken)
         except Exception:
             # The task stays in our pending list; once our lease on it lapses it is retried.
             logger.exception("flow %s step %s: runner error", task.flow_id, task.step_id)
@@ -244,31 +258,63 @@ class Runner:
             del self._tasks[task.task_id]
             self._slot_freed.set()
 
-    async def _run_script(self, task: _Task, claim: Claim) -> ScriptResult | None:
-        """Run the step's script; None when it was interrupted by shutdown."""
+    async def _attempt(self, task: _Task, claim: Claim) -> ScriptResult | Skipped | None:
+        """Check the step's condition, then run its script; None when interrupted by shutdown."""
         assert task.context is not None, "a task's first claim reads its run's context"
-        step = task.context.definition.step(claim.step_id)
+        context = task.context
+        step = context.definition.step(claim.step_id)
         if claim.attempt - claim.retry_base > step.max_attempts + LOST_RUNNER_ALLOWANCE:
             message = f"gave up: runners were lost during {LOST_RUNNER_ALLOWANCE} attempts"
             return ScriptResult(error=ScriptError(message))
+        if step.when:
+            verdict = await self._check_condition(task, claim, step)
+            if verdict is not True:
+                return verdict
         try:
-            grant = await self.grants.for_script(step.script, task.context.definition.allowed_hosts)
+            grant = await self.grants.for_script(step.script, context.definition.allowed_hosts)
         except SecretError as error:
             return ScriptResult(error=ScriptError(str(error)))
         request = ScriptRequest(
             script=step.script,
-            input=task.context.input,
-            steps=_outputs_read(step.script, task.context.outputs),
+            input=context.input,
+            steps=claim.outputs,
             attempt=claim.attempt,
             timeout=step.timeout,
             secrets=grant.secrets,
             http=grant.http,
         )
+        result = await self._sandboxed(task, request)
+        return grant.redacted(result) if result else result
+
+    async def _check_condition(
+        self, task: _Task, claim: Claim, step: Step
+    ) -> Literal[True] | Skipped | ScriptResult | None:
+        """True when the step is to run; SKIPPED when its condition is false; a failed
+        attempt when the condition does not give True or False."""
+        assert task.context is not None
+        request = ScriptRequest(
+            script=step.when,
+            input=task.context.input,
+            steps=claim.outputs,
+            attempt=claim.attempt,
+            timeout=step.timeout,
+        )
+        verdict = await self._sandboxed(task, request)
+        if verdict is None:
+            return None
+        if verdict.ok and verdict.output_json in ("true", "false"):
+            return True if verdict.output_json == "true" else SKIPPED
+        problem = verdict.error or f"gave {verdict.output_json}, not True or False"
+        return ScriptResult(error=ScriptError(f"condition {problem}"), logs=verdict.logs)
+
+    async def _sandboxed(self, task: _Task, request: ScriptRequest) -> ScriptResult | None:
+        """Run a script for the task in the sandbox, unless or until it is interrupted: a
+        cancel fails the attempt, a shutdown gives None (the attempt is handed back)."""
         if not task.interrupted_by:
             task.script = asyncio.ensure_future(self.engine.run(request))
         try:
             if task.script is not None:
-                return grant.redacted(await task.script)
+                return await task.script
         except asyncio.CancelledError:
             if not task.interrupted_by:
                 raise
@@ -280,11 +326,22 @@ class Runner:
             else None
         )
 
-    async def _record(self, task: _Task, claim: Claim, result: ScriptResult) -> Claim | str:
+    async def _record(
+        self, task: _Task, claim: Claim, result: ScriptResult | Skipped
+    ) -> tuple[Claim | str, Taken | None]:
+        """Finish the attempt; a runner that is not stopping takes its next task in the same
+        call once this one is done with."""
         assert task.context is not None
-        definition = task.context.definition
-        next_step = definition.next_step_after(claim.step_id)
-        error = str(result.error) if result.error else ""
+        if result is SKIPPED:
+            logger.info("flow %s step %s skipped: condition false", task.flow_id, claim.step_id)
+            outcome, error, output_json, logs = StepStatus.SKIPPED, "", "", []
+        else:
+            outcome = StepStatus.COMPLETED if result.ok else StepStatus.FAILED
+            error, output_json, logs = (
+                str(result.error or ""),
+                result.output_json or "",
+                result.logs,
+            )
         if error:
             logger.info(
                 "flow %s step %s attempt %d failed: %s",
@@ -293,31 +350,40 @@ class Runner:
                 claim.attempt,
                 error,
             )
-        outcome = await self.store.finish(
+        step = task.context.definition.step(claim.step_id)
+        answer, taken = await self.store.finish(
             task.task_id,
             task.flow_id,
             claim.step_id,
             attempt=claim.attempt,
             consumer=self.name,
-            output_json=result.output_json if result.ok else None,
+            outcome=outcome,
+            output_json=output_json,
             error=error,
-            logs=result.logs,
-            next_step_id=next_step.name if next_step else None,
-            retry_delay=0.0 if result.ok else _retry_delay(definition.step(claim.step_id), claim),
+            logs=logs,
+            retry_delay=_retry_delay(step, claim) if outcome == StepStatus.FAILED else 0.0,
+            take_next=not self._stopping.is_set(),
         )
-        if isinstance(outcome, Claim) and result.ok:
-            # The run moves on with this runner: its next steps may read this output.
-            task.context.outputs[claim.step_id] = json.loads(result.output_json or "null")
-        elif outcome == "waiting":
+        if answer == "waiting":
             self._retry_scheduled.set()
-        elif outcome == "lost":
+        elif answer == "lost":
             logger.warning(
                 "flow %s step %s attempt %d was taken over by another runner",
                 task.flow_id,
                 claim.step_id,
                 claim.attempt,
             )
-        return outcome
+        return answer, taken
+
+    def _switch(self, task: _Task, taken: Taken) -> Claim | str:
+        """Hold the task taken instead of the one done with, in the same slot."""
+        task_id, flow_id, claim = taken
+        del self._tasks[task.task_id]
+        task.task_id, task.flow_id, task.context, task.interrupted_by = task_id, flow_id, None, ""
+        self._tasks[task_id] = task
+        if isinstance(claim, str):
+            logger.debug("task %s skipped: %s", task_id, claim)
+        return claim
 
     async def _hand_back(self, task: _Task, claim: Claim) -> None:
         await self.store.release(
@@ -448,15 +514,6 @@ class Runner:
         except redis.ResponseError as error:
             if "NOGROUP" not in str(error):
                 raise
-
-
-def _outputs_read(script: str, outputs: dict[str, Any]) -> dict[str, Any]:
-    """The earlier outputs a script can read: all of them only when it may read any, so that
-    a step which names the outputs it needs costs the same at any point of a long run."""
-    names = steps_read(script)
-    if names is None:
-        return outputs
-    return {name: outputs[name] for name in names if name in outputs}
 
 
 def _retry_delay(step: Step, claim: Claim) -> float:

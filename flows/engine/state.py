@@ -88,6 +88,8 @@ class FlowState(PlainData):
     updated_at: datetime | None
     # The steps running now, in the order they started (current_step is one of them).
     running_steps: list[str] = field(default_factory=list)
+    # The steps whose condition was false, in the order they were skipped.
+    skipped_steps: list[str] = field(default_factory=list)
 
     @classmethod
     def from_hash(cls, data: dict[str, str]) -> FlowState:
@@ -107,6 +109,7 @@ class FlowState(PlainData):
             finished_at=_timestamp(data.get("finished_at")),
             updated_at=_timestamp(data.get("updated_at")),
             running_steps=_json(data.get("running_steps"), []) or [],
+            skipped_steps=_json(data.get("skipped_steps"), []) or [],
         )
 
 

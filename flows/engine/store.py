@@ -7,17 +7,18 @@ an operator) can never both move the same step; the loser of a race gets a plain
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
 import redis.asyncio as redis
 
-from flows.engine.builder import Flow, definition_json
+from flows.engine.builder import Flow, Step, definition_json
 from flows.engine.keys import RUNNER_GROUP, Keys
 from flows.engine.lua_scripts import load_script
 from flows.engine.reads import Steps, StepSelection, read_runs
 from flows.engine.runner_settings import DEFAULT_RETENTION_SECONDS
+from flows.engine.sandbox.syntax import steps_read
 from flows.engine.state import FlowState, RunSnapshot, StepState
 from flows.engine.statuses import StepStatus
 
@@ -28,25 +29,51 @@ def _parse_definition(definition_json: str) -> Flow:
     return Flow.from_dict(json.loads(definition_json))
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunContext:
-    """What a run's scripts see besides their attempt: its input, definition and the outputs of
-    its completed steps. A runner reads it with its first claim on a task and keeps it up to
-    date itself while it moves the run on (adding each output it records)."""
+    """A run's input and definition: read with a runner's first claim on a task, kept while
+    the runner goes on with the run."""
 
     input: dict[str, Any]
     definition: Flow
-    outputs: dict[str, Any]
 
 
 @dataclass(frozen=True)
 class Claim:
-    """A claimed attempt: which step, and, when the claim read it, the run's context."""
+    """A claimed attempt: which step, the outputs of the completed steps it reads, and, when
+    the claim read it, the run's context."""
 
     step_id: str
     attempt: int
     retry_base: int
+    outputs: dict[str, Any] = field(default_factory=dict)
     context: RunContext | None = None
+
+
+# A task a runner took when it finished its last one: (task_id, flow_id, claim or why not).
+Taken = tuple[str, str, "Claim | str"]
+
+
+@lru_cache(maxsize=256)
+def _step_arguments(flow: Flow) -> tuple[Any, ...]:
+    """What create.lua needs of each step, worked out once per flow: its id, attempts, how many
+    steps it waits for, the steps that wait for it, and the outputs it reads."""
+    arguments: list[Any] = []
+    for step in flow.steps:
+        dependents = json.dumps(flow.dependents(step.name))
+        arguments += [step.name, step.max_attempts, len(flow.dependencies(step.name))]
+        arguments += [dependents, _outputs_read_by(step)]
+    return tuple(arguments)
+
+
+def _outputs_read_by(step: Step) -> str:
+    """The earlier outputs the step's script and condition read: a JSON list of step ids, or
+    '*' when they may read any (syntax.steps_read). A claim sends a step just those."""
+    names = steps_read(step.script)
+    condition_names = steps_read(step.when) if step.when else frozenset()
+    if names is None or condition_names is None:
+        return "*"
+    return json.dumps(sorted(names | condition_names))
 
 
 @dataclass(frozen=True)
@@ -117,27 +144,39 @@ class RunStore:
             self.keys.flow_channel(flow_id),
             self.retention_seconds,
         ]
-        for step in flow.steps:
-            args += [step.name, step.max_attempts]
-        return {"keys": keys, "args": args}
+        return {"keys": keys, "args": [*args, *_step_arguments(flow)]}
 
     async def take(self, consumer: str, count: int) -> list[tuple[str, str, Claim | str]]:
-        """Read up to `count` new tasks and claim their runs' current steps, in one call.
+        """Read up to `count` new tasks and claim their steps, in one call.
 
         Returns (task_id, flow_id, claim or the reason it was dropped) for each task read."""
         taken = await self._scripts["take"](
             keys=[self.keys.queue, self.keys.events],
-            args=[RUNNER_GROUP, consumer, count, *self.keys.script_key_prefixes()],
+            args=[
+                RUNNER_GROUP,
+                consumer,
+                count,
+                *self.keys.script_key_prefixes(),
+                self.retention_seconds,
+            ],
         )
         return [
             (task_id, flow_id, self._claim_or_reason(claim)) for task_id, flow_id, claim in taken
         ]
 
-    async def claim(self, task_id: str, flow_id: str, consumer: str) -> Claim | str:
-        """Claim an attempt at the run's current step, or return why there is none to run."""
+    async def claim(self, task_id: str, flow_id: str, step_id: str, consumer: str) -> Claim | str:
+        """Claim an attempt at the task's step (`step_id` from the task; '' for a task queued
+        before flows branched), or return why there is none to run."""
         answer = await self._scripts["claim"](
             keys=[self.keys.flow(flow_id), self.keys.events],
-            args=[task_id, consumer, self.keys.flow_channel(flow_id), self.keys.step(flow_id, "")],
+            args=[
+                task_id,
+                consumer,
+                self.keys.flow_channel(flow_id),
+                self.keys.step(flow_id, ""),
+                self.retention_seconds,
+                step_id,
+            ],
         )
         return self._claim_or_reason(answer)
 
@@ -145,15 +184,18 @@ class RunStore:
     def _claim_or_reason(answer: list) -> Claim | str:
         if answer[0] != "run":
             return answer[1]
-        _, step_id, attempt, retry_base, *context = answer
-        claim = Claim(step_id=step_id, attempt=int(attempt), retry_base=int(retry_base))
-        if not context:
-            return claim
-        input_json, definition_json, outputs_json = context
-        context = RunContext(
-            json.loads(input_json), _parse_definition(definition_json), json.loads(outputs_json)
+        _, step_id, attempt, retry_base, outputs_json, *context = answer
+        run_context = None
+        if context:
+            input_json, definition_json = context
+            run_context = RunContext(json.loads(input_json), _parse_definition(definition_json))
+        return Claim(
+            step_id=step_id,
+            attempt=int(attempt),
+            retry_base=int(retry_base),
+            outputs=json.loads(outputs_json),
+            context=run_context,
         )
-        return Claim(claim.step_id, claim.attempt, claim.retry_base, context)
 
     async def finish(
         self,
@@ -163,48 +205,53 @@ class RunStore:
         *,
         attempt: int,
         consumer: str,
-        output_json: str | None,
-        error: str,
+        outcome: StepStatus,
+        output_json: str = "",
+        error: str = "",
         logs: list[str],
-        next_step_id: str | None,
         retry_delay: float = 0.0,
-    ) -> Claim | str:
-        """Record an attempt's end and move the run on.
+        take_next: bool = False,
+    ) -> tuple[Claim | str, Taken | None]:
+        """Record an attempt's end (`outcome` COMPLETED with `output_json`, SKIPPED when the
+        step's condition was false, or FAILED with `error`) and move the run on.
 
         Returns the claim (without context: the runner has it) on what this runner runs next
-        for the run (the next step, or the same step again while retries remain and
-        `retry_delay` is 0), else the outcome: 'completed', 'failed', 'waiting' (a retry is
-        due in `retry_delay` seconds, for any runner), 'stale' (the run was cancelled
-        meanwhile) or 'lost' (another runner took over).
+        for the run (the first step this one made ready, or the same step again while retries
+        remain and `retry_delay` is 0), else the outcome: 'completed', 'skipped', 'failed',
+        'waiting' (a retry is due in `retry_delay` seconds, for any runner), 'stale' (the run
+        was cancelled meanwhile) or 'lost' (another runner took over). With `take_next`, once
+        the task is done with, a new task is taken and claimed in the same call, and returned
+        second (else None).
         """
-        step_key = self.keys.step(flow_id, step_id)
-        next_key = self.keys.step(flow_id, next_step_id) if next_step_id else step_key
         answer = await self._scripts["finish"](
             keys=[
                 self.keys.flow(flow_id),
-                step_key,
+                self.keys.step(flow_id, step_id),
                 self.keys.events,
                 self.keys.queue,
-                next_key,
                 self.keys.delayed,
             ],
             args=[
                 task_id,
                 attempt,
                 consumer,
-                StepStatus.COMPLETED if output_json is not None else StepStatus.FAILED,
-                output_json or "",
+                outcome,
+                output_json,
                 error,
                 json.dumps(logs, ensure_ascii=False),  # as the caps measure them
                 self.keys.flow_channel(flow_id),
                 RUNNER_GROUP,
-                next_step_id or "",
                 self.keys.step(flow_id, ""),
                 self.retention_seconds,
                 retry_delay,
+                int(take_next),
+                *self.keys.script_key_prefixes(),
             ],
         )
-        return self._claim_or_reason(answer)
+        if answer[0] == "next":
+            _, outcome, (task_id, flow_id, claim) = answer
+            return outcome, (task_id, flow_id, self._claim_or_reason(claim))
+        return self._claim_or_reason(answer), None
 
     async def promote_due_retries(self, count: int = 100) -> float | None:
         """Queue up to `count` retries whose wait is over; return the seconds until the next
@@ -220,7 +267,12 @@ class RunStore:
     ) -> str:
         """Hand a running attempt back uncounted, queued again for any runner."""
         return await self._scripts["release"](
-            keys=[self.keys.step(flow_id, step_id), self.keys.queue, self.keys.events],
+            keys=[
+                self.keys.step(flow_id, step_id),
+                self.keys.queue,
+                self.keys.events,
+                self.keys.flow(flow_id),
+            ],
             args=[task_id, attempt, consumer, RUNNER_GROUP, self.keys.flow_channel(flow_id)],
         )
 
@@ -228,6 +280,8 @@ class RunStore:
         self, flow_id: str, step_id: str, replacement: Flow | None = None
     ) -> ActionResult:
         max_attempts = replacement.step(step_id).max_attempts if replacement else ""
+        steps = replacement.steps if replacement else ()
+        reads = {step.name: _outputs_read_by(step) for step in steps}
         status, message = await self._scripts["retry"](
             keys=[
                 self.keys.flow(flow_id),
@@ -240,6 +294,7 @@ class RunStore:
                 definition_json(replacement) if replacement else "",
                 max_attempts,
                 self.keys.step(flow_id, ""),
+                json.dumps(reads),
             ],
         )
         # A done retry answers with the queued task's id, which is no message for a person.

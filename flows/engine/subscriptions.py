@@ -43,9 +43,10 @@ class Listener:
         self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.channels: set[str] = set()
 
-    async def listen_to(self, flow_ids: list[str]) -> None:
-        """Start hearing these runs; returns once the server is sure to send their events."""
-        await self._subscriptions.add(self, flow_ids)
+    async def listen_to(self, flow_ids: list[str], *, ends_only: bool = False) -> None:
+        """Start hearing these runs (with `ends_only`, their last event alone); returns once
+        the server is sure to send their events."""
+        await self._subscriptions.add(self, flow_ids, ends_only)
 
     def close(self) -> None:
         """Hear nothing more. Synchronous, so that it is safe in `finally` and on cancel."""
@@ -71,8 +72,9 @@ class RunSubscriptions:
     def listener(self) -> Listener:
         return Listener(self)
 
-    async def add(self, listener: Listener, flow_ids: list[str]) -> None:
-        channels = [self.keys.flow_channel(flow_id) for flow_id in flow_ids]
+    async def add(self, listener: Listener, flow_ids: list[str], ends_only: bool) -> None:
+        channel_of = self.keys.flow_end_channel if ends_only else self.keys.flow_channel
+        channels = [channel_of(flow_id) for flow_id in flow_ids]
         new = [channel for channel in channels if channel not in self._confirmed]
         for channel in channels:
             self._listeners[channel].add(listener)

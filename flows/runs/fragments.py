@@ -13,6 +13,7 @@ from django.template.loader import render_to_string
 
 from flows.engine.statuses import FlowStatus
 from flows.engine_client import RunSnapshot
+from flows.graph_layout import drawn_nodes, lay_out_flow
 from flows.models import AuditEntry
 from flows.runs.groups import Abilities
 
@@ -20,12 +21,14 @@ from flows.runs.groups import Abilities
 def run_context(run: RunSnapshot, abilities: Abilities, live_at: str = "") -> dict[str, Any]:
     """What _run_summary.html and _step_row.html need. Reads only the run's state, not its
     steps, so a live update holding just the changed steps renders the same."""
+    state = run.state
+    ended = {*state.completed_steps, *state.skipped_steps}
     failed_step, rerun_steps = "", []
-    if run.state.status == FlowStatus.FAILED:
-        # A run fails at the step it was running, which stays its current step.
-        names = [step.name for step in run.state.definition.steps]
-        failed_step = run.state.current_step
-        rerun_steps = names[names.index(failed_step) :] if failed_step in names else []
+    if state.status == FlowStatus.FAILED:
+        # A failed run's current step is its (first) failed step; a retry goes on with every
+        # step not yet completed or skipped.
+        failed_step = state.current_step
+        rerun_steps = [step.name for step in state.definition.steps if step.name not in ended]
     return {
         "run": run,
         "can_cancel": abilities.can_cancel,
@@ -33,11 +36,24 @@ def run_context(run: RunSnapshot, abilities: Abilities, live_at: str = "") -> di
         "failed_step": failed_step,
         "rerun_steps": rerun_steps,
         "progress": {
-            "done": len(run.state.completed_steps),
-            "total": len(run.state.definition.steps),
+            "completed": len(state.completed_steps),
+            "skipped": len(state.skipped_steps),
+            "ended": len(ended),
+            "total": len(state.definition.steps),
         },
         "live_at": live_at,
     }
+
+
+def run_graph(run: RunSnapshot) -> dict[str, Any]:
+    """What _graph.html needs for the run page: drawn once with the page, its nodes then
+    follow their rows' live updates in the browser (static/flows/live.js), so the bridge
+    renders nothing more per update."""
+    layout = lay_out_flow(run.state.definition)
+    # The id each row has in _step_row.html.
+    anchors = {step.name: f"step-row-{step.name}" for step in run.state.definition.steps}
+    statuses = {step.step_id: str(step.status) for step in run.steps}
+    return {"graph": layout, "graph_nodes": drawn_nodes(layout, anchors, statuses)}
 
 
 def render_run_update(

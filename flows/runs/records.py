@@ -28,7 +28,8 @@ def new_record(run: RunSnapshot) -> RunRecord:
         launched_by=str(meta.get("launched_by", "")),
         patch_count=state.patch_count,
         step_count=len(state.definition.steps),
-        completed_count=len(state.completed_steps),
+        # The Runs list's progress: steps done with, whether completed or skipped.
+        completed_count=len(state.completed_steps) + len(state.skipped_steps),
         snapshot=json.dumps(run.to_dict(), separators=(",", ":")),
         created_at=state.created_at,
         started_at=state.started_at,

@@ -11,7 +11,7 @@ from flows.definitions.forms import LaunchForm
 from flows.engine.statuses import FlowStatus
 from flows.models import FlowDefinition
 from flows.runs import history, launching
-from flows.runs.fragments import run_context
+from flows.runs.fragments import run_context, run_graph
 from flows.runs.groups import Abilities
 from flows.runs.pages import run_audit
 from flows.runs.records import load_run
@@ -56,6 +56,7 @@ def run_detail(request: HtmxHttpRequest, flow_id: str) -> HttpResponse:
         raise Http404("No such run.")
     context = run_context(run, Abilities.of(request.user))
     context["audit"] = run_audit(flow_id)
+    context.update(run_graph(run))
     return render(request, "flows/run.html", context)
 
 

@@ -19,9 +19,24 @@
       indicator.textContent = text;
     });
   }
+  // The run page's graph follows the step rows: once a message is swapped in, each node takes
+  // the status of the row it links to (its data-row; rows carry data-status). The rows are
+  // the one thing the server sends, so the graph can never tell another story than the table.
+  function followRows(root) {
+    root.querySelectorAll(".graph-node[data-row]").forEach(function (node) {
+      var row = document.getElementById(node.dataset.row);
+      var status = row && row.dataset.status;
+      if (!status || status === node.dataset.status) { return; }
+      node.dataset.status = status;
+      var label = node.querySelector(".graph-node-status");
+      if (label) { label.textContent = status; }
+      node.querySelector("title").textContent = node.dataset.step + ": " + status;
+    });
+  }
   document.addEventListener("htmx:wsAfterMessage", function (event) {
     closesInARow = 0;
     show(event.target, "live", "Live");
+    followRows(event.target);
   });
   // The server says why it closed (say, "Redis is unreachable"), if it knows.
   document.addEventListener("htmx:wsClose", function (event) {

@@ -4,37 +4,55 @@ from __future__ import annotations
 
 import pytest
 
-from flows.engine import FlowExecutor, FlowStatus, Runner, new_flow, new_step
+from flows.engine import FlowExecutor, FlowStatus, Runner, StepStatus, new_flow, new_step
 from flows.engine.sandbox.syntax import steps_read
 from flows.engine.store import Claim
-from tests.engine.flows import chain_flow
 
 
-async def test_moving_a_run_on_hands_back_no_earlier_outputs(executor: FlowExecutor):
+async def test_a_claim_carries_just_the_outputs_its_step_reads(executor: FlowExecutor):
     store = executor.store
     await store.ensure_group()
-    flow_id = await executor.execute_flow(chain_flow(3))
+    flow = (
+        new_flow("reads")
+        .add_step(new_step("s0").script("'zero'").build())
+        .add_step(new_step("s1").script("steps['s0'] + '!'").build())
+        .add_step(new_step("s2").script("1").build())
+        .build()
+    )
+    flow_id = await executor.execute_flow(flow)
 
     [(task_id, _, first)] = await store.take("runner-a", 1)
-    second = await store.finish(
+    second, _ = await store.finish(
         task_id,
         flow_id,
         "s0",
         attempt=1,
         consumer="runner-a",
+        outcome=StepStatus.COMPLETED,
         output_json='"zero"',
-        error="",
         logs=[],
-        next_step_id="s1",
+    )
+    # A runner that takes the run over reads its context anew, with what the step reads.
+    taken_over = await store.claim(task_id, flow_id, "s0", "runner-b")
+    third, _ = await store.finish(
+        task_id,
+        flow_id,
+        "s1",
+        attempt=2,
+        consumer="runner-b",
+        outcome=StepStatus.COMPLETED,
+        output_json='"zero!"',
+        logs=[],
     )
 
     assert isinstance(first, Claim) and first.context is not None
-    assert first.context.outputs == {}
+    assert first.outputs == {}
     assert isinstance(second, Claim) and second.step_id == "s1"
-    assert second.context is None  # the runner keeps its own copy up to date
-    # A runner that takes the run over reads it all anew.
-    taken_over = await store.claim(task_id, flow_id, "runner-b")
-    assert taken_over.context.outputs == {"s0": "zero"}
+    assert second.context is None  # the runner keeps the run's context
+    assert second.outputs == {"s0": "zero"}
+    assert taken_over.step_id == "s1" and taken_over.context is not None
+    assert taken_over.outputs == {"s0": "zero"}
+    assert isinstance(third, Claim) and (third.step_id, third.outputs) == ("s2", {})
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ import pytest
 
 from flows.engine import FlowExecutor, FlowStatus, Runner, StepStatus
 from flows.engine.reads import RunReader, Steps
-from flows.engine.state import RunSnapshot
+from flows.engine.state import RUN_DICT_VERSION, RunSnapshot
 from flows.engine.watches import RUN_PAGE, Watches
 from tests.engine.flows import chain_flow, one_step_flow
 
@@ -92,10 +92,25 @@ async def test_a_run_comes_back_from_its_dict_as_it_was_read(
 
     stored = json.loads(json.dumps(run.to_dict()))
 
-    assert stored["version"] == 1
+    assert stored["version"] == RUN_DICT_VERSION
     assert RunSnapshot.from_dict(stored) == run
     assert run.steps[0].status == StepStatus.COMPLETED
     assert run.steps[0].attempts[0].finished_at is not None
+
+
+async def test_a_run_archived_before_flows_branched_still_reads(
+    executor: FlowExecutor, runner: Runner
+):
+    flow_id = await executor.execute_flow(one_step_flow("1"))
+    await executor.wait_for_flow(flow_id, timeout=30)
+    (run,) = await executor.read_runs([flow_id])
+    version_1 = run.to_dict() | {"version": 1}
+    del version_1["flow"]["running_steps"]
+
+    read = RunSnapshot.from_dict(json.loads(json.dumps(version_1)))
+
+    assert read.state.running_steps == []
+    assert read == run
 
 
 def test_a_run_dict_of_an_unknown_version_is_refused():

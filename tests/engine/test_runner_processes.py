@@ -61,6 +61,42 @@ async def test_two_runner_processes_complete_200_flows_of_5_steps_each_exactly_o
     assert len(runners) == 2
 
 
+async def test_two_runner_processes_start_each_join_of_500_branching_runs_exactly_once(
+    executor: FlowExecutor, start_runner_process
+):
+    """Three branches end at nearly the same moment on different runners; each run's join
+    must start once, after all three, and see all their outputs."""
+    start_runner_process(concurrency=4)
+    start_runner_process(concurrency=4)
+    flow = (
+        new_flow("fan_in")
+        .add_step(new_step("start").script("input['n']").build())
+        .add_step(new_step("x").script("steps['start'] + 1").after("start").build())
+        .add_step(new_step("y").script("steps['start'] + 2").after("start").build())
+        .add_step(new_step("z").script("steps['start'] + 3").after("start").build())
+        .add_step(
+            new_step("join")
+            .script("[steps['x'], steps['y'], steps['z']]")
+            .after("x", "y", "z")
+            .build()
+        )
+        .build()
+    )
+
+    flow_ids = await executor.execute_flows(flow, [{"n": n} for n in range(500)])
+    finals = await executor.wait_for_flows(flow_ids, timeout=180)
+
+    assert {final.status for final in finals} == {FlowStatus.COMPLETED}
+    runners: set[str] = set()
+    for n, flow_id in enumerate(flow_ids):
+        steps = {step.step_id: step for step in await executor.get_steps(flow_id)}
+        assert {step.attempt_count for step in steps.values()} == {1}
+        assert steps["join"].output == [n + 1, n + 2, n + 3]
+        assert steps["join"].started_at >= max(steps[b].finished_at for b in "xyz")
+        runners.update(step.attempts[0].runner for step in steps.values())
+    assert len(runners) == 2
+
+
 async def test_sigterm_lets_the_running_step_finish_then_exits_zero(
     executor: FlowExecutor, start_runner_process
 ):

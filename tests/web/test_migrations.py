@@ -15,7 +15,7 @@ from django.utils.timezone import now
 
 from flows.engine import FlowExecutor, Runner
 from flows.engine.keys import Keys
-from flows.engine.state import RunSnapshot
+from flows.engine.state import RUN_DICT_VERSION, RunSnapshot
 from tests.engine.flows import chain_flow
 
 # Latest migrations of the apps whose models the tests use, so their state is the real one.
@@ -124,7 +124,7 @@ def test_archived_runs_move_from_redis_hashes_to_the_engines_versioned_form_and_
     apps = _migrate(HASHES)
     back = apps.get_model("flows", "RunRecord").objects.get(flow_id=run.state.flow_id)
 
-    assert json.loads(migrated[run.state.flow_id])["version"] == 1
+    assert json.loads(migrated[run.state.flow_id])["version"] == RUN_DICT_VERSION
     assert RunSnapshot.from_dict(json.loads(migrated[run.state.flow_id])) == run
     assert migrated["by-hand"] == ""
     assert RunSnapshot.from_hashes(back.state, back.steps) == run

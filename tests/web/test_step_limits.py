@@ -13,7 +13,7 @@ from django.conf import settings
 from django.test import Client
 
 from flows import engine_client
-from flows.engine import Flow, Step
+from flows.engine import Flow, Step, StepStatus
 from flows.engine.executor import FlowExecutor
 from flows.models import StepDefinition
 from tests.web.step_form import post_test_run
@@ -84,16 +84,15 @@ async def _fail_first_attempt(flow_id: str, retry_delay: float) -> None:
     async with FlowExecutor(settings.REDIS_URL) as executor:
         await executor.store.ensure_group()
         [(task_id, _, claim)] = await executor.store.take("a-runner", 1)
-        outcome = await executor.store.finish(
+        outcome, _ = await executor.store.finish(
             task_id,
             flow_id,
             "one",
             attempt=claim.attempt,
             consumer="a-runner",
-            output_json=None,
+            outcome=StepStatus.FAILED,
             error="no",
             logs=[],
-            next_step_id=None,
             retry_delay=retry_delay,
         )
     assert outcome == "waiting"

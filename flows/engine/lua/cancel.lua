@@ -1,5 +1,5 @@
 -- Cancel a live run: the run and its unfinished steps become Cancelled, and runners are told
--- to stop the step they are running for it.
+-- to stop the steps they are running for it.
 -- KEYS: flow, events, step keys
 -- ARGV: channel, cancel channel, retention
 local flow = redis.call('HMGET', KEYS[1], 'status', 'flow_id', 'name', 'current_step')
@@ -22,8 +22,8 @@ for i = 3, #KEYS do
     emit(KEYS[2], ARGV[1], step_event(flow[2], step[2], 'cancelled', step[3], t))
   end
 end
-redis.call('HSET', KEYS[1], 'status', 'cancelled', 'error', 'cancelled', 'finished_at', t,
-  'updated_at', t)
+redis.call('HSET', KEYS[1], 'status', 'cancelled', 'error', 'cancelled', 'running_steps', '[]',
+  'finished_at', t, 'updated_at', t)
 emit(KEYS[2], ARGV[1], flow_event(flow[2], flow[3], 'cancelled', flow[4], t, 'cancelled'))
 redis.call('PUBLISH', ARGV[2], flow[2])
 if tonumber(ARGV[3]) > 0 then
