@@ -4,18 +4,41 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import AbstractBaseUser, Group, Permission
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q, QuerySet
+from django.forms.models import BaseInlineFormSet
 
+from flows.definitions.editing import find_misordered
 from flows.engine.statuses import FlowStatus
 from flows.models import ApiToken, AuditEntry, FlowDefinition, RunRecord, StepDefinition
 from flows.runs import actions as run_actions
+from flows.validators import sentence
+
+
+class StepFormSet(BaseInlineFormSet):
+    """Checks the flow as its steps would be saved, as the builder does: a definition that
+    saves is one that runs, with every step below the steps it runs after."""
+
+    def clean(self) -> None:
+        super().clean()
+        if any(self.errors):
+            return
+        kept = [form for form in self.forms if form.has_changed() or form.instance.pk]
+        steps = [form.instance for form in kept if not self._should_delete_form(form)]
+        steps.sort(key=lambda step: step.position)
+        try:
+            self.instance.to_flow(steps)
+        except ValueError as error:
+            raise ValidationError(sentence(error)) from None
+        if problem := find_misordered(steps):
+            raise ValidationError(sentence(problem) + ": give it a higher position.")
 
 
 class StepInline(admin.StackedInline):
     model = StepDefinition
+    formset = StepFormSet
     extra = 0
-    fields = ["position", "name", "script", "timeout", "retries"]
+    fields = ["position", "name", "script", "after", "when", "timeout", "retries"]
 
 
 @admin.register(FlowDefinition)

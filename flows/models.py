@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -27,6 +28,8 @@ from flows.engine.builder import (
 )
 from flows.validators import (
     allowed_hosts_validator,
+    condition_validator,
+    dependencies_validator,
     flow_name_validator,
     retries_validator,
     script_validator,
@@ -89,12 +92,14 @@ class FlowDefinition(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("flows:flow_detail", args=[self.name])
 
-    def to_flow(self) -> Flow:
-        """Build the engine's Flow through its own builder, so its validation applies."""
+    def to_flow(self, steps: Iterable[StepDefinition] | None = None) -> Flow:
+        """Build the engine's Flow through its own builder, so its validation applies (ValueError
+        naming what is wrong). `steps`: these instead of the stored ones, e.g. with an edit
+        applied, to check it before saving."""
         builder = new_flow(self.name)
         if self.allowed_hosts.strip():
             builder.allowed_hosts(self.allowed_hosts)
-        for step in self.steps.all():
+        for step in self.steps.all() if steps is None else steps:
             builder.add_step(step.to_step())
         return builder.build()
 
@@ -122,6 +127,18 @@ class StepDefinition(models.Model):
         "timeout (seconds)", default=DEFAULT_TIMEOUT_SECONDS, validators=[timeout_validator]
     )
     retries = models.PositiveIntegerField(default=DEFAULT_RETRIES, validators=[retries_validator])
+    # The names of the steps it runs after; null: the step before it (none for the first), which
+    # follows the order of the list, and is what every step made before flows could branch has.
+    after = models.JSONField(
+        "runs after", null=True, blank=True, default=None, validators=[dependencies_validator]
+    )
+    when = models.TextField(
+        "run only if",
+        blank=True,
+        validators=[condition_validator],
+        help_text='An expression over input and steps, e.g. steps["charge"]["paid"]. '
+        "When false the step is skipped. Empty: always run.",
+    )
 
     class Meta:
         ordering = ["position", "id"]
@@ -132,10 +149,26 @@ class StepDefinition(models.Model):
     def __str__(self) -> str:
         return f"{self.flow_id}:{self.name}"
 
+    @classmethod
+    def from_step(cls, step: Step | StepDefinition, **fields: Any) -> StepDefinition:
+        """An unsaved definition of an engine Step (or a copy of another definition)."""
+        return cls(
+            name=step.name,
+            script=step.script,
+            timeout=step.timeout,
+            retries=step.retries,
+            after=None if step.after is None else list(step.after),
+            when=step.when,
+            **fields,
+        )
+
     def to_step(self) -> Step:
-        return (
+        builder = (
             new_step(self.name).script(self.script).timeout(self.timeout).retries(self.retries)
-        ).build()
+        )
+        if self.after is not None:
+            builder.after(*self.after)
+        return builder.when(self.when).build()
 
 
 def _digest(token: str) -> str:

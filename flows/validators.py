@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 
 from flows.engine.builder import (
     validate_allowed_hosts,
+    validate_condition,
     validate_name,
     validate_retries,
     validate_script,
@@ -18,15 +19,17 @@ from flows.engine.builder import (
 from flows.engine.secrets import validate_secret_name
 
 
-def _sentence(message: str) -> str:
-    return message[:1].upper() + message[1:]
+def sentence(message: object) -> str:
+    """An engine message ("step 'a': ...") as the start of a sentence, for the page."""
+    text = str(message)
+    return text[:1].upper() + text[1:]
 
 
 def _as_field_error(check: Callable[[Any], None], value: Any) -> None:
     try:
         check(value)
     except ValueError as error:
-        raise ValidationError(_sentence(str(error))) from None
+        raise ValidationError(sentence(error)) from None
 
 
 def script_problem(script: str) -> str | None:
@@ -34,7 +37,16 @@ def script_problem(script: str) -> str | None:
     try:
         validate_script(script)
     except ValueError as error:
-        return _sentence(str(error))
+        return sentence(error)
+    return None
+
+
+def condition_problem(condition: str) -> str | None:
+    """What the engine says is wrong with a step's condition (with line and column), or None."""
+    try:
+        validate_condition(condition)
+    except ValueError as error:
+        return sentence(error)
     return None
 
 
@@ -49,6 +61,24 @@ def flow_name_validator(value: str) -> None:
 def script_validator(value: str) -> None:
     if problem := script_problem(value):
         raise ValidationError(problem)
+
+
+def condition_validator(value: str) -> None:
+    if problem := condition_problem(value):
+        raise ValidationError(problem)
+
+
+def dependencies_validator(value: list[str] | None) -> None:
+    """The steps a step runs after, by name: None (the step before it) or a list of names, each
+    once. Whether they are steps of the flow, and earlier ones, is the flow's to check."""
+    if value is None:
+        return
+    if not isinstance(value, list) or not all(isinstance(name, str) for name in value):
+        raise ValidationError("Runs after must be a list of step names.")
+    for name in value:
+        _as_field_error(validate_name, name)
+    if len(set(value)) < len(value):
+        raise ValidationError("Runs after names a step twice.")
 
 
 def timeout_validator(value: float) -> None:

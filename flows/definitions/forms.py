@@ -10,10 +10,11 @@ from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.template.defaultfilters import filesizeformat
 
-from flows.definitions import strict_json
+from flows.definitions import editing, strict_json
 from flows.definitions.portable import parse_import
 from flows.engine.executor import encode_input
 from flows.models import FlowDefinition, StepDefinition
+from flows.validators import sentence
 
 
 def parse_json_object(text: str, what: str) -> dict[str, Any]:
@@ -40,13 +41,26 @@ class FlowForm(forms.ModelForm):
         widgets = {"description": forms.Textarea(attrs={"rows": 3})}
 
 
+# The "runs after" choice of no dependency; never a step's name, as those are slugs.
+START_OF_RUN = "@start"
+
+
 class StepForm(forms.ModelForm):
+    after = forms.MultipleChoiceField(
+        label="Runs after",
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="It starts once all of these have ended. Left as it is (or with nothing "
+        "ticked) it runs after the step above it, whichever that is after a reorder.",
+    )
+
     class Meta:
         model = StepDefinition
-        fields = ["name", "script", "timeout", "retries"]
+        fields = ["name", "script", "after", "when", "timeout", "retries"]
         labels = {
             "name": "Step name",
             "script": "Script",
+            "when": "Run only if",
             "timeout": "Timeout (seconds)",
             "retries": "Retries",
         }
@@ -54,6 +68,7 @@ class StepForm(forms.ModelForm):
             "script": forms.Textarea(
                 attrs={"rows": 8, "spellcheck": "false", "data-code-editor": "python"}
             ),
+            "when": forms.Textarea(attrs={"rows": 2, "spellcheck": "false"}),
             "timeout": forms.NumberInput(attrs={"step": "any", "min": "0"}),
         }
 
@@ -64,6 +79,26 @@ class StepForm(forms.ModelForm):
         self.fields["script"].strip = False
         if not self.is_bound and float(self.instance.timeout).is_integer():
             self.initial["timeout"] = int(self.instance.timeout)  # "5", not "5.0"
+        self._flow_steps = list(flow.steps.all())
+        self._set_after_choices()
+
+    def _set_after_choices(self) -> None:
+        """Only the steps above this one: the list stays in an order the steps can run in, and
+        no choice can make a circle."""
+        pks = [step.pk for step in self._flow_steps]
+        above = pks.index(self.instance.pk) if self.instance.pk in pks else len(pks)
+        earlier = [step.name for step in self._flow_steps[:above]]
+        self.fields["after"].choices = [
+            (START_OF_RUN, "the start of the run"),
+            *((name, name) for name in earlier),
+        ]
+        # What "the step before it" (after = None) means here and now.
+        self._default_after = [earlier[-1]] if earlier else [START_OF_RUN]
+        after = self.instance.after
+        if not self.is_bound:
+            self.initial["after"] = (
+                self._default_after if after is None else after or [START_OF_RUN]
+            )
 
     def clean_name(self) -> str:
         # The (flow, name) constraint is not checked by the form because flow is not a field.
@@ -71,6 +106,36 @@ class StepForm(forms.ModelForm):
         if self.instance.flow.steps.exclude(pk=self.instance.pk).filter(name=name).exists():
             raise forms.ValidationError(f"This flow already has a step named {name!r}.")
         return name
+
+    def clean_after(self) -> list[str] | None:
+        """None (the step before it) while the default is left as it is or nothing is ticked,
+        else the names ([] for the start of the run)."""
+        chosen = self.cleaned_data["after"]
+        if START_OF_RUN in chosen and len(chosen) > 1:
+            raise forms.ValidationError(
+                "Choose the start of the run or steps to run after, not both."
+            )
+        if not chosen or (self.instance.after is None and chosen == self._default_after):
+            return None
+        choices = self.fields["after"].choices
+        return [name for name, _label in choices if name in chosen and name != START_OF_RUN]
+
+    def _post_clean(self) -> None:
+        """Check the whole flow as it would be with this step saved, as the engine will run it."""
+        super()._post_clean()
+        if self._errors:
+            return
+        old_name = self.initial.get("name")
+        steps = editing.with_step(self._flow_steps, self.instance, old_name)
+        try:
+            self.instance.flow.to_flow(steps)
+        except ValueError as error:
+            self.add_error("after", sentence(error))
+
+    def save_step(self) -> list[StepDefinition]:
+        """Save the step (self.instance), renaming it in the other steps' "runs after" if its
+        name changed; returns those other steps."""
+        return editing.save_step(self.save(commit=False), self.initial.get("name"))
 
 
 class JsonObjectField(forms.CharField):
@@ -127,8 +192,7 @@ class ImportForm(forms.Form):
         try:
             cleaned["flow"] = parse_import(text)
         except ValueError as error:
-            message = str(error)
-            self.add_error(field, message[:1].upper() + message[1:])
+            self.add_error(field, sentence(error))
         return cleaned
 
 

@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_slug
 
 from flows.definitions import strict_json
+from flows.definitions.editing import find_misordered
 from flows.engine.builder import Flow, Step, new_flow, new_step
 from flows.models import NAME_MAX_LENGTH, FlowDefinition, StepDefinition
 
@@ -23,16 +24,20 @@ def export_dict(definition: FlowDefinition) -> dict[str, Any]:
         "name": definition.name,
         "description": definition.description,
         **allowed,
-        "steps": [
-            {
-                "name": step.name,
-                "script": step.script,
-                "timeout": step.timeout,
-                "retries": step.retries,
-            }
-            for step in definition.steps.all()
-        ],
+        "steps": [_export_step(step) for step in definition.steps.all()],
     }
+
+
+def _export_step(step: StepDefinition) -> dict[str, Any]:
+    """A step's fields; "after" and "when" only when set, so a straight line exports as it
+    always did."""
+    data = {"name": step.name, "script": step.script, "timeout": step.timeout}
+    data["retries"] = step.retries
+    if step.after is not None:
+        data["after"] = step.after
+    if step.when:
+        data["when"] = step.when
+    return data
 
 
 def _string_literal(text: str) -> str:
@@ -60,11 +65,21 @@ def export_python(definition: FlowDefinition) -> str:
             f"        .script({_string_literal(step.script)})",
             f"        .timeout({timeout!r})",
             f"        .retries({step.retries!r})",
+            *_python_graph(step),
             "        .build()",
             "    )",
         ]
     lines += ["    .build()", ")", ""]
     return "\n".join(lines)
+
+
+def _python_graph(step: StepDefinition) -> list[str]:
+    lines = []
+    if step.after is not None:
+        lines.append(f"        .after({', '.join(repr(name) for name in step.after)})")
+    if step.when:
+        lines.append(f"        .when({_string_literal(step.when)})")
+    return lines
 
 
 def _require(condition: bool, message: str) -> None:
@@ -83,6 +98,16 @@ def _parse_step(index: int, data: Any) -> Step:
         builder.timeout(data["timeout"])
     if "retries" in data:
         builder.retries(data["retries"])
+    if data.get("after") is not None:
+        after = data["after"]
+        _require(
+            isinstance(after, list) and all(isinstance(name, str) for name in after),
+            f"{where} ({data['name']!r}): 'after' must be a list of step names",
+        )
+        builder.after(*after)
+    if "when" in data:
+        _require(isinstance(data["when"], str), f"{where} ({data['name']!r}): 'when' must be text")
+        builder.when(data["when"])
     return builder.build()
 
 
@@ -112,6 +137,11 @@ def parse_import(text: str) -> tuple[Flow, str]:
     for index, step in enumerate(data["steps"]):
         builder.add_step(_parse_step(index, step))
     flow = builder.build()
+    if problem := find_misordered(flow.steps):
+        raise ValueError(
+            f"step {problem.step!r} runs after {problem.dependency!r}, which is listed below "
+            f"it: list {problem.dependency!r} first"
+        )
     _validate_as_stored(flow, description)
     _require(
         not FlowDefinition.objects.filter(name=flow.name).exists(),
@@ -132,10 +162,7 @@ def _validate_as_stored(flow: Flow, description: str) -> None:
         )
     ]
     for index, step in enumerate(flow.steps):
-        stored = StepDefinition(
-            name=step.name, script=step.script, timeout=step.timeout, retries=step.retries
-        )
-        checks.append((f"step {index + 1}", stored))
+        checks.append((f"step {index + 1}", StepDefinition.from_step(step)))
     for where, instance in checks:
         try:
             instance.full_clean(exclude=["flow"], validate_unique=False, validate_constraints=False)

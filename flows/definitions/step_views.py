@@ -19,7 +19,7 @@ from flows.definitions import editing, step_tests
 from flows.definitions.forms import StepForm, StepTestForm
 from flows.models import FlowDefinition, StepDefinition
 from flows.templatetags.flow_tags import pretty_json
-from flows.validators import script_problem
+from flows.validators import condition_problem, script_problem
 from flows.view_helpers import (
     HtmxHttpRequest,
     get_flow,
@@ -71,11 +71,16 @@ def _render_form(
     return render(request, template, context)
 
 
-def _saved(request: HtmxHttpRequest, step: StepDefinition, created: bool) -> HttpResponse:
+def _saved(
+    request: HtmxHttpRequest, step: StepDefinition, created: bool, others_changed: bool = False
+) -> HttpResponse:
     step.flow.record_change(request.user)
     if not request.htmx:
         messages.success(request, f"Step {step.name} saved.")
         return redirect(f"{step.flow.get_absolute_url()}#step-{step.pk}")
+    if others_changed:
+        # A rename shows in the rows of the steps that run after it: swap the whole list.
+        return reswap(retarget(_step_list(request, step.flow), "#step-list"), "outerHTML")
     response = render(
         request, "flows/_step_saved.html", {"flow": step.flow, "step": step, "created": created}
     )
@@ -91,7 +96,8 @@ def step_new(request: HtmxHttpRequest, name: str) -> HttpResponse:
     forms = _forms(flow, None, request.POST or None)
     if request.method == "POST" and forms[0].is_valid():
         forms[0].instance.position = editing.next_position(flow)
-        return _saved(request, forms[0].save(), created=True)
+        forms[0].save_step()
+        return _saved(request, forms[0].instance, created=True)
     return _render_form(request, flow, None, forms)
 
 
@@ -101,7 +107,8 @@ def step_edit(request: HtmxHttpRequest, name: str, step_id: int) -> HttpResponse
     step = get_step(name, step_id)
     forms = _forms(step.flow, step, request.POST or None)
     if request.method == "POST" and forms[0].is_valid():
-        return _saved(request, forms[0].save(), created=False)
+        renamed = forms[0].save_step()
+        return _saved(request, forms[0].instance, created=False, others_changed=bool(renamed))
     return _render_form(request, step.flow, step, forms)
 
 
@@ -121,13 +128,24 @@ def step_delete(request: HtmxHttpRequest, name: str, step_id: int) -> HttpRespon
     step = get_step(name, step_id)
     if request.method == "GET":
         return render(request, "flows/confirm_delete.html", {"thing": f"step {step.name}"})
-    step.delete()
+    rewired = editing.delete_step(step)
     step.flow.record_change(request.user)
+    if request.htmx and rewired:
+        # Other rows changed too (what they run after): the whole list is swapped.
+        return reswap(retarget(_step_list(request, step.flow), "#step-list"), "outerHTML")
     if request.htmx:
         # The step's row is swapped for nothing; only the version badge changes elsewhere.
         return render(request, "flows/_flow_version.html", {"flow": step.flow, "oob": True})
-    messages.success(request, f"Step {step.name} deleted.")
+    messages.success(request, _deleted_message(step, rewired))
     return redirect(step.flow.get_absolute_url())
+
+
+def _deleted_message(step: StepDefinition, rewired: list[StepDefinition]) -> str:
+    message = f"Step {step.name} deleted."
+    for other in rewired:
+        after = f"after {', '.join(other.after)}" if other.after else "at the start of the run"
+        message += f" {other.name} now runs {after}."
+    return message
 
 
 @require_POST
@@ -137,7 +155,10 @@ def step_move(request: HtmxHttpRequest, name: str, step_id: int) -> HttpResponse
     offset = {"up": -1, "down": 1}.get(request.POST.get("direction", ""))
     if offset is None:
         return HttpResponseBadRequest("direction must be up or down")
-    editing.move_step(step, offset, request.user)
+    try:
+        editing.move_step(step, offset, request.user)
+    except editing.StepsMisordered as refused:
+        return _step_list(request, step.flow, refused, problem_at=step.pk)
     return _step_list(request, step.flow)
 
 
@@ -148,26 +169,43 @@ def step_reorder(request: HtmxHttpRequest, name: str) -> HttpResponse:
     try:
         order = [int(step_id) for step_id in request.POST.getlist("order")]
         editing.reorder_steps(flow, order, request.user)
+    except editing.StepsMisordered as refused:
+        return _step_list(request, flow, refused, problem_at=refused.step_id)
     except ValueError as error:
         return HttpResponseBadRequest(str(error))
     return _step_list(request, flow)
 
 
-def _step_list(request: HtmxHttpRequest, flow: FlowDefinition) -> HttpResponse:
+def _step_list(
+    request: HtmxHttpRequest,
+    flow: FlowDefinition,
+    refused: editing.StepsMisordered | None = None,
+    problem_at: int | None = None,
+) -> HttpResponse:
+    """The list as it now is; with a refused reorder, unchanged and saying why under the step
+    `problem_at` (the one moved, or for a drag the one that would be misplaced)."""
     if not request.htmx:
+        if refused:
+            messages.error(request, str(refused))
         return redirect(flow.get_absolute_url())
     context = {"flow": flow, "steps": flow.steps.all(), "oob_version": True}
+    if refused:
+        context |= {"problem": str(refused), "problem_step_id": problem_at}
     return render(request, "flows/_step_list.html", context)
 
 
 @require_POST
 @requires("flows.view_stepdefinition")
 def step_check(request: HtmxHttpRequest, name: str, step_id: int | None = None) -> HttpResponse:
-    """Live check while typing: where the script stops parsing, if it does."""
+    """Live check while typing: where the script (or, with check=condition, the condition)
+    stops parsing, if it does."""
     get_flow(name)
     context = {"key": str(step_id) if step_id else "new"}
-    script = request.POST.get("script", "")
-    context["problem"] = script_problem(script) or step_access.script_problem(script)
+    if request.POST.get("check") == "condition":
+        context |= {"part": "condition", "problem": condition_problem(request.POST.get("when", ""))}
+    else:
+        script = request.POST.get("script", "")
+        context["problem"] = script_problem(script) or step_access.script_problem(script)
     return render(request, "flows/_script_check.html", context)
 
 

@@ -210,6 +210,8 @@ def test_keyboard_users_indent_in_the_editor_and_leave_it_with_escape_then_tab(
     page.keyboard.press("Escape")
     page.keyboard.press("Tab")
 
-    expect(page.get_by_label("Timeout (seconds)")).to_be_focused()
+    # The next field after the script: the first choice of "Runs after".
+    runs_after = page.get_by_role("group", name="Runs after")
+    expect(runs_after.get_by_label("the start of the run")).to_be_focused()
     expect(page.locator("#step-form-new .CodeMirror")).to_contain_text("x = 1")
     expect(page.locator("#id_step_new_script")).to_have_value("x = 1   ")
