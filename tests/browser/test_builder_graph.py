@@ -1,13 +1,16 @@
-"""An operator builds a flow that branches and joins in a real Chromium: what each step runs
-after, a condition checked as it is typed, and a reorder the dependencies refuse. No run is
-launched: this is the builder's side of branching."""
+"""An operator builds a flow that branches and joins in a real Chromium (what each step runs
+after, a condition checked as it is typed), launches it and watches its graph move live over
+the real ASGI server with its runner; then a reorder the dependencies refuse."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from flows.models import FlowDefinition
+from tests.browser.graph_page import WATCH_GRAPH, graph_node
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -31,17 +34,19 @@ def _save(page: Page, form: Locator, name: str) -> None:
     expect(form).to_have_count(0)
 
 
-def test_operator_builds_a_diamond_with_a_condition(page: Page, live_server, log_in):
-    log_in(page, "Operator")
+def test_operator_builds_a_diamond_with_a_condition_launches_it_and_watches_it_live(
+    page: Page, asgi_server, live_log_in
+):
+    live_log_in(page, "Operator")
     page.get_by_role("button", name="New flow").click()
     page.get_by_label("Name").fill("diamond")
     page.get_by_role("button", name="Save").click()
 
-    form = _new_step(page, "a", '{"n": 1}')
+    form = _new_step(page, "a", 'mock_api("slow", delay=0.5)\n{"n": 1}')
     expect(_runs_after(form, "the start of the run")).to_be_checked()
     _save(page, form, "a")
 
-    form = _new_step(page, "b", 'steps["a"]["n"] + 1')
+    form = _new_step(page, "b", 'mock_api("slow", delay=0.5)\nsteps["a"]["n"] + 1')
     expect(_runs_after(form, "a")).to_be_checked()  # the step before it, by default
     _save(page, form, "b")
 
@@ -69,6 +74,23 @@ def test_operator_builds_a_diamond_with_a_condition(page: Page, live_server, log
     flow = FlowDefinition.objects.get(name="diamond").to_flow()
     assert [flow.dependencies(name) for name in "abcd"] == [(), ("a",), ("a",), ("b", "c")]
     assert flow.step("c").when == 'input.get("c") == True'
+    expect(page.locator(".graph-node")).to_have_count(4)
+
+    page.get_by_role("button", name="Launch").click()
+    expect(page).to_have_url(re.compile(r"/flows/diamond/launch/$"))
+    page.get_by_role("button", name="Launch").click()  # input {}: c's condition is false
+    expect(page.locator(".live-indicator")).to_have_text("Live")
+    page.evaluate(WATCH_GRAPH)
+    expect(page.locator("#run-summary")).to_have_attribute("data-status", "completed")
+    for step in ("a", "b", "d"):
+        expect(graph_node(page, step)).to_have_attribute("data-status", "completed")
+    expect(graph_node(page, "c")).to_have_attribute("data-status", "skipped")
+    seen = page.evaluate("graphSeen")
+    assert seen["b"][-2:] == ["running", "completed"]  # seen turning green on the open page
+    assert seen["c"][-1] == "skipped" and len(seen["c"]) > 1
+    expect(page.locator("#run-summary")).to_contain_text("3 of 4 steps completed, 1 skipped")
+
+    page.goto(f"{asgi_server}/flows/diamond/")
 
     page.get_by_role("button", name="Move d up").click()  # d runs after c: refused
     expect(rows.nth(3).get_by_role("alert")).to_have_text(

@@ -13,26 +13,10 @@ from flows import engine_client
 from flows.definitions import editing
 from flows.engine.builder import Flow, Step
 from flows.roles import OPERATOR
+from tests.browser.graph_page import WATCH_GRAPH, graph_node
 from tests.web.graph_flows import diamond
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-# Records every status each graph node shows, to prove it changed on the open page.
-WATCH_GRAPH = """() => {
-  window.graphSeen = {};
-  const note = (node) => {
-    const seen = (graphSeen[node.dataset.step] ||= []);
-    if (seen[seen.length - 1] !== node.dataset.status) { seen.push(node.dataset.status); }
-  };
-  document.querySelectorAll(".graph-node").forEach(note);
-  new MutationObserver((changes) => changes.forEach((change) => note(change.target)))
-    .observe(document.querySelector(".flow-graph-svg"),
-             {attributes: true, attributeFilter: ["data-status"], subtree: true});
-}"""
-
-
-def _node(page: Page, step: str):
-    return page.locator(f'.graph-node[data-step="{step}"]')
 
 
 def _launched(flow: Flow) -> str:
@@ -57,13 +41,13 @@ def test_a_node_turns_completed_live_and_links_to_its_row(page: Page, asgi_serve
     expect(page.locator(".live-indicator")).to_have_text("Live")
     page.evaluate(WATCH_GRAPH)
 
-    expect(_node(page, "second")).to_have_attribute("data-status", "completed")
+    expect(graph_node(page, "second")).to_have_attribute("data-status", "completed")
 
-    expect(_node(page, "first")).to_have_attribute("data-status", "completed")
-    expect(_node(page, "second").locator(".graph-node-status")).to_have_text("completed")
+    expect(graph_node(page, "first")).to_have_attribute("data-status", "completed")
+    expect(graph_node(page, "second").locator(".graph-node-status")).to_have_text("completed")
     # Seen moving on the open page, not only drawn finished.
     assert page.evaluate("graphSeen.second")[-2:] == ["running", "completed"]
-    _node(page, "second").click()
+    graph_node(page, "second").click()
     assert page.url.endswith("#step-row-second")
     expect(page.locator("#step-row-second")).to_be_in_viewport()
 
@@ -82,8 +66,8 @@ def test_a_diamonds_branches_complete_live_and_the_skipped_one_turns_grey(
     expect(page.locator("#run-summary")).to_have_attribute("data-status", "completed")
 
     for step in ("a", "b", "d"):
-        expect(_node(page, step)).to_have_attribute("data-status", "completed")
-    skipped = _node(page, "c")
+        expect(graph_node(page, step)).to_have_attribute("data-status", "completed")
+    skipped = graph_node(page, "c")
     expect(skipped).to_have_attribute("data-status", "skipped")
     expect(skipped.locator(".graph-node-status")).to_have_text("skipped")
     grey = "rgb(156, 163, 175)"  # --status-skipped
@@ -119,5 +103,5 @@ def test_the_editors_graph_follows_its_steps_as_they_change(page: Page, live_ser
     expect(
         page.locator('.graph-edges path[data-source="third"][data-target="second"]')
     ).to_have_count(1)
-    _node(page, "first").click()
+    graph_node(page, "first").click()
     expect(page.locator("#step-list li").first).to_be_in_viewport()
