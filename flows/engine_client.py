@@ -33,7 +33,12 @@ from flows.process_wide import ProcessWide
 T = TypeVar("T")
 CLOSE_TIMEOUT_SECONDS = 5.0
 # The settings the cached clients are built from.
-CLIENT_SETTINGS = {"REDIS_URL", "FLOWS_KEY_PREFIX", "FLOWS_RETENTION_SECONDS"}
+CLIENT_SETTINGS = {
+    "REDIS_URL",
+    "FLOWS_KEY_PREFIX",
+    "FLOWS_RETENTION_SECONDS",
+    "FLOWS_IDEMPOTENCY_SECONDS",
+}
 
 
 def _start_engine() -> tuple[asyncio.AbstractEventLoop, FlowExecutor]:
@@ -46,6 +51,7 @@ def _start_engine() -> tuple[asyncio.AbstractEventLoop, FlowExecutor]:
         settings.REDIS_URL,
         key_prefix=settings.FLOWS_KEY_PREFIX,
         retention_seconds=settings.FLOWS_RETENTION_SECONDS,
+        idempotency_seconds=settings.FLOWS_IDEMPOTENCY_SECONDS,
     )
     atexit.register(_close, loop, executor)
     return loop, executor
@@ -89,6 +95,16 @@ def _with_executor(work: Callable[[FlowExecutor], Coroutine[Any, Any, T]]) -> T:
 def launch(flow: Flow, input: dict[str, Any], meta: dict[str, Any]) -> str:
     """Queue a run and return its flow id; ValueError if the input is not a JSON object."""
     return _with_executor(lambda executor: executor.execute_flow(flow, input, meta=meta))
+
+
+def launch_once(
+    flow: Flow, input: dict[str, Any], meta: dict[str, Any], idempotency_key: str
+) -> tuple[str, bool]:
+    """launch() unless a launch of the flow with this key started a run within the key's
+    window (FLOWS_IDEMPOTENCY_SECONDS): the run's id, and whether this call started it."""
+    return _with_executor(
+        lambda executor: executor.launch(flow, input, meta=meta, idempotency_key=idempotency_key)
+    )
 
 
 def launch_many(flow: Flow, inputs: list[dict[str, Any]], meta: dict[str, Any]) -> list[str]:

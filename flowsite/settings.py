@@ -13,6 +13,7 @@ from cryptography.fernet import Fernet
 from django.core.management.utils import get_random_secret_key
 
 from flows.engine.connections import pool_options
+from flows.engine.executor import DEFAULT_IDEMPOTENCY_SECONDS
 from flows.engine.runner_settings import DEFAULT_CONCURRENCY, DEFAULT_RETENTION_SECONDS
 from flows.engine.sandbox.limits import HTTP_DEFAULT_MAX_BYTES
 from flowsite.env import env_bool, env_database, env_int, env_list, env_redis_url, env_str
@@ -69,6 +70,10 @@ FLOWS_EMBEDDED_RUNNER = env_bool("FLOWS_EMBEDDED_RUNNER", True)
 FLOWS_RUNNER_CONCURRENCY = env_int("FLOWS_RUNNER_CONCURRENCY", DEFAULT_CONCURRENCY, minimum=1)
 # How long ended runs stay in Redis; the web app's archive keeps them after that.
 FLOWS_RETENTION_SECONDS = env_int("FLOWS_RETENTION_SECONDS", DEFAULT_RETENTION_SECONDS, minimum=0)
+# How long a launch's Idempotency-Key answers with the run it started.
+FLOWS_IDEMPOTENCY_SECONDS = env_int(
+    "FLOWS_IDEMPOTENCY_SECONDS", DEFAULT_IDEMPOTENCY_SECONDS, minimum=1
+)
 # Test runs of step scripts at once per web process (flows/definitions/step_tests.py); more
 # are told "busy".
 FLOWS_TEST_RUNS_AT_ONCE = env_int("FLOWS_TEST_RUNS_AT_ONCE", 2, minimum=1)

@@ -78,7 +78,8 @@ def api_view(method: str, permission: str) -> Callable[[ApiView], ApiView]:
 def launch_run(request: HttpRequest, name: str) -> HttpResponse:
     """One run for a JSON object body; a run per input for `{"inputs": [{...}, ...]}` (a body
     whose only key is "inputs": a single run's input with that one key is sent as a batch of
-    one)."""
+    one). An `Idempotency-Key` header makes a single launch idempotent: the same key for the
+    same flow within FLOWS_IDEMPOTENCY_SECONDS answers 200 with the run it started."""
     definition = FlowDefinition.objects.filter(name=name).first()
     if definition is None:
         return _error(404, f"no flow named {name!r}")
@@ -88,13 +89,20 @@ def launch_run(request: HttpRequest, name: str) -> HttpResponse:
         return _error(400, f"the body is {error}")
     if not isinstance(body, dict):
         return _error(400, f"the input must be a JSON object, not {type(body).__name__}")
+    key = request.headers.get("Idempotency-Key")
     if set(body) == {"inputs"}:
+        if key is not None:
+            return _error(400, "an Idempotency-Key names one run: not for a batch of inputs")
         return _launch_batch(request, definition, body)
     try:
-        run = launching.launch(definition, body, request.user)
+        if key is None:
+            run, started = launching.launch(definition, body, request.user), True
+        else:
+            run, started = launching.launch_once(definition, body, request.user, key)
     except ValueError as error:
         return _error(400, str(error))
-    return JsonResponse(_launched_json(request, run.flow_id), status=202)
+    # A launch answered by an earlier one with the same key: 200 and that run, as it was.
+    return JsonResponse(_launched_json(request, run.flow_id), status=202 if started else 200)
 
 
 def _launch_batch(

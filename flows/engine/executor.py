@@ -45,10 +45,21 @@ def encode_input(input: Any) -> str:
 
 # Connections one executor opens at most; calls past that wait for a free one.
 DEFAULT_MAX_CONNECTIONS = 32
+# How long a launch's idempotency key keeps answering with the run it started.
+DEFAULT_IDEMPOTENCY_SECONDS = 24 * 3600
+MAX_IDEMPOTENCY_KEY_CHARS = 255
 # Runs a batch launch stores per pipeline (one round trip each).
 LAUNCH_BATCH_SIZE = 500
 
 FlowsOrFlow = Flow | Sequence[Flow]
+
+
+def validate_idempotency_key(key: str) -> None:
+    """ValueError unless the key is 1 to 255 printable characters."""
+    if not isinstance(key, str) or not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY_CHARS:
+        raise ValueError(f"an idempotency key must be 1 to {MAX_IDEMPOTENCY_KEY_CHARS} characters")
+    if not key.isprintable():
+        raise ValueError("an idempotency key must not hold control characters")
 
 
 class FlowExecutor:
@@ -65,6 +76,7 @@ class FlowExecutor:
         key_prefix: str = "",
         retention_seconds: int = DEFAULT_RETENTION_SECONDS,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        idempotency_seconds: int = DEFAULT_IDEMPOTENCY_SECONDS,
     ) -> None:
         pool = redis.BlockingConnectionPool.from_url(
             redis_url,
@@ -77,6 +89,7 @@ class FlowExecutor:
         self.keys = Keys(key_prefix)
         self.store = RunStore(self.redis, self.keys, retention_seconds)
         self.subscriptions = RunSubscriptions(self.redis, self.keys)
+        self.idempotency_seconds = idempotency_seconds
 
     async def __aenter__(self) -> FlowExecutor:
         return self
@@ -91,16 +104,39 @@ class FlowExecutor:
             await self.redis.aclose()
 
     async def execute_flow(
-        self, flow: Flow, input: dict[str, Any] | None = None, *, meta: dict | None = None
+        self,
+        flow: Flow,
+        input: dict[str, Any] | None = None,
+        *,
+        meta: dict | None = None,
+        idempotency_key: str | None = None,
     ) -> str:
-        """Store a new run of `flow` and queue its first step; return the run's flow id.
+        """Store a new run of `flow` and queue its first steps; return the run's flow id.
 
         `meta` is free-form JSON kept with the run (who launched it, definition version...).
+        With `idempotency_key`, a launch of the same flow (by name) with the same key within
+        `idempotency_seconds` (a day by default) starts nothing and returns the id of the run
+        that launch started, however many launches race.
         """
+        return (await self.launch(flow, input, meta=meta, idempotency_key=idempotency_key))[0]
+
+    async def launch(
+        self,
+        flow: Flow,
+        input: dict[str, Any] | None = None,
+        *,
+        meta: dict | None = None,
+        idempotency_key: str | None = None,
+    ) -> tuple[str, bool]:
+        """execute_flow(), also saying whether this call started the run (False when an
+        earlier launch with the idempotency key did)."""
         validate_flow(flow)
+        if idempotency_key is not None:
+            validate_idempotency_key(idempotency_key)
+        window = (idempotency_key, self.idempotency_seconds) if idempotency_key else None
+        meta_json = json.dumps(meta or {})
         flow_id = uuid.uuid4().hex
-        await self.store.create(flow_id, flow, encode_input(input), json.dumps(meta or {}))
-        return flow_id
+        return await self.store.create(flow_id, flow, encode_input(input), meta_json, window)
 
     async def execute_flows(
         self,

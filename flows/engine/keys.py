@@ -56,6 +56,11 @@ class Keys:
         "Sorted set of run ids scored by creation time, newest last.",
     )
 
+    def idempotency(self, flow_name: str, key: str) -> str:
+        """String holding the id of the run launched of a flow with an idempotency key, for the
+        key's window (create.lua). The name's length keeps `a:b` + `c` apart from `a` + `b:c`."""
+        return f"{self.prefix}flows:idempotency:{len(flow_name)}:{flow_name}:{key}"
+
     secrets = _fixed(
         "flows:secrets",
         "Hash of secret name -> its value encrypted under FLOWS_SECRETS_KEY (secrets.py).",

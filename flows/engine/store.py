@@ -120,8 +120,20 @@ class RunStore:
             if "BUSYGROUP" not in str(error):
                 raise
 
-    async def create(self, flow_id: str, flow: Flow, input_json: str, meta_json: str) -> None:
-        await self._scripts["create"](**self._create_call(flow_id, flow, input_json, meta_json))
+    async def create(
+        self,
+        flow_id: str,
+        flow: Flow,
+        input_json: str,
+        meta_json: str,
+        idempotency: tuple[str, int] | None = None,
+    ) -> tuple[str, bool]:
+        """Store the run; with `idempotency` (a key and its window in seconds), unless a run of
+        the flow was launched with that key within its window. Returns the id of the run and
+        whether this call created it."""
+        call = self._create_call(flow_id, flow, input_json, meta_json, idempotency)
+        run_id, created = await self._scripts["create"](**call)
+        return run_id, bool(created)
 
     async def create_many(self, runs: list[tuple[str, Flow, str, str]]) -> None:
         """create() for each (flow_id, flow, input_json, meta_json), in one round trip."""
@@ -131,7 +143,12 @@ class RunStore:
             await pipe.execute()
 
     def _create_call(
-        self, flow_id: str, flow: Flow, input_json: str, meta_json: str
+        self,
+        flow_id: str,
+        flow: Flow,
+        input_json: str,
+        meta_json: str,
+        idempotency: tuple[str, int] | None = None,
     ) -> dict[str, list]:
         keys = [self.keys.flow(flow_id), self.keys.queue, self.keys.events, self.keys.runs]
         keys += [self.keys.step(flow_id, step.name) for step in flow.steps]
@@ -143,8 +160,21 @@ class RunStore:
             meta_json,
             self.keys.flow_channel(flow_id),
             self.retention_seconds,
+            *(
+                (self.keys.idempotency(flow.name, idempotency[0]), idempotency[1])
+                if idempotency
+                else ("", 0)
+            ),
         ]
         return {"keys": keys, "args": [*args, *_step_arguments(flow)]}
+
+    def _idempotency_arguments(
+        self, flow: Flow, idempotency: tuple[str, int] | None
+    ) -> tuple[str, int]:
+        if idempotency is None:
+            return "", 0
+        key, seconds = idempotency
+        return self.keys.idempotency(flow.name, key), seconds
 
     async def take(self, consumer: str, count: int) -> list[tuple[str, str, Claim | str]]:
         """Read up to `count` new tasks and claim their steps, in one call.

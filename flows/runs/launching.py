@@ -22,6 +22,19 @@ def launch(definition: FlowDefinition, input: dict[str, Any], user: AbstractBase
     return records.record_launched_run(flow_id)
 
 
+def launch_once(
+    definition: FlowDefinition, input: dict[str, Any], user: AbstractBaseUser, key: str
+) -> tuple[RunRecord, bool]:
+    """launch() with an idempotency key: a launch of the flow with the same key within the
+    key's window answers with its run instead (and nothing is audited). Also says whether this
+    call started the run."""
+    meta = _launch_meta(definition, user)
+    flow_id, started = engine_client.launch_once(definition.to_flow(), input, meta, key)
+    if started:
+        _audit_launches(definition, user, meta, [flow_id])
+    return records.record_launched_run(flow_id), started
+
+
 def launch_many(
     definition: FlowDefinition, inputs: list[dict[str, Any]], user: AbstractBaseUser
 ) -> list[str]:

@@ -12,8 +12,9 @@ from flows.engine import FlowExecutor
 from flows.models import AuditEntry, RunRecord
 
 
-def _launch(client: Client, token: str | None, name: str, body: str = "{}"):
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
+def _launch(client: Client, token: str | None, name: str, body: str = "{}", **headers: str):
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
     return client.post(
         f"/api/flows/{name}/runs", body, content_type="application/json", headers=headers
     )
@@ -29,6 +30,37 @@ def test_launch_answers_202_with_the_run_id_and_url(client: Client, stripe, toke
     assert body["url"] == f"http://testserver/runs/{run.flow_id}/"
     assert body["status_url"] == f"http://testserver/api/runs/{run.flow_id}"
     assert run.launched_by == "operator"
+
+
+def test_an_idempotency_key_launches_once_and_answers_again_with_that_run(
+    client: Client, stripe, token_for
+):
+    token = token_for("Operator")
+
+    first = _launch(client, token, stripe.name, '{"n": 1}', **{"Idempotency-Key": "order-7"})
+    again = _launch(client, token, stripe.name, '{"n": 2}', **{"Idempotency-Key": "order-7"})
+    other = _launch(client, token, stripe.name, '{"n": 3}', **{"Idempotency-Key": "order-8"})
+
+    assert (first.status_code, again.status_code, other.status_code) == (202, 200, 202)
+    assert again.json() == first.json()
+    assert other.json()["flow_id"] != first.json()["flow_id"]
+    assert RunRecord.objects.count() == 2
+    assert AuditEntry.objects.filter(action=AuditEntry.Action.LAUNCH).count() == 2
+
+
+def test_a_bad_idempotency_key_is_a_400_and_launches_nothing(client: Client, stripe, token_for):
+    token = token_for("Operator")
+
+    too_long = _launch(client, token, stripe.name, **{"Idempotency-Key": "k" * 256})
+    on_a_batch = _launch(
+        client, token, stripe.name, '{"inputs": [{}]}', **{"Idempotency-Key": "batch"}
+    )
+
+    assert too_long.status_code == 400
+    assert too_long.json() == {"error": "an idempotency key must be 1 to 255 characters"}
+    assert on_a_batch.status_code == 400
+    assert "not for a batch" in on_a_batch.json()["error"]
+    assert not RunRecord.objects.exists()
 
 
 def test_missing_token_is_401_with_a_json_error(client: Client, stripe):

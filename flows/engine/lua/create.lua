@@ -1,22 +1,32 @@
 -- Create a run: its flow hash, one hash per step, and a task for each step that runs first.
+-- With an idempotency key, a run launched with the same key (and flow) within its window is
+-- the answer instead, and nothing is created.
 -- KEYS: flow, queue, events, runs, step keys in order
--- ARGV: flow_id, name, input_json, definition_json, meta_json, channel, retention, then per
---       step: step_id, max_attempts, its number of dependencies, its dependents (JSON list),
---       the outputs it reads (JSON list of step ids, or '*' for all)
+-- ARGV: flow_id, name, input_json, definition_json, meta_json, channel, retention, the
+--       idempotency key's Redis key ('' for none), its window in seconds, then per step:
+--       step_id, max_attempts, its number of dependencies, its dependents (JSON list), the
+--       outputs it reads (JSON list of step ids, or '*' for all)
+-- Returns {flow_id of the run, 1 if this call created it else 0}.
 local flow_id, name, channel, retention = ARGV[1], ARGV[2], ARGV[6], tonumber(ARGV[7])
+local idempotency_key = ARGV[8]
+if idempotency_key ~= '' then
+  local launched = redis.call('GET', idempotency_key)
+  if launched then return {launched, 0} end
+  redis.call('SET', idempotency_key, flow_id, 'EX', ARGV[9])
+end
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return redis.error_reply('run ' .. flow_id .. ' already exists')
 end
 local t = now()
-local first_step, first_task, roots = nil, nil, 0
+local first_step, roots = nil, 0
 for i = 5, #KEYS do
-  local arg = 8 + (i - 5) * 5
+  local arg = 10 + (i - 5) * 5
   local step_id, waiting = ARGV[arg], tonumber(ARGV[arg + 2])
   local task = ''
   if waiting == 0 then
     task = enqueue(KEYS[2], flow_id, step_id)
     roots = roots + 1
-    if not first_step then first_step, first_task = step_id, task end
+    first_step = first_step or step_id
   end
   redis.call('HSET', KEYS[i], 'flow_id', flow_id, 'step_id', step_id, 'status', 'pending',
     'attempt_count', 0, 'max_attempts', ARGV[arg + 1], 'retry_base', 0, 'output', '',
@@ -35,4 +45,4 @@ if retention > 0 then
   redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', '(' .. (tonumber(t) - retention))
 end
 emit(KEYS[3], channel, flow_event(flow_id, name, 'created', first_step, t))
-return first_task
+return {flow_id, 1}
