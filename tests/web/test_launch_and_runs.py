@@ -36,6 +36,7 @@ def test_launch_lands_on_the_run_page(operator: Client, stripe, redis_url: str):
         "launched_by": "operator",
         "definition_id": stripe.pk,
         "definition_version": 1,
+        "trigger": {"kind": "manual"},
     }
 
 
