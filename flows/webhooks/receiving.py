@@ -115,11 +115,12 @@ def _launch(
     user = trigger.created_by
     if not (user.is_active and user.has_perm("flows.launch_flow")):
         return json_error(403, f"{user}, who made this webhook, may no longer launch runs")
+    started_by = {"kind": "webhook", "webhook": trigger.pk, "name": trigger.label}
     try:
         if key is None:
-            run, started = launching.launch(trigger.flow, input, user), True
+            run, started = launching.launch(trigger.flow, input, user, started_by), True
         else:
-            run, started = launching.launch_once(trigger.flow, input, user, key)
+            run, started = launching.launch_once(trigger.flow, input, user, key, started_by)
     except ValueError as error:  # the flow cannot run, or the key is too long
         return json_error(400, str(error))
     answer = {"flow_id": run.flow_id, "url": request.build_absolute_uri(run.get_absolute_url())}
