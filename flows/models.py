@@ -263,9 +263,7 @@ class WebhookTrigger(models.Model):
         max_length=200,
         blank=True,
         validators=[
-            RegexValidator(
-                r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$", "Field names separated by dots."
-            )
+            RegexValidator(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$", "Field names separated by dots.")
         ],
         help_text="A body field naming the event, e.g. id or data.object.id: a repeat within "
         "a day starts no second run. Empty: every post starts one.",

@@ -10,7 +10,6 @@ twice the limit within a minute at the edge): accepted, for one round trip per r
 from __future__ import annotations
 
 import math
-
 from typing import Any
 
 import redis
