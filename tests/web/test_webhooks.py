@@ -9,7 +9,7 @@ import json
 import time
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Group, User
 from django.test import Client
 
 from flows import engine_client
@@ -20,12 +20,14 @@ from flows.webhooks.receiving import MAX_BODY_BYTES
 
 
 @pytest.fixture
-def make_webhook(stripe: FlowDefinition, make_user):
-    operator = make_user(OPERATOR)
+def make_webhook(stripe: FlowDefinition):
+    """Webhooks of the stripe flow, made by an operator of their own (whom runs are launched as)."""
+    maker = User.objects.create_user(username="maker")
+    maker.groups.add(Group.objects.get(name=OPERATOR))
 
     def make(signed: bool = False, **fields) -> triggers.Issued:
         trigger = WebhookTrigger(flow=stripe, label=fields.pop("label", "shop"), **fields)
-        return triggers.create(trigger, operator, signed=signed)
+        return triggers.create(trigger, maker, signed=signed)
 
     return make
 
@@ -58,7 +60,7 @@ def test_a_post_to_the_token_launches_a_run_as_the_webhooks_maker(client: Client
         "webhook": issued.trigger.pk,
         "name": "shop",
     }
-    assert (run.launched_by, run.trigger_kind) == ("operator", "webhook")
+    assert (run.launched_by, run.trigger_kind) == ("maker", "webhook")
 
 
 def test_unknown_and_revoked_tokens_answer_the_same_404(client: Client, make_webhook):
@@ -268,3 +270,110 @@ def test_webhooks_need_no_csrf_token_but_every_other_post_still_does(
 
 def test_only_post_is_allowed(client: Client, make_webhook):
     assert client.get(f"/hooks/{make_webhook().token}").status_code == 405
+
+
+# The flow page's section.
+
+
+def _create(client: Client, flow: FlowDefinition, **fields: str):
+    form = {"label": "shop", "input_mode": "body", "rate_limit_per_minute": "60"}
+    form |= {"signature_header": "X-Flowsite-Signature", "tolerance_seconds": "300", **fields}
+    return client.post(f"/flows/{flow.name}/webhooks/new/", form, headers={"HX-Request": "true"})
+
+
+def test_an_operator_makes_a_webhook_and_sees_its_token_and_secret_once(
+    operator: Client, client: Client, stripe
+):
+    made = _create(operator, stripe, signed="on", idempotency_path="id")
+
+    trigger = WebhookTrigger.objects.get()
+    url, secret = made.context["url"], made.context["issued"].secret
+    token = url.rsplit("/", 1)[1]
+    page = made.content.decode()
+    assert url in page and secret in page
+    assert "X-Flowsite-Signature: t=$T,v1=$SIG" in page
+    assert 'id="webhook-list" hx-swap-oob="true"' in page
+    assert (trigger.label, trigger.signed, trigger.created_by.username) == (
+        "shop",
+        True,
+        "operator",
+    )
+    assert secret not in trigger.secret_token
+    later = operator.get(f"/flows/{stripe.name}/").content.decode()
+    assert "shop" in later and trigger.token_prefix in later
+    assert token not in later and secret not in later
+    assert _post(client, token, "{}").status_code == 401  # signed, as asked
+
+
+def test_the_curl_command_shown_signs_as_the_webhook_checks(operator: Client, client, stripe):
+    import subprocess
+
+    made = _create(operator, stripe, signed="on")
+    token = made.context["url"].rsplit("/", 1)[1]
+    curl = made.context["curl"]
+    signing = curl.rsplit("\n", 1)[0] + '\nprintf "%s\\n%s" "$BODY" "t=$T,v1=$SIG"'
+
+    body, header = subprocess.run(
+        ["bash", "-c", signing], capture_output=True, text=True, check=True
+    ).stdout.split("\n")
+
+    assert _post(client, token, body, **{"X-Flowsite-Signature": header}).status_code == 202
+
+
+def test_form_errors_show_at_their_fields_and_make_nothing(operator: Client, stripe):
+    response = _create(
+        operator, stripe, label="", rate_limit_per_minute="0", idempotency_path="data..id"
+    )
+
+    page = response.content.decode()
+    assert 'id="id_label_error"' in page
+    assert 'id="id_rate_limit_per_minute_error"' in page
+    assert 'id="id_idempotency_path_error"' in page
+    assert not WebhookTrigger.objects.exists()
+
+
+def test_rotating_from_the_page_shows_a_new_token_and_retires_the_old(
+    operator: Client, client: Client, make_webhook, stripe
+):
+    issued = make_webhook()
+
+    rotated = operator.post(
+        f"/flows/{stripe.name}/webhooks/{issued.trigger.pk}/rotate/", headers={"HX-Request": "true"}
+    )
+
+    new_token = rotated.context["url"].rsplit("/", 1)[1]
+    assert new_token != issued.token
+    assert _post(client, issued.token).status_code == 404
+    assert _post(client, new_token).status_code == 202
+
+
+def test_revoking_without_javascript_redirects_to_the_flow_page(
+    operator: Client, client: Client, make_webhook, stripe
+):
+    issued = make_webhook()
+
+    response = operator.post(f"/flows/{stripe.name}/webhooks/{issued.trigger.pk}/revoke/")
+
+    assert response.status_code == 302
+    assert response["Location"] == f"/flows/{stripe.name}/#webhooks"
+    assert _post(client, issued.token).status_code == 404
+    again = operator.post(f"/flows/{stripe.name}/webhooks/{issued.trigger.pk}/rotate/")
+    assert again.status_code == 404  # a revoked webhook stays revoked
+
+
+def test_a_viewer_sees_the_webhooks_but_cannot_make_rotate_or_revoke_them(
+    viewer: Client, make_webhook, stripe
+):
+    issued = make_webhook()
+    base = f"/flows/{stripe.name}/webhooks/"
+
+    page = viewer.get(f"/flows/{stripe.name}/").content.decode()
+
+    assert "shop" in page and issued.trigger.token_prefix in page
+    assert issued.token not in page
+    assert base not in page  # no link to make one, no form to rotate or revoke one
+    assert viewer.get(base + "new/").status_code == 403
+    assert viewer.post(base + "new/", {"label": "x"}).status_code == 403
+    assert viewer.post(f"{base}{issued.trigger.pk}/rotate/").status_code == 403
+    assert viewer.post(f"{base}{issued.trigger.pk}/revoke/").status_code == 403
+    assert WebhookTrigger.objects.get().revoked_at is None
