@@ -2,8 +2,8 @@
 
 Runs live in Redis, so the run page, the builder's lists, launching and every action fail
 while it is down or restarting; the archive (the Runs history, the dashboard) is in the
-database and keeps working, and the 503 page points there. The API answers JSON, as it
-promises for every error.
+database and keeps working, and the 503 page points there. The API and webhooks answer
+JSON, as they promise for every error.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ class RedisUnreachableMiddleware:
         if not isinstance(exception, REDIS_DOWN):
             return None  # Django's own handling: a 500
         logger.warning("Redis is unreachable (%s): 503 for %s", exception, request.path)
-        if request.path.startswith("/api/"):
+        if request.path.startswith(("/api/", "/hooks/")):
             response = JsonResponse({"error": API_ERROR}, status=503)
         else:
             response = render(request, "flows/redis_unreachable.html", status=503)

@@ -12,7 +12,13 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.core.validators import MaxLengthValidator, validate_slug
+from django.core.validators import (
+    MaxLengthValidator,
+    MaxValueValidator,
+    MinValueValidator,
+    RegexValidator,
+    validate_slug,
+)
 from django.db import models
 from django.db.models import F
 from django.urls import reverse
@@ -205,6 +211,92 @@ class ApiToken(models.Model):
             return None
         cls.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
         return token
+
+
+class WebhookTrigger(models.Model):
+    """A URL another system posts JSON to, to launch a run of the flow (flows/webhooks/).
+
+    The URL holds a token of which only the SHA-256 is stored, as ApiToken's: it is shown once,
+    when the trigger is made or rotated. The signing secret must be read back to check a
+    signature, so it is kept encrypted under FLOWS_SECRETS_KEY, as Secret's values are, and no
+    page shows it again. A revoked trigger keeps its row for the list and its runs' records.
+    """
+
+    PREFIX = "fwh_"
+    DEFAULT_SIGNATURE_HEADER = "X-Flowsite-Signature"
+
+    class InputMode(models.TextChoices):
+        BODY = "body", "the JSON body"
+        ENVELOPE = "envelope", "body and headers"
+
+    flow = models.ForeignKey(FlowDefinition, on_delete=models.CASCADE, related_name="webhooks")
+    label = models.CharField(max_length=100, help_text="Who sends to it, e.g. stripe.")
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    token_prefix = models.CharField(max_length=16, editable=False)
+    input_mode = models.CharField(
+        "run input",
+        max_length=16,
+        choices=InputMode.choices,
+        default=InputMode.BODY,
+        help_text='The body (a JSON object), or {"body": …, "headers": {…}}.',
+    )
+    secret_token = models.TextField(
+        blank=True, editable=False, help_text="The signing secret, encrypted; empty: unsigned."
+    )
+    signature_header = models.CharField(
+        max_length=100,
+        default=DEFAULT_SIGNATURE_HEADER,
+        validators=[RegexValidator(r"^[A-Za-z0-9-]+$", "Letters, digits and hyphens only.")],
+        help_text="The header that carries t=<unix time>,v1=<hex HMAC-SHA256>.",
+    )
+    tolerance_seconds = models.PositiveIntegerField(
+        "timestamp tolerance (seconds)",
+        default=300,
+        validators=[MinValueValidator(1), MaxValueValidator(86_400)],
+        help_text="A signature older or newer than this is refused, against replays.",
+    )
+    rate_limit_per_minute = models.PositiveIntegerField(
+        default=60, validators=[MinValueValidator(1), MaxValueValidator(100_000)]
+    )
+    idempotency_path = models.CharField(
+        "idempotency field",
+        max_length=200,
+        blank=True,
+        validators=[
+            RegexValidator(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$", "Field names separated by dots.")
+        ],
+        help_text="A body field naming the event, e.g. id or data.object.id: a repeat within "
+        "a day starts no second run. Empty: every post starts one.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Whom its runs are launched as, as an API token's are its user's.
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["revoked_at", "-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.flow_id}:{self.label}"
+
+    @property
+    def signed(self) -> bool:
+        return bool(self.secret_token)
+
+    def new_token(self) -> str:
+        """Give the trigger a new token (unsaved); the old one stops working once saved.
+        Returns the token, which cannot be recovered later."""
+        token = self.PREFIX + secrets.token_urlsafe(32)
+        self.digest, self.token_prefix = _digest(token), token[: len(self.PREFIX) + 6]
+        return token
+
+    @classmethod
+    def find(cls, token: str) -> WebhookTrigger | None:
+        """The live trigger with this token; None for an unknown or revoked one alike."""
+        live = cls.objects.select_related("flow", "created_by").filter(revoked_at__isnull=True)
+        return live.filter(digest=_digest(token)).first()
 
 
 class RunRecord(models.Model):

@@ -6,10 +6,12 @@ from flows.api import endpoints, token_views
 from flows.definitions import flow_views, step_views
 from flows.runs import action_views, run_views
 from flows.secrets import secret_views
+from flows.webhooks import receiving, trigger_views
 
 app_name = "flows"
 
 step = "flows/<slug:name>/steps/<int:step_id>/"
+webhook = "flows/<slug:name>/webhooks/<int:webhook_id>/"
 
 urlpatterns = [
     path("", run_views.dashboard, name="dashboard"),
@@ -34,6 +36,9 @@ urlpatterns = [
     path(step + "move/", step_views.step_move, name="step_move"),
     path(step + "check/", step_views.step_check, name="step_check"),
     path(step + "test/", step_views.step_test, name="step_test"),
+    path("flows/<slug:name>/webhooks/new/", trigger_views.webhook_new, name="webhook_new"),
+    path(webhook + "rotate/", trigger_views.webhook_rotate, name="webhook_rotate"),
+    path(webhook + "revoke/", trigger_views.webhook_revoke, name="webhook_revoke"),
     path("runs/", run_views.run_list, name="run_list"),
     path("runs/retry/", action_views.runs_retry, name="runs_retry"),
     path("runs/<str:flow_id>/", run_views.run_detail, name="run_detail"),
@@ -49,4 +54,5 @@ urlpatterns = [
     path("account/tokens/<int:token_id>/revoke/", token_views.token_revoke, name="token_revoke"),
     path("api/flows/<slug:name>/runs", endpoints.launch_run, name="api_launch_run"),
     path("api/runs/<str:flow_id>", endpoints.run_state, name="api_run_state"),
+    path("hooks/<str:token>", receiving.receive, name="webhook_receive"),
 ]
