@@ -20,6 +20,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from flows.definitions import strict_json
 from flows.engine.state import FlowState, StepState
+from flows.json_errors import json_error
 from flows.models import ApiToken, FlowDefinition
 from flows.runs import launching
 from flows.runs.records import load_run
@@ -32,12 +33,8 @@ MAX_BATCH_INPUTS = 1000
 BAD_TOKEN = "missing or invalid API token: send the header 'Authorization: Bearer <token>'"
 
 
-def _error(status: int, message: str) -> JsonResponse:
-    return JsonResponse({"error": message}, status=status)
-
-
 def _unauthorized(token_sent: bool) -> JsonResponse:
-    response = _error(401, BAD_TOKEN)
+    response = json_error(401, BAD_TOKEN)
     # RFC 6750: name the scheme, and say when a token was sent but is not valid.
     challenge = 'Bearer realm="Flowsite"'
     response["WWW-Authenticate"] = challenge + (', error="invalid_token"' if token_sent else "")
@@ -53,7 +50,7 @@ def api_view(method: str, permission: str) -> Callable[[ApiView], ApiView]:
         @wraps(view)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             if request.method != method:
-                response = _error(405, f"use {method}")
+                response = json_error(405, f"use {method}")
                 response["Allow"] = method
                 return response
             scheme, _, key = request.headers.get("Authorization", "").partition(" ")
@@ -63,12 +60,12 @@ def api_view(method: str, permission: str) -> Callable[[ApiView], ApiView]:
                 return _unauthorized(token_sent=bearer)
             request.user = token.user
             if not token.user.has_perm(permission):
-                return _error(403, f"your account lacks the permission {permission}")
+                return json_error(403, f"your account lacks the permission {permission}")
             try:
                 return view(request, *args, **kwargs)
             except RequestDataTooBig:  # raised when the view reads request.body
                 limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-                return _error(413, f"the body is over the {limit:,} bytes a request may have")
+                return json_error(413, f"the body is over the {limit:,} bytes a request may have")
 
         return wrapper
 
@@ -83,17 +80,17 @@ def launch_run(request: HttpRequest, name: str) -> HttpResponse:
     same flow within FLOWS_IDEMPOTENCY_SECONDS answers 200 with the run it started."""
     definition = FlowDefinition.objects.filter(name=name).first()
     if definition is None:
-        return _error(404, f"no flow named {name!r}")
+        return json_error(404, f"no flow named {name!r}")
     try:
         body = strict_json.loads(request.body or b"{}")
     except strict_json.JsonRejected as error:
-        return _error(400, f"the body is {error}")
+        return json_error(400, f"the body is {error}")
     if not isinstance(body, dict):
-        return _error(400, f"the input must be a JSON object, not {type(body).__name__}")
+        return json_error(400, f"the input must be a JSON object, not {type(body).__name__}")
     key = request.headers.get("Idempotency-Key")
     if set(body) == {"inputs"}:
         if key is not None:
-            return _error(400, "an Idempotency-Key names one run: not for a batch of inputs")
+            return json_error(400, "an Idempotency-Key names one run: not for a batch of inputs")
         return _launch_batch(request, definition, body)
     try:
         if key is None:
@@ -101,7 +98,7 @@ def launch_run(request: HttpRequest, name: str) -> HttpResponse:
         else:
             run, started = launching.launch_once(definition, body, request.user, key, API)
     except ValueError as error:
-        return _error(400, str(error))
+        return json_error(400, str(error))
     # A launch answered by an earlier one with the same key: 200 and that run, as it was.
     return JsonResponse(_launched_json(request, run.flow_id), status=202 if started else 200)
 
@@ -111,15 +108,15 @@ def _launch_batch(
 ) -> HttpResponse:
     inputs = body["inputs"]
     if not isinstance(inputs, list) or not all(isinstance(one, dict) for one in inputs):
-        return _error(400, "'inputs' must be a list of JSON objects, one per run")
+        return json_error(400, "'inputs' must be a list of JSON objects, one per run")
     if not 1 <= len(inputs) <= MAX_BATCH_INPUTS:
-        return _error(
+        return json_error(
             400, f"'inputs' must hold 1 to {MAX_BATCH_INPUTS} inputs per call, not {len(inputs)}"
         )
     try:
         flow_ids = launching.launch_many(definition, inputs, request.user, API)
     except ValueError as error:
-        return _error(400, str(error))
+        return json_error(400, str(error))
     return JsonResponse({"runs": [_launched_json(request, f) for f in flow_ids]}, status=202)
 
 
@@ -136,7 +133,7 @@ def run_state(request: HttpRequest, flow_id: str) -> HttpResponse:
     """The run as Redis holds it, else as archived (the run page's source, in the same shape)."""
     run = load_run(flow_id)
     if run is None:
-        return _error(404, f"no run {flow_id!r}")
+        return json_error(404, f"no run {flow_id!r}")
     return JsonResponse({**_flow_json(run.state), "steps": [_step_json(s) for s in run.steps]})
 
 
