@@ -26,7 +26,7 @@ from flows.engine.runner_settings import DEFAULT_RETENTION_SECONDS
 from flows.engine.secrets import replace_tokens
 from flows.engine.state import FlowState, RunSnapshot, StepState
 from flows.engine.statuses import FINAL_FLOW_STATUSES
-from flows.engine.store import ActionResult, RunStore
+from flows.engine.store import ActionResult, NewRun, RunStore
 from flows.engine.subscriptions import RESYNC, Listener, RunSubscriptions
 
 
@@ -135,8 +135,8 @@ class FlowExecutor:
             validate_idempotency_key(idempotency_key)
         window = (idempotency_key, self.idempotency_seconds) if idempotency_key else None
         meta_json = json.dumps(meta or {})
-        flow_id = uuid.uuid4().hex
-        return await self.store.create(flow_id, flow, encode_input(input), meta_json, window)
+        run = NewRun(uuid.uuid4().hex, flow, encode_input(input), meta_json)
+        return await self.store.create(run, window)
 
     async def execute_flows(
         self,
@@ -161,7 +161,7 @@ class FlowExecutor:
         input_jsons = [encode_input(one) for one in inputs or [None] * len(flows)]
         meta_json = json.dumps(meta or {})
         runs = [
-            (uuid.uuid4().hex, flow, input_json, meta_json)
+            NewRun(uuid.uuid4().hex, flow, input_json, meta_json)
             for flow, input_json in zip(flows, input_jsons, strict=True)
         ]
         for start in range(0, len(runs), LAUNCH_BATCH_SIZE):

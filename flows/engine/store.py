@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import redis.asyncio as redis
 
@@ -48,6 +48,15 @@ class Claim:
     retry_base: int
     outputs: dict[str, Any] = field(default_factory=dict)
     context: RunContext | None = None
+
+
+class NewRun(NamedTuple):
+    """A run to store: its id, its flow, and its input and meta as JSON."""
+
+    flow_id: str
+    flow: Flow
+    input_json: str
+    meta_json: str
 
 
 # A task a runner took when it finished its last one: (task_id, flow_id, claim or why not).
@@ -121,35 +130,25 @@ class RunStore:
                 raise
 
     async def create(
-        self,
-        flow_id: str,
-        flow: Flow,
-        input_json: str,
-        meta_json: str,
-        idempotency: tuple[str, int] | None = None,
+        self, run: NewRun, idempotency: tuple[str, int] | None = None
     ) -> tuple[str, bool]:
         """Store the run; with `idempotency` (a key and its window in seconds), unless a run of
         the flow was launched with that key within its window. Returns the id of the run and
         whether this call created it."""
-        call = self._create_call(flow_id, flow, input_json, meta_json, idempotency)
-        run_id, created = await self._scripts["create"](**call)
+        run_id, created = await self._scripts["create"](**self._create_call(run, idempotency))
         return run_id, bool(created)
 
-    async def create_many(self, runs: list[tuple[str, Flow, str, str]]) -> None:
-        """create() for each (flow_id, flow, input_json, meta_json), in one round trip."""
+    async def create_many(self, runs: list[NewRun]) -> None:
+        """create() for each run, in one round trip."""
         async with self.client.pipeline(transaction=False) as pipe:
             for run in runs:
-                await self._scripts["create"](**self._create_call(*run), client=pipe)
+                await self._scripts["create"](**self._create_call(run), client=pipe)
             await pipe.execute()
 
     def _create_call(
-        self,
-        flow_id: str,
-        flow: Flow,
-        input_json: str,
-        meta_json: str,
-        idempotency: tuple[str, int] | None = None,
+        self, run: NewRun, idempotency: tuple[str, int] | None = None
     ) -> dict[str, list]:
+        flow_id, flow, input_json, meta_json = run
         keys = [self.keys.flow(flow_id), self.keys.queue, self.keys.events, self.keys.runs]
         keys += [self.keys.step(flow_id, step.name) for step in flow.steps]
         args: list[Any] = [
