@@ -233,6 +233,9 @@ class RunRecord(models.Model):
     current_step = models.CharField(max_length=NAME_MAX_LENGTH, blank=True)
     error = models.TextField(blank=True)
     launched_by = models.CharField(max_length=150, blank=True)
+    # What started the run (its meta's trigger): manual, api, schedule or webhook; '' for runs
+    # launched before triggers were recorded, or by code driving the engine itself.
+    trigger_kind = models.CharField(max_length=16, blank=True)
     patch_count = models.PositiveIntegerField(default=0)
     step_count = models.PositiveIntegerField(default=0)
     completed_count = models.PositiveIntegerField(default=0)
@@ -252,6 +255,9 @@ class RunRecord(models.Model):
             models.Index(fields=["-created_at", "-flow_id"], name="run_newest"),
             models.Index(fields=["name", "-created_at", "-flow_id"], name="run_newest_by_flow"),
             models.Index(fields=["status", "-created_at", "-flow_id"], name="run_newest_by_status"),
+            models.Index(
+                fields=["trigger_kind", "-created_at", "-flow_id"], name="run_newest_by_trigger"
+            ),
             models.Index(
                 fields=["definition", "-created_at", "-flow_id"], name="run_newest_by_definition"
             ),

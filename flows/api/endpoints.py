@@ -26,6 +26,7 @@ from flows.runs.records import load_run
 
 ApiView = Callable[..., HttpResponse]
 
+API = {"kind": "api"}
 # Runs one batch call may launch: past this, a client should split its batch.
 MAX_BATCH_INPUTS = 1000
 BAD_TOKEN = "missing or invalid API token: send the header 'Authorization: Bearer <token>'"
@@ -96,9 +97,9 @@ def launch_run(request: HttpRequest, name: str) -> HttpResponse:
         return _launch_batch(request, definition, body)
     try:
         if key is None:
-            run, started = launching.launch(definition, body, request.user), True
+            run, started = launching.launch(definition, body, request.user, API), True
         else:
-            run, started = launching.launch_once(definition, body, request.user, key)
+            run, started = launching.launch_once(definition, body, request.user, key, API)
     except ValueError as error:
         return _error(400, str(error))
     # A launch answered by an earlier one with the same key: 200 and that run, as it was.
@@ -116,7 +117,7 @@ def _launch_batch(
             400, f"'inputs' must hold 1 to {MAX_BATCH_INPUTS} inputs per call, not {len(inputs)}"
         )
     try:
-        flow_ids = launching.launch_many(definition, inputs, request.user)
+        flow_ids = launching.launch_many(definition, inputs, request.user, API)
     except ValueError as error:
         return _error(400, str(error))
     return JsonResponse({"runs": [_launched_json(request, f) for f in flow_ids]}, status=202)

@@ -22,18 +22,23 @@ LATEST_FAILURES = 10
 
 @dataclass(frozen=True)
 class RunFilter:
-    """What the Runs page shows: a flow, a status, and the page after a cursor."""
+    """What the Runs page shows: a flow, a status, a trigger, and the page after a cursor."""
 
     flow: str = ""
     status: str = ""
     cursor: str = ""
+    trigger: str = ""
 
     @property
     def first_page(self) -> bool:
         return not self.cursor
 
-    def matches(self, name: str, status: str) -> bool:
-        return self.flow in {"", name} and self.status in {"", status}
+    def matches(self, name: str, status: str, trigger: str) -> bool:
+        return (
+            self.flow in {"", name}
+            and self.status in {"", status}
+            and self.trigger in {"", trigger}
+        )
 
 
 class BadCursor(ValueError):
@@ -65,6 +70,8 @@ def runs_page(run_filter: RunFilter) -> tuple[list[RunRecord], str]:
         runs = runs.filter(name=run_filter.flow)
     if run_filter.status:
         runs = runs.filter(status=run_filter.status)
+    if run_filter.trigger:
+        runs = runs.filter(trigger_kind=run_filter.trigger)
     if run_filter.cursor:
         runs = runs.filter(_after(run_filter.cursor))
     page = list(runs[: PAGE_SIZE + 1])

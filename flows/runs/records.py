@@ -26,6 +26,7 @@ def new_record(run: RunSnapshot) -> RunRecord:
         current_step=state.current_step,
         error=state.error,
         launched_by=str(meta.get("launched_by", "")),
+        trigger_kind=str((meta.get("trigger") or {}).get("kind", ""))[:16],
         patch_count=state.patch_count,
         step_count=len(state.definition.steps),
         # The Runs list's progress: steps done with, whether completed or skipped.

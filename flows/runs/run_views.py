@@ -75,6 +75,7 @@ def run_list(request: HtmxHttpRequest) -> HttpResponse:
         "live_query": request.GET.urlencode(),
         "flow_names": FlowDefinition.objects.values_list("name", flat=True),
         "statuses": [status.value for status in FlowStatus],
+        "triggers": launching.TRIGGER_KINDS,
         "can_retry": request.user.has_perm("flows.retry_step"),
     }
     return render(request, "flows/runs.html", context)

@@ -27,7 +27,12 @@ SortKey = tuple[float, str]
 
 def filter_from_query(query: QueryDict) -> RunFilter:
     """The Runs page's filter from its query string (the page's, or its socket's)."""
-    return RunFilter(query.get("flow", ""), query.get("status", ""), query.get("cursor", ""))
+    return RunFilter(
+        query.get("flow", ""),
+        query.get("status", ""),
+        query.get("cursor", ""),
+        query.get("trigger", ""),
+    )
 
 
 @dataclass(frozen=True)
@@ -41,11 +46,14 @@ class LiveRow:
     key: SortKey
     cursor: str
     html: str
+    trigger: str = ""
 
     @classmethod
     def of(cls, record: RunRecord, html: str) -> LiveRow:
         key, cursor = history.sort_key(record), history.encode_cursor(record)
-        return cls(record.flow_id, record.name, record.status, key, cursor, html)
+        return cls(
+            record.flow_id, record.name, record.status, key, cursor, html, record.trigger_kind
+        )
 
     @classmethod
     def from_message(cls, row: dict[str, Any]) -> LiveRow:
@@ -78,7 +86,7 @@ class RunsList:
 
     def takes(self, row: LiveRow) -> bool:
         """Whether a row this page does not show belongs on it."""
-        if not self.filter.first_page or not self.filter.matches(row.name, row.status):
+        if not self.filter.first_page or not self.filter.matches(row.name, row.status, row.trigger):
             return False
         return len(self.rows) < self.page_size or row.key > self.rows[-1].key
 
