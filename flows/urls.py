@@ -5,11 +5,13 @@ from django.urls import path
 from flows.api import endpoints, token_views
 from flows.definitions import flow_views, step_views
 from flows.runs import action_views, run_views
+from flows.schedules import schedule_views
 from flows.secrets import secret_views
 
 app_name = "flows"
 
 step = "flows/<slug:name>/steps/<int:step_id>/"
+schedule = "flows/<slug:name>/schedules/<int:schedule_id>/"
 
 urlpatterns = [
     path("", run_views.dashboard, name="dashboard"),
@@ -34,6 +36,15 @@ urlpatterns = [
     path(step + "move/", step_views.step_move, name="step_move"),
     path(step + "check/", step_views.step_check, name="step_check"),
     path(step + "test/", step_views.step_test, name="step_test"),
+    path("flows/<slug:name>/schedules/new/", schedule_views.schedule_new, name="schedule_new"),
+    path(
+        "flows/<slug:name>/schedules/check/", schedule_views.schedule_check, name="schedule_check"
+    ),
+    path(schedule, schedule_views.schedule_row_view, name="schedule_row"),
+    path(schedule + "edit/", schedule_views.schedule_edit, name="schedule_edit"),
+    path(schedule + "toggle/", schedule_views.schedule_toggle, name="schedule_toggle"),
+    path(schedule + "delete/", schedule_views.schedule_delete, name="schedule_delete"),
+    path(schedule + "check/", schedule_views.schedule_check, name="schedule_check"),
     path("runs/", run_views.run_list, name="run_list"),
     path("runs/retry/", action_views.runs_retry, name="runs_retry"),
     path("runs/<str:flow_id>/", run_views.run_detail, name="run_detail"),
