@@ -402,3 +402,6 @@ class ScheduledRun(models.Model):
     class Meta:
         ordering = ["-fire_at"]
         indexes = [models.Index(fields=["schedule", "-fire_at"], name="scheduled_run_latest")]
+
+    def __str__(self) -> str:
+        return f"{self.schedule} at {self.fire_at:%Y-%m-%d %H:%M} UTC"

@@ -89,4 +89,3 @@ class Cron:
                 return latest
             latest = fire_at
         return latest
-

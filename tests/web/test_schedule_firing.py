@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.contrib.auth.models import User
 
-from flows.models import FlowDefinition, RunRecord, Schedule, ScheduledRun
+from flows.models import FlowDefinition, RunRecord, Schedule
 from flows.schedules.cron import Cron
 from flows.schedules.scheduler import Scheduler
 from tests.web.schedule_clock import Clock, scheduler_at
@@ -52,7 +52,11 @@ def test_a_daily_2_30_in_berlin_fires_at_3_00_on_the_spring_change_and_once_in_a
     # 28 March 02:30 CET; 29 March has no 02:30 (02:00 jumps to 03:00 CEST): 03:00 CEST.
     assert spring == [_utc(2026, 3, 28, 1, 30), _utc(2026, 3, 29, 1), _utc(2026, 3, 30, 0, 30)]
     # 25 October has 02:30 twice (CEST, then CET): the first only.
-    assert autumn == [_utc(2026, 10, 24, 0, 30), _utc(2026, 10, 25, 0, 30), _utc(2026, 10, 26, 1, 30)]
+    assert autumn == [
+        _utc(2026, 10, 24, 0, 30),
+        _utc(2026, 10, 25, 0, 30),
+        _utc(2026, 10, 26, 1, 30),
+    ]
 
 
 def _first(cron: Cron, after: datetime, count: int):
@@ -119,9 +123,7 @@ def test_after_downtime_a_missed_fire_time_is_skipped_unless_the_schedule_catche
 
 def test_a_catch_up_counts_from_the_last_launch_and_owes_nothing_when_none_was_missed(stripe):
     schedule = _schedule(stripe, "0 * * * *", catch_up=True)
-    Schedule.objects.update(
-        updated_at=_utc(2026, 6, 1, 8, 30), last_fire_at=_utc(2026, 6, 1, 12)
-    )
+    Schedule.objects.update(updated_at=_utc(2026, 6, 1, 8, 30), last_fire_at=_utc(2026, 6, 1, 12))
     clock = Clock(_utc(2026, 6, 1, 12, 20))
 
     asyncio.run(_ticks(scheduler_at(clock), clock, _utc(2026, 6, 1, 12, 59), timedelta(minutes=1)))
