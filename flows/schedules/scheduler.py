@@ -30,6 +30,8 @@ from flows.schedules.timetable import Timetable
 logger = logging.getLogger(__name__)
 
 TICK_SECONDS = 1.0
+# After a tick fails (Redis or the database away): the next try, and how often it is logged.
+FAILED_TICK_PAUSE_SECONDS = 5.0
 # How long a claim outlives its fire time: longer than any scheduler lags behind the others,
 # or takes to note a launch in the database (what a catch-up reads).
 CLAIM_SECONDS = 24 * 3600
@@ -68,8 +70,17 @@ class Scheduler(RoundsUntilStopped):
         super().__init__()
 
     async def work(self) -> None:
-        await self.tick()
-        await self.pause(TICK_SECONDS)
+        """A tick every TICK_SECONDS. One that fails is logged and tried again, never raised:
+        the scheduler shares the web process, which must go on serving."""
+        try:
+            await self.tick()
+        except Exception:
+            logger.exception(
+                "the scheduler's tick failed; next try in %g s", FAILED_TICK_PAUSE_SECONDS
+            )
+            await self.pause(FAILED_TICK_PAUSE_SECONDS)
+        else:
+            await self.pause(TICK_SECONDS)
 
     async def close(self) -> None:
         await self.redis.aclose()

@@ -1,0 +1,42 @@
+"""The scheduler runs among every web process's lifespan services and launches on its own."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import pytest
+from channels.db import database_sync_to_async
+from django.contrib.auth.models import User
+
+from flows.models import Schedule, ScheduledRun
+from flows.schedules.scheduler import Scheduler
+from flowsite.asgi import background_services
+from flowsite.lifespan import keep_running
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_the_web_process_runs_a_scheduler_that_launches_what_a_schedule_is_owed(settings, stripe):
+    settings.FLOWS_EMBEDDED_RUNNER = False
+    user = User.objects.create(username="planner")
+    schedule = Schedule.objects.create(
+        flow=stripe, expression="@hourly", catch_up=True, updated_by=user
+    )
+    # Saved long ago, never launched: its latest hourly fire time is owed at once.
+    Schedule.objects.update(updated_at=datetime(2026, 1, 1, tzinfo=UTC))
+    (scheduler,) = [s for s in background_services() if isinstance(s, Scheduler)]
+
+    async def run_until_launched() -> None:
+        stopping = asyncio.Event()
+        await scheduler.start()
+        task = asyncio.create_task(keep_running(scheduler, stopping))
+        while not await database_sync_to_async(ScheduledRun.objects.exists)():
+            await asyncio.sleep(0.05)
+        stopping.set()
+        scheduler.stop()
+        await asyncio.wait_for(task, 5)
+
+    asyncio.run(asyncio.wait_for(run_until_launched(), 20))
+
+    assert schedule.runs.get().run.trigger_kind == "schedule"
