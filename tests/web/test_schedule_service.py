@@ -1,4 +1,5 @@
-"""The scheduler runs among every web process's lifespan services and launches on its own."""
+"""The scheduler runs in every web process (a lifespan service) and every `runflows`, and
+launches on its own."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import pytest
 from channels.db import database_sync_to_async
 from django.contrib.auth.models import User
 
+from flows.engine.runner import Runner
+from flows.management.commands.runflows import run_with_scheduler, site_runner_settings
 from flows.models import Schedule, ScheduledRun
 from flows.schedules.scheduler import Scheduler
 from flowsite.asgi import background_services
@@ -40,3 +43,23 @@ def test_the_web_process_runs_a_scheduler_that_launches_what_a_schedule_is_owed(
     asyncio.run(asyncio.wait_for(run_until_launched(), 20))
 
     assert schedule.runs.get().run.trigger_kind == "schedule"
+
+
+def test_runflows_runs_a_scheduler_beside_its_runner_and_stops_both(stripe):
+    user = User.objects.create(username="planner")
+    schedule = Schedule.objects.create(
+        flow=stripe, expression="@daily", catch_up=True, updated_by=user
+    )
+    Schedule.objects.update(updated_at=datetime(2026, 1, 1, tzinfo=UTC))
+    runner = Runner.from_settings(site_runner_settings(concurrency=1))
+
+    async def run_until_launched() -> None:
+        command = asyncio.create_task(run_with_scheduler(runner))
+        while not await database_sync_to_async(ScheduledRun.objects.exists)():
+            await asyncio.sleep(0.05)
+        runner.stop()
+        await asyncio.wait_for(command, 15)
+
+    asyncio.run(asyncio.wait_for(run_until_launched(), 30))
+
+    assert schedule.runs.count() == 1
