@@ -7,17 +7,25 @@ import asyncio
 from datetime import UTC, datetime
 
 import pytest
-from channels.db import database_sync_to_async
+import redis
+from django.conf import settings
 from django.contrib.auth.models import User
 
 from flows.engine.runner import Runner
 from flows.management.commands.runflows import run_with_scheduler, site_runner_settings
-from flows.models import Schedule, ScheduledRun
-from flows.schedules.scheduler import Scheduler
+from flows.models import Schedule
+from flows.schedules.scheduler import Scheduler, claim_key
 from flowsite.asgi import background_services
 from flowsite.lifespan import keep_running
+from tests.test_asgi_runner import _eventually
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def claimed(schedule: Schedule) -> bool:
+    """Whether a scheduler has claimed a fire time of the schedule (and so is launching it)."""
+    with redis.Redis.from_url(settings.REDIS_URL) as client:
+        return bool(client.exists(claim_key(settings.FLOWS_KEY_PREFIX, schedule.pk)))
 
 
 def test_the_web_process_runs_a_scheduler_that_launches_what_a_schedule_is_owed(settings, stripe):
@@ -34,8 +42,7 @@ def test_the_web_process_runs_a_scheduler_that_launches_what_a_schedule_is_owed(
         stopping = asyncio.Event()
         await scheduler.start()
         task = asyncio.create_task(keep_running(scheduler, stopping))
-        while not await database_sync_to_async(ScheduledRun.objects.exists)():
-            await asyncio.sleep(0.05)
+        await _eventually(lambda: claimed(schedule))
         stopping.set()
         scheduler.stop()
         await asyncio.wait_for(task, 5)
@@ -55,9 +62,8 @@ def test_runflows_runs_a_scheduler_beside_its_runner_and_stops_both(stripe):
 
     async def run_until_launched() -> None:
         command = asyncio.create_task(run_with_scheduler(runner))
-        while not await database_sync_to_async(ScheduledRun.objects.exists)():
-            await asyncio.sleep(0.05)
-        runner.stop()
+        await _eventually(lambda: claimed(schedule))
+        runner.stop()  # the scheduler stops after the tick that claimed: its launch is done
         await asyncio.wait_for(command, 15)
 
     asyncio.run(asyncio.wait_for(run_until_launched(), 30))
