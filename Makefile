@@ -56,6 +56,7 @@ bench: $(STAMP) browser
 	$(WITH_REDIS) $(BIN)/python bench/long_chain.py
 	$(WITH_REDIS) $(BIN)/python bench/http_steps.py
 	$(WITH_REDIS) $(BIN)/python bench/builder.py
+	$(WITH_REDIS) $(BIN)/python bench/scheduler.py
 	$(WITH_REDIS) $(BIN)/python bench/live_latency.py
 	$(WITH_REDIS) $(BIN)/python bench/live_fanout.py
 	$(WITH_REDIS) $(BIN)/python bench/live_overhead.py

@@ -35,12 +35,14 @@ from flows.engine.builder import (
 from flows.validators import (
     allowed_hosts_validator,
     condition_validator,
+    cron_validator,
     dependencies_validator,
     flow_name_validator,
     retries_validator,
     script_validator,
     secret_name_validator,
     step_name_validator,
+    time_zone_validator,
     timeout_validator,
 )
 
@@ -437,3 +439,61 @@ class Secret(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class Schedule(models.Model):
+    """Launches its flow at each fire time of a cron expression in a time zone, with a fixed
+    input, as the user who last saved it (flows/schedules/scheduler.py). `last_fire_at` is the
+    latest fire time launched (UTC): what a catch-up after downtime counts from."""
+
+    flow = models.ForeignKey(FlowDefinition, on_delete=models.CASCADE, related_name="schedules")
+    name = models.CharField(max_length=NAME_MAX_LENGTH, blank=True)
+    expression = models.CharField(
+        "cron expression",
+        max_length=200,
+        validators=[cron_validator],
+        help_text="minute hour day-of-month month day-of-week, e.g. 30 2 * * 1-5, or @daily, "
+        "@hourly, @weekly, @monthly, @yearly.",
+    )
+    timezone = models.CharField(
+        "time zone", max_length=64, default="UTC", validators=[time_zone_validator]
+    )
+    input = models.TextField("input (JSON)", default="{}")
+    enabled = models.BooleanField(default=True)
+    catch_up = models.BooleanField(
+        "catch up",
+        default=False,
+        help_text="After downtime, launch the latest missed fire time once (else skip it).",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    last_fire_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return self.label
+
+    @property
+    def label(self) -> str:
+        """Its name, or its expression and zone when it has none."""
+        return self.name or f"{self.expression} ({self.timezone})"
+
+
+class ScheduledRun(models.Model):
+    """A run a schedule started, and the fire time it started it for."""
+
+    schedule = models.ForeignKey(Schedule, on_delete=models.CASCADE, related_name="runs")
+    run = models.ForeignKey(RunRecord, on_delete=models.CASCADE, related_name="+")
+    fire_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-fire_at"]
+        indexes = [models.Index(fields=["schedule", "-fire_at"], name="scheduled_run_latest")]
+
+    def __str__(self) -> str:
+        return f"{self.schedule} at {self.fire_at:%Y-%m-%d %H:%M} UTC"

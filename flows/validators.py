@@ -17,6 +17,7 @@ from flows.engine.builder import (
     validate_timeout,
 )
 from flows.engine.secrets import validate_secret_name
+from flows.schedules.cron import Cron, zone
 
 
 def sentence(message: object) -> str:
@@ -48,6 +49,31 @@ def condition_problem(condition: str) -> str | None:
     except ValueError as error:
         return sentence(error)
     return None
+
+
+def cron_problem(expression: str) -> str | None:
+    """What is wrong with a schedule's cron expression, or None."""
+    try:
+        Cron(expression, "UTC")
+    except ValueError as error:
+        return sentence(error)
+    return None
+
+
+def time_zone_problem(name: str) -> str | None:
+    try:
+        zone(name)
+    except ValueError as error:
+        return sentence(error)
+    return None
+
+
+def cron_validator(value: str) -> None:
+    _as_field_error(lambda expression: Cron(expression, "UTC"), value)
+
+
+def time_zone_validator(value: str) -> None:
+    _as_field_error(zone, value)
 
 
 def step_name_validator(value: str) -> None:

@@ -1,6 +1,7 @@
 """ASGI entry point: HTTP and WebSocket through Channels; lifespan runs the background services
-(the embedded flow runner's child process, the live bridge and the run archiver), each in one
-web worker at a time however many the server runs."""
+(the embedded flow runner's child process, the live bridge and the run archiver, each in one
+web worker at a time however many the server runs; the secrets mirror and the scheduler in
+every worker)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from flows.live.bridge import LiveBridge  # noqa: E402
 from flows.live.feeds import LiveFeeds  # noqa: E402
 from flows.live.routing import websocket_urlpatterns  # noqa: E402
 from flows.runs.archiver import Archiver  # noqa: E402
+from flows.schedules.scheduler import Scheduler  # noqa: E402
 from flows.secrets.mirror import SecretsMirror  # noqa: E402
 from flowsite.leases import OnceAcrossWorkers  # noqa: E402
 from flowsite.lifespan import LifespanServices, Service  # noqa: E402
@@ -60,6 +62,8 @@ def background_services() -> list[Service]:
         )
     # Safe in every worker: it rewrites Redis's copy from the database, the same each time.
     services.append(SecretsMirror())
+    # In every worker too: each fire time is claimed in Redis, so one of them launches it.
+    services.append(Scheduler(url, prefix))
     services.append(
         OnceAcrossWorkers(
             "LiveBridge",

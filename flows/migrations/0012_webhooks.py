@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('flows', '0010_run_record_trigger'),
+        ('flows', '0011_schedules'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -1,6 +1,9 @@
-"""`python manage.py runflows`: an extra flow runner configured from the Django settings."""
+"""`python manage.py runflows`: an extra flow runner configured from the Django settings, with
+the scheduler beside it (as in every web process: its claims make any number of them safe)."""
 
 from __future__ import annotations
+
+import asyncio
 
 import uvloop
 from django.conf import settings
@@ -10,8 +13,10 @@ from flows.engine.cli import run_until_signalled
 from flows.engine.runner import Runner
 from flows.engine.runner_settings import RunnerSettings
 from flows.engine.server_version import UnsupportedServer
+from flows.schedules.scheduler import Scheduler
 from flows.step_access import site_http_settings
 from flowsite.embedded_redis import EmbeddedRedis
+from flowsite.lifespan import keep_running
 
 
 def site_runner_settings(concurrency: int) -> RunnerSettings:
@@ -27,6 +32,20 @@ def site_runner_settings(concurrency: int) -> RunnerSettings:
     )
 
 
+async def run_with_scheduler(runner: Runner) -> None:
+    """Run the runner until signalled, and the scheduler (restarted if it fails) until then."""
+    scheduler = Scheduler(settings.REDIS_URL, settings.FLOWS_KEY_PREFIX)
+    stopping = asyncio.Event()
+    await scheduler.start()
+    scheduling = asyncio.create_task(keep_running(scheduler, stopping), name="Scheduler")
+    try:
+        await run_until_signalled(runner)
+    finally:
+        stopping.set()
+        scheduler.stop()
+        await scheduling
+
+
 class Command(BaseCommand):
     help = "Run a flow runner until SIGTERM/SIGINT (see also python -m flows.engine)."
 
@@ -39,7 +58,7 @@ class Command(BaseCommand):
             embedded.start()
         try:
             runner = Runner.from_settings(site_runner_settings(concurrency))
-            uvloop.run(run_until_signalled(runner))
+            uvloop.run(run_with_scheduler(runner))
         except UnsupportedServer as error:
             raise CommandError(str(error)) from None
         finally:
