@@ -12,11 +12,8 @@ from flows.webhooks import receiving, trigger_views
 app_name = "flows"
 
 step = "flows/<slug:name>/steps/<int:step_id>/"
-<<<<<<< HEAD
 webhook = "flows/<slug:name>/webhooks/<int:webhook_id>/"
-=======
 schedule = "flows/<slug:name>/schedules/<int:schedule_id>/"
->>>>>>> sched
 
 urlpatterns = [
     path("", run_views.dashboard, name="dashboard"),
@@ -41,11 +38,9 @@ urlpatterns = [
     path(step + "move/", step_views.step_move, name="step_move"),
     path(step + "check/", step_views.step_check, name="step_check"),
     path(step + "test/", step_views.step_test, name="step_test"),
-<<<<<<< HEAD
     path("flows/<slug:name>/webhooks/new/", trigger_views.webhook_new, name="webhook_new"),
     path(webhook + "rotate/", trigger_views.webhook_rotate, name="webhook_rotate"),
     path(webhook + "revoke/", trigger_views.webhook_revoke, name="webhook_revoke"),
-=======
     path("flows/<slug:name>/schedules/new/", schedule_views.schedule_new, name="schedule_new"),
     path(
         "flows/<slug:name>/schedules/check/", schedule_views.schedule_check, name="schedule_check"
@@ -55,7 +50,6 @@ urlpatterns = [
     path(schedule + "toggle/", schedule_views.schedule_toggle, name="schedule_toggle"),
     path(schedule + "delete/", schedule_views.schedule_delete, name="schedule_delete"),
     path(schedule + "check/", schedule_views.schedule_check, name="schedule_check"),
->>>>>>> sched
     path("runs/", run_views.run_list, name="run_list"),
     path("runs/retry/", action_views.runs_retry, name="runs_retry"),
     path("runs/<str:flow_id>/", run_views.run_detail, name="run_detail"),
