@@ -8,6 +8,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
+from flows.cron import Cron, zone
 from flows.engine.builder import (
     validate_allowed_hosts,
     validate_condition,
@@ -17,7 +18,6 @@ from flows.engine.builder import (
     validate_timeout,
 )
 from flows.engine.secrets import validate_secret_name
-from flows.schedules.cron import Cron, zone
 
 
 def sentence(message: object) -> str:

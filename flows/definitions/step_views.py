@@ -17,8 +17,8 @@ from django_htmx.http import reswap, retarget
 from flows import engine_client, step_access
 from flows.definitions import editing, step_tests
 from flows.definitions.forms import StepForm, StepTestForm
+from flows.json_display import pretty_json
 from flows.models import FlowDefinition, StepDefinition
-from flows.templatetags.flow_tags import pretty_json
 from flows.validators import condition_problem, script_problem
 from flows.view_helpers import (
     HtmxHttpRequest,

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from flows import engine_client
 from flows.definitions.forms import LaunchForm
 from flows.engine.statuses import FlowStatus
+from flows.json_display import pretty_json
 from flows.models import FlowDefinition
 from flows.runs import history, launching
 from flows.runs.fragments import run_context, run_graph
@@ -16,7 +17,6 @@ from flows.runs.groups import Abilities
 from flows.runs.pages import run_audit
 from flows.runs.records import load_run
 from flows.runs.runs_list import filter_from_query
-from flows.templatetags.flow_tags import pretty_json
 from flows.view_helpers import HtmxHttpRequest, get_flow, redirect_page, requires
 
 

@@ -9,10 +9,10 @@ from typing import Any
 
 from django.db.models import Count, Max
 
+from flows.cron import Cron, CronRejected
 from flows.definitions import strict_json
 from flows.models import RunRecord, Schedule, ScheduledRun
 from flows.runs import launching
-from flows.schedules.cron import Cron, CronRejected
 from flows.schedules.timetable import Entry
 
 logger = logging.getLogger(__name__)

@@ -12,8 +12,8 @@ from django.db.models import Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
+from flows.cron import Cron, CronRejected
 from flows.models import FlowDefinition, Schedule, ScheduledRun
-from flows.schedules.cron import Cron, CronRejected
 
 UPCOMING = 5
 LATEST_RUNS = 10

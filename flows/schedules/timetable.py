@@ -11,7 +11,7 @@ import heapq
 from dataclasses import dataclass
 from datetime import datetime
 
-from flows.schedules.cron import Cron
+from flows.cron import Cron
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,6 @@
 from __future__ import annotations
 
-import json
 from datetime import datetime
-from typing import Any
 
 from django import template
 from django.utils import timezone
@@ -10,16 +8,12 @@ from django.utils.timezone import localtime
 
 from flows import step_access
 from flows.engine.script_functions import ScriptModule
+from flows.json_display import pretty_json
 
 register = template.Library()
 
 
-@register.filter
-def pretty_json(value: Any) -> str:
-    """Run data as JSON (not Python's repr): what scripts and the API see. Escaped on output.
-    Also what the views put in the JSON fields they fill in (a launch's or a test's input), so
-    data reads the same wherever it is shown."""
-    return json.dumps(value, indent=2, ensure_ascii=False, default=str)
+register.filter("pretty_json", pretty_json)
 
 
 @register.filter

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.contrib.auth.models import User
 
+from flows.cron import Cron
 from flows.models import FlowDefinition, RunRecord, Schedule
-from flows.schedules.cron import Cron
 from flows.schedules.scheduler import Scheduler
 from tests.web.schedule_clock import Clock, scheduler_at
 
