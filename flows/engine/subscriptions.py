@@ -75,42 +75,20 @@ class RunSubscriptions:
     async def add(self, listener: Listener, flow_ids: list[str], ends_only: bool) -> None:
         channel_of = self.keys.flow_end_channel if ends_only else self.keys.flow_channel
         channels = [channel_of(flow_id) for flow_id in flow_ids]
+        new = [channel for channel in channels if channel not in self._confirmed]
         for channel in channels:
             self._listeners[channel].add(listener)
             listener.channels.add(channel)
-        while new := [channel for channel in channels if channel not in self._confirmed]:
-            await self._subscribe(new)
+        if new:
+            loop = asyncio.get_running_loop()
+            for channel in new:
+                self._confirmed[channel] = future = loop.create_future()
+                self._in_flight[channel].append(future)
+            await (await self._connected_pubsub()).subscribe(*new)
         waiting = {self._confirmed[c] for c in channels if not self._confirmed[c].done()}
         if waiting:
             # asyncio.wait, not gather: a cancelled wait must not cancel the shared futures.
             await asyncio.wait(waiting)
-
-    async def _subscribe(self, channels: list[str]) -> None:
-        """Send one SUBSCRIBE for these channels, each with a future its confirmation settles.
-        Should the connection drop meanwhile, the SUBSCRIBE may never have reached the server
-        (and redis-py does not subscribe again to what it has not sent): forget this attempt,
-        pause, and let the caller try again on the reconnected connection."""
-        pubsub = await self._connected_pubsub()
-        sent: dict[str, asyncio.Future] = {}
-        try:
-            # Reconnect first if the connection dropped: that settles and clears whatever was
-            # in flight (_on_reconnect), so it cannot settle this attempt's futures.
-            await pubsub.connect()
-            loop = asyncio.get_running_loop()
-            for channel in channels:
-                self._confirmed[channel] = sent[channel] = loop.create_future()
-                self._in_flight[channel].append(sent[channel])
-            await pubsub.subscribe(*channels)
-        except redis.ConnectionError:
-            logger.warning("subscribing lost Redis; trying again", exc_info=True)
-            for channel, future in sent.items():
-                with contextlib.suppress(ValueError):
-                    self._in_flight[channel].remove(future)
-                if not self._in_flight[channel]:
-                    del self._in_flight[channel]
-                if self._confirmed.get(channel) is future:
-                    del self._confirmed[channel]
-            await asyncio.sleep(RECONNECT_PAUSE_SECONDS)
 
     def remove(self, listener: Listener) -> None:
         for channel in listener.channels:

@@ -94,9 +94,10 @@ async def test_waits_still_end_after_the_subscription_connection_is_killed(
     executor: FlowExecutor, redis_url: str, start_runner_process: Callable
 ):
     flow_ids = await executor.execute_flows(DOUBLE, [{"n": n} for n in range(20)])
-    # Hear the runs first, so that the executor's one subscription is up before the kill.
+    # Hear the runs' ends first (what the wait listens to), so that the executor's one
+    # subscription is up before the kill, and no SUBSCRIBE is in flight when it comes.
     listener = executor.subscriptions.listener()
-    await listener.listen_to(flow_ids)
+    await listener.listen_to(flow_ids, ends_only=True)
     waiting = asyncio.create_task(executor.wait_for_flows(flow_ids, timeout=60))
     async with redis.Redis.from_url(redis_url) as client:
         db = client.connection_pool.connection_kwargs.get("db", 0)
