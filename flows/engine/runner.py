@@ -68,7 +68,7 @@ class _Task:
     task_id: str
     flow_id: str
     step_id: str = ""  # the task's step, then the step it runs now
-    context: RunContext | None = None  # read with the first claim, then kept up to date
+    context: RunContext | None = None  # read with the first claim on the task's run
     worker: asyncio.Task | None = None
     script: asyncio.Future | None = None
     interrupted_by: str = ""  # "cancel" (the run was cancelled) or "shutdown"
