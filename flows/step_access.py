@@ -10,6 +10,7 @@ from flows.engine import script_functions
 from flows.engine.grants import Grant, HttpSettings, secret_names
 from flows.engine.script_functions import ScriptModule
 from flows.secrets import vault
+from flows.validators import sentence
 
 
 def site_http_settings() -> HttpSettings:
@@ -28,8 +29,7 @@ def script_problem(script: str) -> str | None:
     """What would fail a step that parses: a call of a script function that does not exist,
     or a secret that is not set (yet)."""
     if unknown := script_functions.unknown_call(script, script_modules()):
-        text = str(unknown)
-        return text[:1].upper() + text[1:]
+        return sentence(unknown)
     if unset := vault.unset_names(script):
         return f"Secret {unset[0]} is not set: an admin sets it on the Secrets page."
     return None

@@ -26,50 +26,46 @@ def sentence(message: object) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _as_field_error(check: Callable[[Any], None], value: Any) -> None:
+def _problem(check: Callable[[Any], None], value: Any) -> str | None:
+    """What `check` (an engine validator) says is wrong with the value, as the start of a
+    sentence for the page, or None."""
     try:
         check(value)
     except ValueError as error:
-        raise ValidationError(sentence(error)) from None
+        return sentence(error)
+    return None
+
+
+def _as_field_error(check: Callable[[Any], None], value: Any) -> None:
+    if problem := _problem(check, value):
+        raise ValidationError(problem)
+
+
+def _cron(expression: str) -> None:
+    Cron(expression, "UTC")
 
 
 def script_problem(script: str) -> str | None:
     """What the engine says is wrong with a script (with line and column), or None."""
-    try:
-        validate_script(script)
-    except ValueError as error:
-        return sentence(error)
-    return None
+    return _problem(validate_script, script)
 
 
 def condition_problem(condition: str) -> str | None:
     """What the engine says is wrong with a step's condition (with line and column), or None."""
-    try:
-        validate_condition(condition)
-    except ValueError as error:
-        return sentence(error)
-    return None
+    return _problem(validate_condition, condition)
 
 
 def cron_problem(expression: str) -> str | None:
     """What is wrong with a schedule's cron expression, or None."""
-    try:
-        Cron(expression, "UTC")
-    except ValueError as error:
-        return sentence(error)
-    return None
+    return _problem(_cron, expression)
 
 
 def time_zone_problem(name: str) -> str | None:
-    try:
-        zone(name)
-    except ValueError as error:
-        return sentence(error)
-    return None
+    return _problem(zone, name)
 
 
 def cron_validator(value: str) -> None:
-    _as_field_error(lambda expression: Cron(expression, "UTC"), value)
+    _as_field_error(_cron, value)
 
 
 def time_zone_validator(value: str) -> None:
@@ -85,13 +81,11 @@ def flow_name_validator(value: str) -> None:
 
 
 def script_validator(value: str) -> None:
-    if problem := script_problem(value):
-        raise ValidationError(problem)
+    _as_field_error(validate_script, value)
 
 
 def condition_validator(value: str) -> None:
-    if problem := condition_problem(value):
-        raise ValidationError(problem)
+    _as_field_error(validate_condition, value)
 
 
 def dependencies_validator(value: list[str] | None) -> None:

@@ -159,11 +159,7 @@ class RunStore:
             meta_json,
             self.keys.flow_channel(flow_id),
             self.retention_seconds,
-            *(
-                (self.keys.idempotency(flow.name, idempotency[0]), idempotency[1])
-                if idempotency
-                else ("", 0)
-            ),
+            *self._idempotency_arguments(flow, idempotency),
         ]
         return {"keys": keys, "args": [*args, *_step_arguments(flow)]}
 

@@ -10,31 +10,12 @@ twice the limit within a minute at the edge): accepted, for one round trip per r
 from __future__ import annotations
 
 import math
-from typing import Any
 
-import redis
 from django.conf import settings
-from django.core.signals import setting_changed
-from django.dispatch import receiver
 
-from flows.engine.connections import pool_options
-from flows.process_wide import ProcessWide
+from flows import engine_client
 
 WINDOW_SECONDS = 60
-
-
-def _connect() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL, **pool_options())
-
-
-client = ProcessWide(_connect)
-
-
-@receiver(setting_changed)
-def _forget_client(setting: str, **kwargs: Any) -> None:
-    """Reconnect to the new server when REDIS_URL changes (as the engine client does)."""
-    if setting == "REDIS_URL" and (old := client.forget()) is not None:
-        old.close()
 
 
 def window_key(trigger_id: int, window: int) -> str:
@@ -46,9 +27,11 @@ def seconds_until_allowed(trigger_id: int, limit: int, now: float) -> int:
     """Count a request at time `now`: 0 if within the limit, else the whole seconds until the
     next window opens (for Retry-After)."""
     window = int(now // WINDOW_SECONDS)
-    with client().pipeline(transaction=True) as pipe:
-        pipe.incr(window_key(trigger_id, window))
-        pipe.expire(window_key(trigger_id, window), WINDOW_SECONDS)
+    key = window_key(trigger_id, window)
+    # The process's one sync client (its live watchers' too), rebuilt if REDIS_URL changes.
+    with engine_client.reader().client.pipeline(transaction=True) as pipe:
+        pipe.incr(key)
+        pipe.expire(key, WINDOW_SECONDS)
         count, _ = pipe.execute()
     if count <= limit:
         return 0
