@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import (
     MaxLengthValidator,
     MaxValueValidator,
@@ -32,8 +33,16 @@ from flows.engine.builder import (
     new_flow,
     new_step,
 )
+from flows.engine.concurrency import (
+    MAX_PATH_CHARS,
+    MAX_RUNS_AT_ONCE,
+    QUEUE,
+    REJECT,
+    ConcurrencyLimit,
+)
 from flows.validators import (
     allowed_hosts_validator,
+    concurrency_key_validator,
     condition_validator,
     cron_validator,
     dependencies_validator,
@@ -52,6 +61,17 @@ if TYPE_CHECKING:
 NAME_MAX_LENGTH = 100
 DESCRIPTION_MAX_LENGTH = 10_000
 NAME_HELP = "Letters, digits, underscores and hyphens, e.g. stripe_payment_request."
+
+
+def _runs_at_once_field(verbose_name: str, help_text: str) -> models.PositiveIntegerField:
+    """A concurrency limit's count: blank for no limit."""
+    return models.PositiveIntegerField(
+        verbose_name,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_RUNS_AT_ONCE)],
+        help_text=help_text,
+    )
 
 
 class FlowDefinition(models.Model):
@@ -74,6 +94,26 @@ class FlowDefinition(models.Model):
         validators=[allowed_hosts_validator],
         help_text="Hosts its steps may reach over HTTP, within the site's FLOWS_HTTP_ALLOW "
         "(comma-separated; *.domain, host:port). Empty: all the site allows.",
+    )
+    # Concurrency limits (flows/engine/concurrency.py): one for the whole flow, one per value
+    # of an input field; blank for none.
+    concurrency_limit = _runs_at_once_field("at most this many runs at once", "Empty: no limit.")
+    key_concurrency_limit = _runs_at_once_field(
+        "at most this many runs at once per key",
+        "With a key: e.g. 1 runs one customer's runs one at a time.",
+    )
+    concurrency_key = models.CharField(
+        "key",
+        max_length=MAX_PATH_CHARS,
+        blank=True,
+        validators=[concurrency_key_validator],
+        help_text='A field of the run\'s input, e.g. input["customer_id"].',
+    )
+    when_limited = models.CharField(
+        "when a limit is reached",
+        max_length=8,
+        choices=[(QUEUE, "queue the run until a slot frees"), (REJECT, "reject the launch")],
+        default=QUEUE,
     )
     version = models.PositiveIntegerField(default=1, help_text="Goes up on every saved change.")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -100,6 +140,14 @@ class FlowDefinition(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("flows:flow_detail", args=[self.name])
 
+    def clean(self) -> None:
+        if self.key_concurrency_limit and not self.concurrency_key.strip():
+            raise ValidationError({"concurrency_key": "Give the input field to limit runs per."})
+        if self.concurrency_key.strip() and not self.key_concurrency_limit:
+            raise ValidationError(
+                {"key_concurrency_limit": "Give how many runs may go at once per key."}
+            )
+
     def to_flow(self, steps: Iterable[StepDefinition] | None = None) -> Flow:
         """Build the engine's Flow through its own builder, so its validation applies (ValueError
         naming what is wrong). `steps`: these instead of the stored ones, e.g. with an edit
@@ -107,9 +155,38 @@ class FlowDefinition(models.Model):
         builder = new_flow(self.name)
         if self.allowed_hosts.strip():
             builder.allowed_hosts(self.allowed_hosts)
+        for limit in self.concurrency_limits():
+            builder.concurrency_limit(limit.runs, limit.per)
+        builder.when_limited(self.when_limited)
         for step in self.steps.all() if steps is None else steps:
             builder.add_step(step.to_step())
         return builder.build()
+
+    def concurrency_limits(self) -> tuple[ConcurrencyLimit, ...]:
+        """The limits as the engine takes them: the flow's, then the one per key."""
+        limits = []
+        if self.concurrency_limit:
+            limits.append(ConcurrencyLimit(self.concurrency_limit))
+        if self.key_concurrency_limit and self.concurrency_key.strip():
+            limits.append(
+                ConcurrencyLimit(self.key_concurrency_limit, self.concurrency_key.strip())
+            )
+        return tuple(limits)
+
+    @staticmethod
+    def limit_fields(flow: Flow) -> dict[str, Any]:
+        """The fields holding an engine Flow's concurrency limits; ValueError for limits the
+        builder cannot hold (more than one per key)."""
+        fields: dict[str, Any] = {"when_limited": flow.when_limited}
+        per_key = [limit for limit in flow.concurrency_limits if limit.per]
+        if len(per_key) > 1:
+            raise ValueError("the builder holds one concurrency limit per key at most")
+        for limit in flow.concurrency_limits:
+            if limit.per:
+                fields |= {"key_concurrency_limit": limit.runs, "concurrency_key": limit.per}
+            else:
+                fields["concurrency_limit"] = limit.runs
+        return fields
 
     def record_change(self, user: AbstractBaseUser | None) -> None:
         """Count a saved change (of the flow or any of its steps) and who made it."""

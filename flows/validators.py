@@ -17,6 +17,7 @@ from flows.engine.builder import (
     validate_script,
     validate_timeout,
 )
+from flows.engine.concurrency import parse_input_path
 from flows.engine.secrets import validate_secret_name
 
 
@@ -111,6 +112,11 @@ def retries_validator(value: int) -> None:
 
 def secret_name_validator(value: str) -> None:
     _as_field_error(validate_secret_name, value)
+
+
+def concurrency_key_validator(value: str) -> None:
+    if value.strip():
+        _as_field_error(parse_input_path, value)
 
 
 def allowed_hosts_validator(value: str) -> None:

@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
 from flows.definitions import strict_json
+from flows.engine.concurrency import LimitReached
 from flows.engine.state import FlowState, StepState
 from flows.json_errors import json_error
 from flows.models import ApiToken, FlowDefinition
@@ -97,6 +98,8 @@ def launch_run(request: HttpRequest, name: str) -> HttpResponse:
             run, started = launching.launch(definition, body, request.user, API), True
         else:
             run, started = launching.launch_once(definition, body, request.user, key, API)
+    except LimitReached as refusal:
+        return json_error(429, str(refusal))
     except ValueError as error:
         return json_error(400, str(error))
     # A launch answered by an earlier one with the same key: 200 and that run, as it was.
@@ -115,6 +118,9 @@ def _launch_batch(
         )
     try:
         flow_ids = launching.launch_many(definition, inputs, request.user, API)
+    except LimitReached as refusal:
+        started = [_launched_json(request, flow_id) for flow_id in refusal.started]
+        return JsonResponse({"error": str(refusal), "runs": started}, status=429)
     except ValueError as error:
         return json_error(400, str(error))
     return JsonResponse({"runs": [_launched_json(request, f) for f in flow_ids]}, status=202)

@@ -41,6 +41,7 @@ def create_from_flow(
         name=flow.name,
         description=description,
         allowed_hosts=flow.allowed_hosts or "",
+        **FlowDefinition.limit_fields(flow),
         created_by=user,
         updated_by=user,
     )
@@ -65,6 +66,10 @@ def duplicate(definition: FlowDefinition, user: AbstractBaseUser | None) -> Flow
         name=free_copy_name(definition.name),
         description=definition.description,
         allowed_hosts=definition.allowed_hosts,
+        concurrency_limit=definition.concurrency_limit,
+        key_concurrency_limit=definition.key_concurrency_limit,
+        concurrency_key=definition.concurrency_key,
+        when_limited=definition.when_limited,
         created_by=user,
         updated_by=user,
     )

@@ -36,9 +36,38 @@ def parse_json_object(text: str, what: str) -> dict[str, Any]:
 class FlowForm(forms.ModelForm):
     class Meta:
         model = FlowDefinition
-        fields = ["name", "description", "allowed_hosts"]
-        labels = {"name": "Name", "description": "Description", "allowed_hosts": "Allowed hosts"}
-        widgets = {"description": forms.Textarea(attrs={"rows": 3})}
+        fields = [
+            "name",
+            "description",
+            "allowed_hosts",
+            "concurrency_limit",
+            "key_concurrency_limit",
+            "concurrency_key",
+            "when_limited",
+        ]
+        labels = {
+            "name": "Name",
+            "description": "Description",
+            "allowed_hosts": "Allowed hosts",
+            "concurrency_limit": "At most this many runs at once",
+            "key_concurrency_limit": "At most this many at once per key",
+            "concurrency_key": "Key",
+            "when_limited": "When a limit is reached",
+        }
+        widgets = {
+            "description": forms.Textarea(attrs={"rows": 3}),
+            "concurrency_key": forms.TextInput(
+                attrs={"spellcheck": "false", "placeholder": 'input["customer_id"]'}
+            ),
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The page always sends it; a post without it (a script's) leaves it as it was.
+        self.fields["when_limited"].required = False
+
+    def clean_when_limited(self) -> str:
+        return self.cleaned_data.get("when_limited") or self.instance.when_limited
 
 
 # The "runs after" choice of no dependency; never a step's name, as those are slugs.

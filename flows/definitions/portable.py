@@ -14,7 +14,8 @@ from django.core.validators import validate_slug
 
 from flows.definitions import strict_json
 from flows.definitions.editing import find_misordered
-from flows.engine.builder import Flow, Step, new_flow, new_step
+from flows.engine.builder import Flow, FlowBuilder, Step, new_flow, new_step
+from flows.engine.concurrency import QUEUE
 from flows.models import NAME_MAX_LENGTH, FlowDefinition, StepDefinition
 
 
@@ -24,8 +25,19 @@ def export_dict(definition: FlowDefinition) -> dict[str, Any]:
         "name": definition.name,
         "description": definition.description,
         **allowed,
+        **_export_limits(definition),
         "steps": [_export_step(step) for step in definition.steps.all()],
     }
+
+
+def _export_limits(definition: FlowDefinition) -> dict[str, Any]:
+    """The flow's concurrency limits and policy as Flow.to_dict() has them: only when set."""
+    data: dict[str, Any] = {}
+    if limits := definition.concurrency_limits():
+        data["concurrency_limits"] = [limit.to_dict() for limit in limits]
+    if definition.when_limited != QUEUE:
+        data["when_limited"] = definition.when_limited
+    return data
 
 
 def _export_step(step: StepDefinition) -> dict[str, Any]:
@@ -57,6 +69,11 @@ def export_python(definition: FlowDefinition) -> str:
     ]
     if definition.allowed_hosts:
         lines.append(f"    .allowed_hosts({definition.allowed_hosts!r})")
+    for limit in definition.concurrency_limits():
+        per = f", per={limit.per!r}" if limit.per else ""
+        lines.append(f"    .concurrency_limit({limit.runs!r}{per})")
+    if definition.when_limited != QUEUE:
+        lines.append(f"    .when_limited({definition.when_limited!r})")
     for step in definition.steps.all():
         timeout = int(step.timeout) if float(step.timeout).is_integer() else step.timeout
         lines += [
@@ -85,6 +102,22 @@ def _python_graph(step: StepDefinition) -> list[str]:
 def _require(condition: bool, message: str) -> None:
     if not condition:
         raise ValueError(message)
+
+
+def _parse_limits(builder: FlowBuilder, data: dict[str, Any]) -> None:
+    limits = data.get("concurrency_limits", [])
+    _require(isinstance(limits, list), "'concurrency_limits' must be a list")
+    for limit in limits:
+        _require(
+            isinstance(limit, dict)
+            and isinstance(limit.get("runs"), int)
+            and isinstance(limit.get("per", ""), str),
+            'each concurrency limit must be like {"runs": 2} or {"runs": 1, "per": "input[...]"}',
+        )
+        builder.concurrency_limit(limit["runs"], limit.get("per", ""))
+    if "when_limited" in data:
+        _require(isinstance(data["when_limited"], str), "'when_limited' must be text")
+        builder.when_limited(data["when_limited"])
 
 
 def _parse_step(index: int, data: Any) -> Step:
@@ -134,6 +167,7 @@ def parse_import(text: str) -> tuple[Flow, str]:
     if "allowed_hosts" in data:
         _require(isinstance(data["allowed_hosts"], str), "'allowed_hosts' must be text")
         builder.allowed_hosts(data["allowed_hosts"])
+    _parse_limits(builder, data)
     for index, step in enumerate(data["steps"]):
         builder.add_step(_parse_step(index, step))
     flow = builder.build()
@@ -157,7 +191,10 @@ def _validate_as_stored(flow: Flow, description: str) -> None:
         (
             "the flow",
             FlowDefinition(
-                name=flow.name, description=description, allowed_hosts=flow.allowed_hosts or ""
+                name=flow.name,
+                description=description,
+                allowed_hosts=flow.allowed_hosts or "",
+                **FlowDefinition.limit_fields(flow),
             ),
         )
     ]

@@ -21,6 +21,7 @@ from functools import cached_property, lru_cache
 from typing import Any
 
 from flows.engine.allow_list import parse_allow_list
+from flows.engine.concurrency import QUEUE, ConcurrencyLimit, validate_limits
 from flows.engine.sandbox.syntax import check_condition, check_script
 from flows.engine.secrets import secret_names
 
@@ -124,6 +125,10 @@ class Flow:
     steps: tuple[Step, ...] = field(default_factory=tuple)
     # Hosts its steps may reach over HTTP, within the site's FLOWS_HTTP_ALLOW; None: all of those.
     allowed_hosts: str | None = None
+    # How many of its runs may go at once (concurrency.py), and what a launch over a full limit
+    # does: wait as Queued ("queue") or be refused ("reject").
+    concurrency_limits: tuple[ConcurrencyLimit, ...] = ()
+    when_limited: str = QUEUE
 
     @cached_property
     def _positions(self) -> dict[str, int]:
@@ -172,6 +177,10 @@ class Flow:
         data: dict[str, Any] = {"name": self.name, "steps": [step.to_dict() for step in self.steps]}
         if self.allowed_hosts is not None:
             data["allowed_hosts"] = self.allowed_hosts
+        if self.concurrency_limits:
+            data["concurrency_limits"] = [limit.to_dict() for limit in self.concurrency_limits]
+        if self.when_limited != QUEUE:
+            data["when_limited"] = self.when_limited
         return data
 
     @classmethod
@@ -180,6 +189,10 @@ class Flow:
             name=data["name"],
             steps=tuple(Step.from_dict(s) for s in data["steps"]),
             allowed_hosts=data.get("allowed_hosts"),
+            concurrency_limits=tuple(
+                ConcurrencyLimit.from_dict(one) for one in data.get("concurrency_limits", ())
+            ),
+            when_limited=data.get("when_limited", QUEUE),
         )
 
 
@@ -293,6 +306,7 @@ def validate_allowed_hosts(allowed_hosts: str | None) -> None:
 def _check_flow(flow: Flow) -> None:
     validate_name(flow.name, what="flow")
     validate_allowed_hosts(flow.allowed_hosts)
+    validate_limits(flow.concurrency_limits, flow.when_limited)
     if not flow.steps:
         raise ValueError(f"flow {flow.name!r} has no steps: add at least one")
     seen: set[str] = set()
@@ -396,6 +410,8 @@ class FlowBuilder:
         self._name = name
         self._steps: list[Step] = []
         self._allowed_hosts: str | None = None
+        self._concurrency_limits: list[ConcurrencyLimit] = []
+        self._when_limited = QUEUE
 
     def allowed_hosts(self, hosts: str) -> FlowBuilder:
         """Narrow the hosts its steps may reach (`api.stripe.com, *.example.com`) within the
@@ -407,8 +423,27 @@ class FlowBuilder:
         self._steps.append(step)
         return self
 
+    def concurrency_limit(self, runs: int, per: str = "") -> FlowBuilder:
+        """At most `runs` runs at once; with `per` (`'input["customer_id"]'`), at most that
+        many per value of that input field. A run over a limit waits as Queued, in launch
+        order, unless `.when_limited("reject")`."""
+        self._concurrency_limits.append(ConcurrencyLimit(runs, per))
+        return self
+
+    def when_limited(self, policy: str) -> FlowBuilder:
+        """ "queue" (the default): a launch over a full limit waits for a slot as Queued;
+        "reject": it is refused (LimitReached) and nothing is stored."""
+        self._when_limited = policy
+        return self
+
     def build(self) -> Flow:
-        flow = Flow(self._name, tuple(self._steps), self._allowed_hosts)
+        flow = Flow(
+            self._name,
+            tuple(self._steps),
+            self._allowed_hosts,
+            concurrency_limits=tuple(self._concurrency_limits),
+            when_limited=self._when_limited,
+        )
         validate_flow(flow)
         return flow
 

@@ -18,6 +18,7 @@ import redis.asyncio as redis
 
 from flows.engine.builder import Flow, validate_flow
 from flows.engine.changes import ChangedRuns
+from flows.engine.concurrency import LimitReached, limit_slots
 from flows.engine.connections import pool_options
 from flows.engine.events import EventReader
 from flows.engine.keys import Keys
@@ -114,6 +115,8 @@ class FlowExecutor:
         """Store a new run of `flow` and queue its first steps; return the run's flow id.
 
         `meta` is free-form JSON kept with the run (who launched it, definition version...).
+        Over a full concurrency limit of the flow, the run waits as Queued for a slot, or, when
+        the flow says "reject", LimitReached is raised and nothing is stored.
         With `idempotency_key`, a launch of the same flow (by name) with the same key within
         `idempotency_seconds` (a day by default) starts nothing and returns the id of the run
         that launch started, however many launches race.
@@ -134,9 +137,13 @@ class FlowExecutor:
         if idempotency_key is not None:
             validate_idempotency_key(idempotency_key)
         window = (idempotency_key, self.idempotency_seconds) if idempotency_key else None
-        meta_json = json.dumps(meta or {})
-        run = NewRun(uuid.uuid4().hex, flow, encode_input(input), meta_json)
+        run = self._new_run(flow, input, json.dumps(meta or {}))
         return await self.store.create(run, window)
+
+    def _new_run(self, flow: Flow, input: Any, meta_json: str) -> NewRun:
+        input_json = encode_input(input)
+        slots = limit_slots(self.keys, flow.name, flow.concurrency_limits, input)
+        return NewRun(uuid.uuid4().hex, flow, input_json, meta_json, slots)
 
     async def execute_flows(
         self,
@@ -149,7 +156,9 @@ class FlowExecutor:
 
         Either one flow and a list of inputs (a run per input), or a list of flows (with a list
         of as many inputs, or none). Everything is checked before anything is stored, and runs
-        are stored LAUNCH_BATCH_SIZE per round trip."""
+        are stored LAUNCH_BATCH_SIZE per round trip. Should a concurrency limit refuse runs
+        (a flow that rejects runs over its limit), LimitReached lists the runs stored, and no
+        more are."""
         if isinstance(flows, Flow):
             if inputs is None:
                 raise ValueError("give a list of inputs with one flow (a run per input)")
@@ -158,15 +167,18 @@ class FlowExecutor:
             raise ValueError(f"{len(flows)} flows but {len(inputs)} inputs: give one per flow")
         for flow in {id(flow): flow for flow in flows}.values():
             validate_flow(flow)
-        input_jsons = [encode_input(one) for one in inputs or [None] * len(flows)]
+        inputs = inputs or [None] * len(flows)
         meta_json = json.dumps(meta or {})
         runs = [
-            NewRun(uuid.uuid4().hex, flow, input_json, meta_json)
-            for flow, input_json in zip(flows, input_jsons, strict=True)
+            self._new_run(flow, input, meta_json) for flow, input in zip(flows, inputs, strict=True)
         ]
         for start in range(0, len(runs), LAUNCH_BATCH_SIZE):
-            await self.store.create_many(runs[start : start + LAUNCH_BATCH_SIZE])
-        return [flow_id for flow_id, *_ in runs]
+            try:
+                await self.store.create_many(runs[start : start + LAUNCH_BATCH_SIZE])
+            except LimitReached as refusal:
+                stored = [run.flow_id for run in runs[:start]]
+                raise LimitReached(str(refusal), stored + refusal.started) from None
+        return [run.flow_id for run in runs]
 
     async def get_flow_state(self, flow_id: str) -> FlowState:
         return await self.store.read_flow(flow_id)

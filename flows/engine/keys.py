@@ -6,6 +6,7 @@ The default (empty) prefix keeps the original schema: `flow:{flow_id}` and
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 RUNNER_GROUP = "runners"
@@ -60,6 +61,17 @@ class Keys:
         """String holding the id of the run launched of a flow with an idempotency key, for the
         key's window (create.lua). The name's length keeps `a:b` + `c` apart from `a` + `b:c`."""
         return f"{self.prefix}flows:idempotency:{len(flow_name)}:{flow_name}:{key}"
+
+    def limit_slots(self, flow_name: str, per: str = "", value: str = "") -> str:
+        """Where a concurrency limit counts its runs (concurrency.py): this name + ':running'
+        is the sorted set of the runs holding a slot, + ':waiting' that of the runs queued for
+        one, scored by launch time (prelude.lua). Per flow, or per input value of a key `per`
+        (a digest of the two: values may be long or hold any character)."""
+        name = f"{self.prefix}flows:limit:{len(flow_name)}:{flow_name}"
+        if not per:
+            return name
+        digest = hashlib.sha256(f"{per}\n{value}".encode()).hexdigest()[:32]
+        return f"{name}:per:{digest}"
 
     secrets = _fixed(
         "flows:secrets",

@@ -6,6 +6,8 @@ from enum import StrEnum
 
 
 class FlowStatus(StrEnum):
+    # Waiting for a slot under a concurrency limit of its flow (concurrency.py).
+    QUEUED = "queued"
     CREATED = "created"
     RUNNING = "running"
     COMPLETED = "completed"

@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 import redis.asyncio as redis
 
 from flows.engine.builder import Flow, Step, definition_json
+from flows.engine.concurrency import LimitReached
 from flows.engine.keys import RUNNER_GROUP, Keys
 from flows.engine.lua_scripts import load_script
 from flows.engine.reads import Steps, StepSelection, read_runs
@@ -51,12 +52,14 @@ class Claim:
 
 
 class NewRun(NamedTuple):
-    """A run to store: its id, its flow, and its input and meta as JSON."""
+    """A run to store: its id, its flow, its input and meta as JSON, and the concurrency limits
+    it counts against (concurrency.limit_slots; '' for none)."""
 
     flow_id: str
     flow: Flow
     input_json: str
     meta_json: str
+    limit_slots: str = ""
 
 
 # A task a runner took when it finished its last one: (task_id, flow_id, claim or why not).
@@ -97,6 +100,15 @@ class RunNotFound(LookupError):
     pass
 
 
+def _rejection(flow: Flow, limit_index: int) -> str:
+    """Why create.lua refused a run: its flow's `limit_index`-th limit (from 1) is full."""
+    limit = flow.concurrency_limits[limit_index - 1]
+    return (
+        f"flow {flow.name!r} allows {limit.describe()}, all taken: "
+        "launch again once one of its runs ends"
+    )
+
+
 class RunStore:
     def __init__(
         self,
@@ -132,23 +144,43 @@ class RunStore:
     async def create(
         self, run: NewRun, idempotency: tuple[str, int] | None = None
     ) -> tuple[str, bool]:
-        """Store the run; with `idempotency` (a key and its window in seconds), unless a run of
-        the flow was launched with that key within its window. Returns the id of the run and
-        whether this call created it."""
-        run_id, created = await self._scripts["create"](**self._create_call(run, idempotency))
-        return run_id, bool(created)
+        """Store the run (Queued when a concurrency limit of its flow is full); with
+        `idempotency` (a key and its window in seconds), unless a run of the flow was launched
+        with that key within its window. Returns the id of the run and whether this call
+        created it. LimitReached when a limit is full and the flow rejects runs over it."""
+        answer, outcome = await self._scripts["create"](**self._create_call(run, idempotency))
+        if outcome == "rejected":
+            raise LimitReached(_rejection(run.flow, int(answer)))
+        return answer, outcome != "existing"
 
     async def create_many(self, runs: list[NewRun]) -> None:
-        """create() for each run, in one round trip."""
+        """create() for each run, in one round trip. LimitReached, listing the runs that
+        were stored, when a limit refused any."""
         async with self.client.pipeline(transaction=False) as pipe:
             for run in runs:
                 await self._scripts["create"](**self._create_call(run), client=pipe)
-            await pipe.execute()
+            answers = await pipe.execute()
+        started = [
+            run.flow_id
+            for run, (_, outcome) in zip(runs, answers, strict=True)
+            if outcome != "rejected"
+        ]
+        if len(started) < len(runs):
+            run, (answer, _) = next(
+                (run, answer)
+                for run, answer in zip(runs, answers, strict=True)
+                if answer[1] == "rejected"
+            )
+            raise LimitReached(
+                f"{len(runs) - len(started)} of {len(runs)} runs refused: "
+                f"{_rejection(run.flow, int(answer))}",
+                started,
+            )
 
     def _create_call(
         self, run: NewRun, idempotency: tuple[str, int] | None = None
     ) -> dict[str, list]:
-        flow_id, flow, input_json, meta_json = run
+        flow_id, flow, input_json, meta_json, limit_slots = run
         keys = [self.keys.flow(flow_id), self.keys.queue, self.keys.events, self.keys.runs]
         keys += [self.keys.step(flow_id, step.name) for step in flow.steps]
         args: list[Any] = [
@@ -160,6 +192,8 @@ class RunStore:
             self.keys.flow_channel(flow_id),
             self.retention_seconds,
             *self._idempotency_arguments(flow, idempotency),
+            limit_slots,
+            flow.when_limited,
         ]
         return {"keys": keys, "args": [*args, *_step_arguments(flow)]}
 
@@ -193,7 +227,7 @@ class RunStore:
         """Claim an attempt at the task's step (`step_id` from the task; '' for a task queued
         before flows branched), or return why there is none to run."""
         answer = await self._scripts["claim"](
-            keys=[self.keys.flow(flow_id), self.keys.events],
+            keys=[self.keys.flow(flow_id), self.keys.events, self.keys.queue],
             args=[
                 task_id,
                 consumer,
@@ -201,6 +235,7 @@ class RunStore:
                 self.keys.step(flow_id, ""),
                 self.retention_seconds,
                 step_id,
+                *self.keys.script_key_prefixes(),
             ],
         )
         return self._claim_or_reason(answer)
@@ -328,7 +363,7 @@ class RunStore:
 
     async def cancel(self, flow_id: str) -> ActionResult:
         state = await self.read_flow(flow_id)
-        keys = [self.keys.flow(flow_id), self.keys.events]
+        keys = [self.keys.flow(flow_id), self.keys.events, self.keys.queue]
         keys += [self.keys.step(flow_id, step.name) for step in state.definition.steps]
         status, message = await self._scripts["cancel"](
             keys=keys,
@@ -336,6 +371,7 @@ class RunStore:
                 self.keys.flow_channel(flow_id),
                 self.keys.cancel_channel,
                 self.retention_seconds,
+                *self.keys.script_key_prefixes(),
             ],
         )
         return self._action_result(status, message or "run cancelled")

@@ -89,7 +89,7 @@ def dashboard() -> dict[str, object]:
         .order_by()
     )
     light = RunRecord.objects.defer("snapshot")
-    live = [FlowStatus.CREATED, FlowStatus.RUNNING]
+    live = [FlowStatus.QUEUED, FlowStatus.CREATED, FlowStatus.RUNNING]
     return {
         "counts": [(status.value, counted.get(status.value, 0)) for status in FlowStatus],
         "running": list(light.filter(status__in=live).order_by("-created_at")[:RUNNING_NOW]),

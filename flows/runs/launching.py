@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from flows import engine_client
+from flows.engine.concurrency import LimitReached
 from flows.models import AuditEntry, FlowDefinition, RunRecord
 from flows.runs import records
 
@@ -26,8 +27,8 @@ def launch(
     trigger: dict[str, Any] = MANUAL,
 ) -> RunRecord:
     """Start a run of the definition as it is now and return its RunRecord (already stored, so
-    the Runs list shows it at once); ValueError says why it cannot run. `trigger` says what
-    started it (TRIGGER_KINDS)."""
+    the Runs list shows it at once); ValueError says why it cannot run, LimitReached that a
+    concurrency limit refused it. `trigger` says what started it (TRIGGER_KINDS)."""
     meta = _launch_meta(definition, user, trigger)
     flow_id = engine_client.launch(definition.to_flow(), input, meta)
     _audit_launches(definition, user, meta, [flow_id])
@@ -58,9 +59,14 @@ def launch_many(
     trigger: dict[str, Any] = MANUAL,
 ) -> list[str]:
     """Start a run per input, all or none (every input is checked first); their flow ids in
-    order. The archiver lists them on the Runs page as it takes them, within a second."""
+    order. The archiver lists them on the Runs page as it takes them, within a second. A
+    concurrency limit that rejects runs may refuse some: LimitReached lists those started."""
     meta = _launch_meta(definition, user, trigger)
-    flow_ids = engine_client.launch_many(definition.to_flow(), inputs, meta)
+    try:
+        flow_ids = engine_client.launch_many(definition.to_flow(), inputs, meta)
+    except LimitReached as refusal:
+        _audit_launches(definition, user, meta, refusal.started)
+        raise
     _audit_launches(definition, user, meta, flow_ids)
     return flow_ids
 

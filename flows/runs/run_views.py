@@ -8,6 +8,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from flows import engine_client
 from flows.definitions.forms import LaunchForm
+from flows.engine.concurrency import LimitReached
 from flows.engine.statuses import FlowStatus
 from flows.json_display import pretty_json
 from flows.models import FlowDefinition
@@ -17,6 +18,7 @@ from flows.runs.groups import Abilities
 from flows.runs.pages import run_audit
 from flows.runs.records import load_run
 from flows.runs.runs_list import filter_from_query
+from flows.validators import sentence
 from flows.view_helpers import HtmxHttpRequest, get_flow, redirect_page, requires
 
 
@@ -30,6 +32,8 @@ def launch(request: HtmxHttpRequest, name: str) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             run = launching.launch(flow, form.cleaned_data["input"], request.user)
+        except LimitReached as refusal:
+            form.add_error(None, f"Not launched: {sentence(refusal)}.")
         except ValueError as error:
             form.add_error(None, f"This flow cannot run yet: {error}.")
         else:

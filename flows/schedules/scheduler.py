@@ -23,6 +23,7 @@ import redis.asyncio as redis
 from channels.db import database_sync_to_async
 
 from flows.background import RoundsUntilStopped
+from flows.engine.concurrency import LimitReached
 from flows.engine.connections import pool_options
 from flows.schedules import firing
 from flows.schedules.timetable import Timetable
@@ -109,6 +110,9 @@ class Scheduler(RoundsUntilStopped):
             return False  # another scheduler has it: the normal way to lose
         try:
             run = await database_sync_to_async(firing.launch_fire)(schedule_id, fire_at)
+        except LimitReached as refusal:
+            logger.warning("schedule %s launched no run for %s: %s", schedule_id, fire_at, refusal)
+            return False
         except Exception:
             logger.exception("schedule %s could not launch its run of %s", schedule_id, fire_at)
             return False

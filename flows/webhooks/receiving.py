@@ -21,6 +21,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from flows.definitions import strict_json
+from flows.engine.concurrency import LimitReached
 from flows.json_errors import json_error
 from flows.models import WebhookTrigger
 from flows.runs import launching
@@ -121,6 +122,8 @@ def _launch(
             run, started = launching.launch(trigger.flow, input, user, started_by), True
         else:
             run, started = launching.launch_once(trigger.flow, input, user, key, started_by)
+    except LimitReached as refusal:
+        return json_error(429, str(refusal))
     except ValueError as error:  # the flow cannot run, or the key is too long
         return json_error(400, str(error))
     answer = {"flow_id": run.flow_id, "url": request.build_absolute_uri(run.get_absolute_url())}

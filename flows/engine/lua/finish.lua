@@ -10,18 +10,19 @@
 -- ARGV: task_id, attempt, consumer, outcome ('completed' | 'skipped' | 'failed'), output_json,
 --       error, logs_json, channel, group, step key prefix, retention, retry_delay (seconds to
 --       wait before a retry; 0 retries at once), take_next ('1' to take a new task once this one
---       is done with), flow key prefix, step key prefix, channel prefix (for that new task)
+--       is done with), flow key prefix, step key prefix, channel prefix (for that new task, and
+--       to start the runs queued behind this one should it end)
 -- Returns a claim (see claim_step), {'done', outcome} or {'next', outcome, {task_id, flow_id,
 -- claim}} (a new task taken), outcome being 'completed', 'skipped', 'failed', 'waiting' (a
 -- retry is due later), 'stale' or 'lost'.
 local task_id, attempt, consumer, outcome = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+engine_keys(KEYS[4], KEYS[3], {ARGV[14], ARGV[15], ARGV[16]})
 local channel, group, step_prefix, retention = ARGV[8], ARGV[9], ARGV[10], ARGV[11]
 local step = redis.call('HMGET', KEYS[2], 'status', 'attempt_count', 'owner', 'max_attempts',
   'attempts', 'step_id', 'retry_base', 'flow_id', 'dependents')
 local function done(outcome)
   if ARGV[13] == '1' then
-    local taken = take_tasks(KEYS[4], KEYS[3], group, consumer, 1, {ARGV[14], ARGV[15], ARGV[16]},
-      retention)
+    local taken = take_tasks(KEYS[4], KEYS[3], group, consumer, 1, ENGINE.prefixes, retention)
     if taken[1] then return {'next', outcome, taken[1]} end
   end
   return {'done', outcome}

@@ -105,6 +105,97 @@ local function upgrade_run(flow_key, step_prefix)
     'skipped_steps', '[]')
 end
 
+-- The keys of the whole installation, for transitions that reach beyond their own run (a run's
+-- end starts the runs queued behind it): the queue, the events stream and what to prepend to a
+-- flow id to reach its flow hash, its step hashes (then ':' and the step id) and its channel
+-- (Keys.script_key_prefixes). Set by every script that may end or start a run.
+local ENGINE = {}
+local function engine_keys(queue_key, events_key, prefixes)
+  ENGINE.queue, ENGINE.events, ENGINE.prefixes = queue_key, events_key, prefixes
+end
+
+-- Concurrency limits (concurrency.py). A run's `limits` field lists {slots key, at most} for
+-- each limit it counts against; the slots key + ':running' holds the runs with a slot, + ':waiting'
+-- the runs queued for one, scored by launch time. Returns the index of the first full limit.
+local function full_limit(limits)
+  for i, limit in ipairs(limits) do
+    if redis.call('ZCARD', limit[1] .. ':running') >= tonumber(limit[2]) then return i end
+  end
+  return nil
+end
+
+local function take_slots(limits, flow_id, t)
+  for _, limit in ipairs(limits) do redis.call('ZADD', limit[1] .. ':running', t, flow_id) end
+end
+
+-- Wait for a slot of `limit` in launch order (the run's creation time).
+local function wait_for_slot(flow_key, flow_id, limit)
+  redis.call('ZADD', limit[1] .. ':waiting', redis.call('HGET', flow_key, 'created_at'), flow_id)
+  redis.call('HSET', flow_key, 'queued_on', limit[1])
+end
+
+-- A queued run got its slots: queue its steps that are ready (a new run's first steps; a
+-- retried run's step, and, once no failed step is left, those that became ready as it wound
+-- down: steps never tried yet while a failed step remains would only be dropped again).
+local function start_queued_run(flow_key, flow_id, t)
+  local run = redis.call('HMGET', flow_key, 'name', 'definition', 'failed_steps', 'started_at')
+  local step_prefix = ENGINE.prefixes[2] .. flow_id .. ':'
+  local started, first = 0, nil
+  for _, step in ipairs(cjson.decode(run[2]).steps) do
+    local key = step_prefix .. step.name
+    local state = redis.call('HMGET', key, 'status', 'waiting_for', 'task', 'attempt_count')
+    if state[1] == 'pending' and tonumber(state[2]) == 0 and state[3] == ''
+        and (run[3] == '[]' or tonumber(state[4]) > 0) then
+      redis.call('HSET', key, 'task', enqueue(ENGINE.queue, flow_id, step.name))
+      started = started + 1
+      first = first or step.name
+    end
+  end
+  local status = 'running'
+  if run[4] == '' then status = 'created' end
+  redis.call('HSET', flow_key, 'status', status, 'active', started, 'current_step', first,
+    'queued_on', '', 'updated_at', t)
+  emit(ENGINE.events, ENGINE.prefixes[3] .. flow_id,
+    flow_event(flow_id, run[1], status, first, t))
+end
+
+-- Start the runs waiting for `limit` while it has room, in launch order. A run that finds
+-- another of its limits full moves to wait there, keeping its place by launch time.
+local function admit_waiting(limit, t)
+  local running, waiting = limit[1] .. ':running', limit[1] .. ':waiting'
+  while redis.call('ZCARD', running) < tonumber(limit[2]) do
+    local head = redis.call('ZRANGE', waiting, 0, 0)[1]
+    if not head then return end
+    redis.call('ZREM', waiting, head)
+    local flow_key = ENGINE.prefixes[1] .. head
+    local run = redis.call('HMGET', flow_key, 'status', 'limits')
+    if run[1] == 'queued' then
+      local limits = cjson.decode(run[2])
+      local full = full_limit(limits)
+      if full then
+        wait_for_slot(flow_key, head, limits[full])
+      else
+        take_slots(limits, head, t)
+        start_queued_run(flow_key, head, t)
+      end
+    end
+  end
+end
+
+-- A run has ended (or was cancelled while queued): give back its slots and start the runs
+-- waiting for them.
+local function release_slots(flow_key, flow_id, t)
+  local run = redis.call('HMGET', flow_key, 'limits', 'queued_on')
+  if not run[1] or run[1] == '' then return end
+  if run[2] and run[2] ~= '' then
+    redis.call('ZREM', run[2] .. ':waiting', flow_id)
+    redis.call('HSET', flow_key, 'queued_on', '')
+  end
+  local limits = cjson.decode(run[1])
+  for _, limit in ipairs(limits) do redis.call('ZREM', limit[1] .. ':running', flow_id) end
+  for _, limit in ipairs(limits) do admit_waiting(limit, t) end
+end
+
 -- After a step of a run stopped being under way: end the run when nothing is left to do
 -- (Completed) or nothing more can happen (Failed, naming its first failed step); else keep
 -- `current_step` on a running step. Returns the run's final status, or nil while it goes on.
@@ -131,6 +222,7 @@ local function settle_run(flow_key, events_key, channel, step_prefix, retention,
     'running_steps', '[]', 'finished_at', t, 'updated_at', t)
   emit(events_key, channel, flow_event(run[1], run[2], status, current, t, error))
   expire_run(flow_key, step_prefix, redis.call('HGET', flow_key, 'definition'), retention)
+  release_slots(flow_key, run[1], t)
   return status
 end
 
@@ -242,6 +334,7 @@ end
 -- reach its flow hash, its step hashes (then ':' and the step id) and its channel.
 -- Returns a list of {task_id, flow_id, claim} (see claim_step).
 local function take_tasks(queue_key, events_key, group, consumer, count, prefixes, retention)
+  engine_keys(queue_key, events_key, prefixes)
   local answer = redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', count,
     'STREAMS', queue_key, '>')
   local taken = {}
