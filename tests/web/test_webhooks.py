@@ -65,7 +65,7 @@ def test_a_post_to_the_token_launches_a_run_as_the_webhooks_maker(client: Client
 
 def test_unknown_and_revoked_tokens_answer_the_same_404(client: Client, make_webhook):
     issued = make_webhook()
-    triggers.revoke(issued.trigger)
+    triggers.revoke(issued.trigger, issued.trigger.created_by)
 
     unknown, revoked = _post(client, "fwh_" + "x" * 43), _post(client, issued.token)
 
@@ -77,7 +77,7 @@ def test_unknown_and_revoked_tokens_answer_the_same_404(client: Client, make_web
 def test_rotating_retires_the_old_token_for_the_new_one(client: Client, make_webhook):
     issued = make_webhook()
 
-    rotated = triggers.rotate(issued.trigger)
+    rotated = triggers.rotate(issued.trigger, issued.trigger.created_by)
 
     assert _post(client, issued.token).status_code == 404
     assert _post(client, rotated.token).status_code == 202
