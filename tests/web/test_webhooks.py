@@ -9,27 +9,13 @@ import json
 import time
 
 import pytest
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import User
 from django.test import Client
 
 from flows import engine_client
 from flows.models import FlowDefinition, RunRecord, WebhookTrigger
-from flows.roles import OPERATOR
 from flows.webhooks import rate_limit, triggers
 from flows.webhooks.receiving import MAX_BODY_BYTES
-
-
-@pytest.fixture
-def make_webhook(stripe: FlowDefinition):
-    """Webhooks of the stripe flow, made by an operator of their own (whom runs are launched as)."""
-    maker = User.objects.create_user(username="maker")
-    maker.groups.add(Group.objects.get(name=OPERATOR))
-
-    def make(signed: bool = False, **fields) -> triggers.Issued:
-        trigger = WebhookTrigger(flow=stripe, label=fields.pop("label", "shop"), **fields)
-        return triggers.create(trigger, maker, signed=signed)
-
-    return make
 
 
 def _post(client: Client, token: str, body: str | bytes = '{"order": 7}', **headers: str):
