@@ -161,6 +161,21 @@ def test_a_signed_webhook_refuses_a_missing_wrong_or_stale_signature_with_401(
     assert not RunRecord.objects.exists()
 
 
+def test_a_signed_event_replayed_within_the_tolerance_starts_no_second_run(
+    client: Client, make_webhook
+):
+    issued = make_webhook(signed=True, idempotency_path="id")
+    body = b'{"id": "evt_1", "order": 7}'
+    signed = {"X-Flowsite-Signature": _signature(issued.secret, body, int(time.time()) - 60)}
+
+    first = _post(client, issued.token, body, **signed)
+    replayed = _post(client, issued.token, body, **signed)  # captured and sent again
+
+    assert (first.status_code, replayed.status_code) == (202, 200)
+    assert replayed.json()["flow_id"] == first.json()["flow_id"]
+    assert RunRecord.objects.count() == 1
+
+
 def test_the_signature_header_is_the_triggers_own(client: Client, make_webhook):
     issued = make_webhook(signed=True, signature_header="Stripe-Signature")
     body = b"{}"
