@@ -53,12 +53,14 @@ def rotate(trigger: WebhookTrigger, user: AbstractBaseUser) -> Issued:
 
 
 def revoke(trigger: WebhookTrigger, user: AbstractBaseUser) -> None:
-    """Retire the trigger for good; revoking one already revoked changes (and audits) nothing."""
-    if trigger.revoked_at is None:
-        trigger.revoked_at = timezone.now()
-        with transaction.atomic():
-            trigger.save(update_fields=["revoked_at"])
+    """Retire the trigger for good. Revoking one already revoked changes (and audits) nothing:
+    of two people revoking it at once, the update lets one through, and the other's is a no-op."""
+    now = timezone.now()
+    with transaction.atomic():
+        live = WebhookTrigger.objects.filter(pk=trigger.pk, revoked_at__isnull=True)
+        if live.update(revoked_at=now):
             _audit(AuditEntry.Action.WEBHOOK_REVOKE, user, trigger)
+    trigger.refresh_from_db(fields=["revoked_at"])
 
 
 def _audit(action: AuditEntry.Action, user: AbstractBaseUser, trigger: WebhookTrigger) -> None:
