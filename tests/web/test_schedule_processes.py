@@ -22,6 +22,7 @@ from tests.site_settings import site_environment
 
 PROCESSES = 3
 MODULE = [sys.executable, "-m", "tests.web.scheduler_process"]
+ROOT = Path(__file__).resolve().parents[2]  # where `tests` and manage.py are found
 
 
 @pytest.fixture
@@ -31,13 +32,13 @@ def site(tmp_path: Path, redis_url: str) -> dict[str, str]:
         tmp_path, REDIS_URL=redis_url, DATABASE_URL=f"sqlite:///{tmp_path / 'site.sqlite3'}"
     )
     migrate = [sys.executable, "manage.py", "migrate", "--verbosity", "0"]
-    subprocess.run(migrate, env=environment, check=True)
+    subprocess.run(migrate, env=environment, cwd=ROOT, check=True)
     return environment
 
 
 def _run(site: dict[str, str], *arguments: str) -> object:
     done = subprocess.run(
-        [*MODULE, *arguments], env=site, capture_output=True, text=True, check=True
+        [*MODULE, *arguments], env=site, cwd=ROOT, capture_output=True, text=True, check=True
     )
     return json.loads(done.stdout)
 
@@ -52,6 +53,7 @@ def _start_schedulers(site: dict[str, str], logs: Path) -> list[subprocess.Popen
             subprocess.Popen(
                 [*MODULE, "tick"],
                 env=site,
+                cwd=ROOT,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=log,
