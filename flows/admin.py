@@ -98,10 +98,16 @@ class RunRecordAdmin(admin.ModelAdmin):
 
 @admin.register(AuditEntry)
 class AuditEntryAdmin(admin.ModelAdmin):
-    list_display = ["at", "username", "action", "flow_id", "definition"]
+    list_display = ["at", "username", "action", "subject", "flow_id", "definition"]
     list_filter = ["action", "at"]
     search_fields = ["flow_id", "username"]
     readonly_fields = ["at", "user", "username", "action", "flow_id", "definition", "details"]
+
+    @admin.display(description="of")
+    def subject(self, entry: AuditEntry) -> str:
+        """What the action was on besides a run or a definition, by the name it had then: a
+        secret, a schedule or a webhook (which may be gone since)."""
+        return str(entry.details.get("name") or entry.details.get("secret") or "")
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -451,6 +451,12 @@ class AuditEntry(models.Model):
         LOGIN_LOCKOUT = "login_lockout", "was locked out after failed logins"
         SECRET_SET = "secret_set", "set a secret"
         SECRET_DELETE = "secret_delete", "deleted a secret"
+        SCHEDULE_CREATE = "schedule_create", "added a schedule"
+        SCHEDULE_CHANGE = "schedule_change", "changed a schedule"
+        SCHEDULE_DELETE = "schedule_delete", "deleted a schedule"
+        WEBHOOK_CREATE = "webhook_create", "made a webhook"
+        WEBHOOK_ROTATE = "webhook_rotate", "rotated a webhook's token"
+        WEBHOOK_REVOKE = "webhook_revoke", "revoked a webhook"
 
     flow_id = models.CharField(max_length=64, blank=True, help_text="The run, if any.")
     definition = models.ForeignKey(

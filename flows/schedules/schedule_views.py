@@ -1,16 +1,19 @@
 """Schedules on the flow page: add, edit in place, delete, turn on or off, and the check of the
 expression and time zone as they are typed. Like the step views, each answers htmx with the
-fragment that changed and a plain POST with a redirect (or the form's page, with errors)."""
+fragment that changed and a plain POST with a redirect (or the form's page, with errors).
+Every change is audited: a schedule launches runs as whoever saved it last."""
 
 from __future__ import annotations
 
 from django.contrib import messages
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import reswap, retarget
 
-from flows.models import FlowDefinition, Schedule
+from flows.models import AuditEntry, FlowDefinition, Schedule
 from flows.schedules.forms import ScheduleForm
 from flows.schedules.rows import schedule_row
 from flows.validators import cron_problem, time_zone_problem
@@ -42,6 +45,31 @@ def _form(schedule: Schedule | None, data: object = None) -> ScheduleForm:
     return ScheduleForm(data, instance=schedule, auto_id=f"id_schedule_{_key(schedule)}_%s")
 
 
+def _save(request: HtmxHttpRequest, form: ScheduleForm, created: bool) -> HttpResponse:
+    """Save the valid form as the requesting user's (whom its runs launch as), audited."""
+    form.instance.updated_by = request.user
+    action = AuditEntry.Action.SCHEDULE_CREATE if created else AuditEntry.Action.SCHEDULE_CHANGE
+    with transaction.atomic():
+        schedule = form.save()
+        _audit(action, request.user, schedule)
+    return _saved(request, schedule, created)
+
+
+def _audit(action: AuditEntry.Action, user: AbstractBaseUser, schedule: Schedule) -> None:
+    """The schedule as saved (or deleted): what it fires and whether it is on, readable after
+    the schedule is gone."""
+    AuditEntry.record(
+        action,
+        user,
+        definition=schedule.flow,
+        schedule=schedule.pk,
+        name=schedule.label,
+        expression=schedule.expression,
+        timezone=schedule.timezone,
+        enabled=schedule.enabled,
+    )
+
+
 def _saved(request: HtmxHttpRequest, schedule: Schedule, created: bool) -> HttpResponse:
     if not request.htmx:
         messages.success(request, f"Schedule {schedule.label} saved.")
@@ -59,8 +87,8 @@ def schedule_new(request: HtmxHttpRequest, name: str) -> HttpResponse:
     flow = get_flow(name)
     form = _form(None, request.POST or None)
     if request.method == "POST" and form.is_valid():
-        form.instance.flow, form.instance.updated_by = flow, request.user
-        return _saved(request, form.save(), created=True)
+        form.instance.flow = flow
+        return _save(request, form, created=True)
     return _render_form(request, flow, None, form)
 
 
@@ -70,8 +98,7 @@ def schedule_edit(request: HtmxHttpRequest, name: str, schedule_id: int) -> Http
     schedule = _get_schedule(name, schedule_id)
     form = _form(schedule, request.POST or None)
     if request.method == "POST" and form.is_valid():
-        form.instance.updated_by = request.user
-        return _saved(request, form.save(), created=False)
+        return _save(request, form, created=False)
     return _render_form(request, schedule.flow, schedule, form)
 
 
@@ -93,7 +120,9 @@ def schedule_toggle(request: HtmxHttpRequest, name: str, schedule_id: int) -> Ht
     nothing from while it was off."""
     schedule = _get_schedule(name, schedule_id)
     schedule.enabled, schedule.updated_by = not schedule.enabled, request.user
-    schedule.save(update_fields=["enabled", "updated_by", "updated_at"])
+    with transaction.atomic():
+        schedule.save(update_fields=["enabled", "updated_by", "updated_at"])
+        _audit(AuditEntry.Action.SCHEDULE_CHANGE, request.user, schedule)
     return _saved(request, schedule, created=False)
 
 
@@ -103,7 +132,9 @@ def schedule_delete(request: HtmxHttpRequest, name: str, schedule_id: int) -> Ht
     schedule = _get_schedule(name, schedule_id)
     if request.method == "GET":
         return render(request, "flows/confirm_delete.html", {"thing": f"schedule {schedule}"})
-    schedule.delete()
+    with transaction.atomic():
+        _audit(AuditEntry.Action.SCHEDULE_DELETE, request.user, schedule)  # while it has its id
+        schedule.delete()
     if request.htmx:
         return HttpResponse("")  # the row is swapped for nothing
     messages.success(request, f"Schedule {schedule.label} deleted.")

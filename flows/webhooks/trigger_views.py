@@ -65,14 +65,14 @@ def webhook_new(request: HtmxHttpRequest, name: str) -> HttpResponse:
 @require_POST
 @requires("flows.change_flowdefinition")
 def webhook_rotate(request: HtmxHttpRequest, name: str, webhook_id: int) -> HttpResponse:
-    return _issued(request, triggers.rotate(_live_trigger(name, webhook_id)))
+    return _issued(request, triggers.rotate(_live_trigger(name, webhook_id), request.user))
 
 
 @require_POST
 @requires("flows.change_flowdefinition")
 def webhook_revoke(request: HtmxHttpRequest, name: str, webhook_id: int) -> HttpResponse:
     trigger = _live_trigger(name, webhook_id)
-    triggers.revoke(trigger)
+    triggers.revoke(trigger, request.user)
     if request.htmx:
         return render(request, "flows/_webhook_list.html", {"flow": trigger.flow})
     messages.success(request, f"Webhook {trigger.label} revoked: its URL answers 404 now.")

@@ -9,8 +9,16 @@ import signal
 
 import pytest
 
-from flows.engine import Flow, FlowExecutor, FlowStatus, LimitReached, Runner, StepStatus
-from flows.engine import new_flow, new_step
+from flows.engine import (
+    Flow,
+    FlowExecutor,
+    FlowStatus,
+    LimitReached,
+    Runner,
+    StepStatus,
+    new_flow,
+    new_step,
+)
 from tests.engine.flows import wait_for_step_status
 
 
@@ -91,7 +99,9 @@ async def test_a_limit_per_customer_runs_each_customers_runs_one_at_a_time(
     launched_as = {event["flow_id"]: event["status"] for event in reversed(events)}
     # Each customer's first run started at once; the others waited their turn.
     assert [launched_as[flow_id] for flow_id in flow_ids] == ["created"] * 3 + ["queued"] * 9
-    customer_of = {flow_id: one["order"]["customer"] for flow_id, one in zip(flow_ids, inputs)}
+    customer_of = {
+        flow_id: one["order"]["customer"] for flow_id, one in zip(flow_ids, inputs, strict=True)
+    }
     assert _most_at_once(events, key=lambda event: customer_of[event["flow_id"]]) == 1
     # Other customers were not held up: more than one run went at once overall.
     assert _most_at_once(events) > 1
@@ -114,7 +124,7 @@ async def test_a_flow_wide_and_a_per_key_limit_hold_together(executor: FlowExecu
 
     assert {final.status for final in finals} == {FlowStatus.COMPLETED}
     events = await _flow_events(executor)
-    customer_of = {flow_id: one["customer"] for flow_id, one in zip(flow_ids, inputs)}
+    customer_of = {flow_id: one["customer"] for flow_id, one in zip(flow_ids, inputs, strict=True)}
     assert _most_at_once(events) == 2
     assert _most_at_once(events, key=lambda event: customer_of[event["flow_id"]]) == 1
 

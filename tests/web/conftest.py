@@ -1,4 +1,4 @@
-"""Web fixtures: users in each role, logged-in clients, an example flow."""
+"""Web fixtures: users in each role, logged-in clients, an example flow and its webhooks."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ from django.test import Client
 
 from flows.definitions import editing
 from flows.definitions.examples import stripe_payment_request
-from flows.models import ApiToken, FlowDefinition
+from flows.models import ApiToken, FlowDefinition, WebhookTrigger
 from flows.roles import ADMIN, OPERATOR, VIEWER
 from flows.runs.archiver import Archiver
+from flows.webhooks import triggers
 
 
 @pytest.fixture
@@ -83,3 +84,16 @@ def short_lived_connections(monkeypatch: pytest.MonkeyPatch) -> None:
     """Close database connections after each use, as server threads (ASGI workers, consumers'
     database_sync_to_async) would otherwise leave theirs open on the test database."""
     monkeypatch.setitem(connections["default"].settings_dict, "CONN_MAX_AGE", 0)
+
+
+@pytest.fixture
+def make_webhook(stripe: FlowDefinition):
+    """Webhooks of the stripe flow, made by an operator of their own (whom runs are launched as)."""
+    maker = User.objects.create_user(username="maker")
+    maker.groups.add(Group.objects.get(name=OPERATOR))
+
+    def make(signed: bool = False, **fields) -> triggers.Issued:
+        trigger = WebhookTrigger(flow=stripe, label=fields.pop("label", "shop"), **fields)
+        return triggers.create(trigger, maker, signed=signed)
+
+    return make

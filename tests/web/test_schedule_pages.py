@@ -4,6 +4,7 @@ typed."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from django.contrib.auth.models import User
@@ -120,6 +121,28 @@ def test_viewers_see_schedules_with_their_next_times_and_runs_but_no_controls(
     assert " EDT</time>" in page or " EST</time>" in page
     assert f'href="/runs/{run.flow_id}/">2026-06-01 02:30 EDT</a>' in page
     assert "Turn off" not in page and "Add schedule" not in page
+
+
+def test_a_schedule_lists_the_ten_latest_runs_it_started_newest_first(viewer: Client, stripe):
+    schedule, other = _schedule(stripe), _schedule(stripe, name="other")
+    flow_ids = []
+    for day in range(1, 13):  # 12 fire times, 1 to 12 June
+        run = launching.launch(stripe, {}, schedule.updated_by, {"kind": "schedule"})
+        fire_at = datetime(2026, 6, day, 0, 30, tzinfo=UTC)
+        ScheduledRun.objects.create(schedule=schedule, run=run, fire_at=fire_at)
+        flow_ids.append(run.flow_id)
+    newest_ten = flow_ids[:1:-1]
+
+    def listed(html: str) -> list[str]:
+        return re.findall(r'<li><a href="/runs/(\w+)/">', html)
+
+    page = viewer.get(f"/flows/{stripe.name}/").content.decode()
+    row = viewer.get(f"/flows/{stripe.name}/schedules/{schedule.pk}/", headers=HTMX)
+    other_row = viewer.get(f"/flows/{stripe.name}/schedules/{other.pk}/", headers=HTMX)
+
+    assert listed(page) == newest_ten  # and none for the other schedule
+    assert listed(row.content.decode()) == newest_ten
+    assert listed(other_row.content.decode()) == []
 
 
 def test_viewers_may_not_add_edit_toggle_or_delete_schedules(viewer: Client, stripe):

@@ -9,27 +9,13 @@ import json
 import time
 
 import pytest
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import User
 from django.test import Client
 
 from flows import engine_client
 from flows.models import FlowDefinition, RunRecord, WebhookTrigger
-from flows.roles import OPERATOR
 from flows.webhooks import rate_limit, triggers
 from flows.webhooks.receiving import MAX_BODY_BYTES
-
-
-@pytest.fixture
-def make_webhook(stripe: FlowDefinition):
-    """Webhooks of the stripe flow, made by an operator of their own (whom runs are launched as)."""
-    maker = User.objects.create_user(username="maker")
-    maker.groups.add(Group.objects.get(name=OPERATOR))
-
-    def make(signed: bool = False, **fields) -> triggers.Issued:
-        trigger = WebhookTrigger(flow=stripe, label=fields.pop("label", "shop"), **fields)
-        return triggers.create(trigger, maker, signed=signed)
-
-    return make
 
 
 def _post(client: Client, token: str, body: str | bytes = '{"order": 7}', **headers: str):
@@ -65,7 +51,7 @@ def test_a_post_to_the_token_launches_a_run_as_the_webhooks_maker(client: Client
 
 def test_unknown_and_revoked_tokens_answer_the_same_404(client: Client, make_webhook):
     issued = make_webhook()
-    triggers.revoke(issued.trigger)
+    triggers.revoke(issued.trigger, issued.trigger.created_by)
 
     unknown, revoked = _post(client, "fwh_" + "x" * 43), _post(client, issued.token)
 
@@ -77,7 +63,7 @@ def test_unknown_and_revoked_tokens_answer_the_same_404(client: Client, make_web
 def test_rotating_retires_the_old_token_for_the_new_one(client: Client, make_webhook):
     issued = make_webhook()
 
-    rotated = triggers.rotate(issued.trigger)
+    rotated = triggers.rotate(issued.trigger, issued.trigger.created_by)
 
     assert _post(client, issued.token).status_code == 404
     assert _post(client, rotated.token).status_code == 202
@@ -173,6 +159,21 @@ def test_a_signed_webhook_refuses_a_missing_wrong_or_stale_signature_with_401(
     assert wrong_secret.json()["error"].startswith("the signature does not match the body")
     assert replayed.json()["error"].startswith("the signature's timestamp is more than 300 seconds")
     assert not RunRecord.objects.exists()
+
+
+def test_a_signed_event_replayed_within_the_tolerance_starts_no_second_run(
+    client: Client, make_webhook
+):
+    issued = make_webhook(signed=True, idempotency_path="id")
+    body = b'{"id": "evt_1", "order": 7}'
+    signed = {"X-Flowsite-Signature": _signature(issued.secret, body, int(time.time()) - 60)}
+
+    first = _post(client, issued.token, body, **signed)
+    replayed = _post(client, issued.token, body, **signed)  # captured and sent again
+
+    assert (first.status_code, replayed.status_code) == (202, 200)
+    assert replayed.json()["flow_id"] == first.json()["flow_id"]
+    assert RunRecord.objects.count() == 1
 
 
 def test_the_signature_header_is_the_triggers_own(client: Client, make_webhook):

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('flows', '0012_webhooks'),
+        ('flows', '0013_trigger_audit'),
     ]
 
     operations = [
