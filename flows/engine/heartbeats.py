@@ -73,21 +73,22 @@ class Heartbeat:
     async def run(self, running: RunningSteps, until: asyncio.Event) -> None:
         """Beat now and every third of a lease until `until` is set, then remove the heartbeat.
         Redis being away costs beats, not the runner: it tries again at the next one."""
-        forget_after: float | str = FORGET_GONE_AFTER_SECONDS
+        first = True
         while not until.is_set():
             try:
-                await self.beat(running(), forget_after)
-                forget_after = ""
+                await self.beat(running(), forget_gone=first)
+                first = False
             except redis.RedisError as error:
                 logger.warning("runner %s missed a heartbeat (%s)", self.runner_name, error)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(until.wait(), self.interval)
         await self._remove()
 
-    async def beat(self, running: list[tuple[str, str]], forget_after: float | str = "") -> None:
-        """Write this runner's heartbeat; forget runners silent longer than `forget_after`
-        seconds, if given."""
+    async def beat(self, running: list[tuple[str, str]], *, forget_gone: bool = False) -> None:
+        """Write this runner's heartbeat; with `forget_gone`, also forget the runners silent for
+        longer than FORGET_GONE_AFTER_SECONDS (a runner's first beat: it reads every one)."""
         details = {**self._details, "running": [list(step) for step in running]}
+        forget_after = FORGET_GONE_AFTER_SECONDS if forget_gone else ""
         await self._script(
             keys=[self.keys.runners], args=[self.runner_name, json.dumps(details), forget_after]
         )

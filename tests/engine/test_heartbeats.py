@@ -16,7 +16,6 @@ import redis.asyncio
 
 from flows.engine import FlowExecutor, StepStatus
 from flows.engine.heartbeats import (
-    FORGET_GONE_AFTER_SECONDS,
     Heartbeat,
     RunnerHeartbeat,
     read_heartbeats,
@@ -83,8 +82,9 @@ async def test_a_killed_runner_is_shown_as_gone_after_three_lease_periods_of_sil
     gone = await _heartbeat_of(redis_url, process.pid, lambda beat: beat.gone)
 
     assert not just_after.gone
-    # Its last beat came at most a third of a lease before the kill.
-    assert time.monotonic() - killed_at >= 3 * LEASE_SECONDS - LEASE_SECONDS / 3
+    # Its last beat came about a third of a lease before the kill (less, or a little more on a
+    # busy machine): gone no sooner than two leases after it, with room to spare.
+    assert time.monotonic() - killed_at >= 2 * LEASE_SECONDS
     assert gone.seconds_silent > 3 * LEASE_SECONDS
 
 
@@ -118,6 +118,6 @@ async def test_a_starting_runner_forgets_runners_silent_for_more_than_a_day(redi
         await client.hset(keys.runners, "old-runner", json.dumps(day_old))
         heartbeat = Heartbeat(client, keys, "new-runner", concurrency=1, lease_seconds=1.0)
 
-        await heartbeat.beat([], forget_after=FORGET_GONE_AFTER_SECONDS)
+        await heartbeat.beat([], forget_gone=True)
 
     assert [beat.name for beat in _heartbeats(redis_url)] == ["new-runner"]
