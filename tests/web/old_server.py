@@ -5,10 +5,11 @@ rest. No Redis that old ships for this machine; what the site reads of one is th
 from __future__ import annotations
 
 import socketserver
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from tests.serving import served
 
 INFO = (Path(__file__).parents[1] / "engine" / "server_info" / "redis-6.2.txt").read_bytes()
 HELLO = (
@@ -43,12 +44,7 @@ class _OldRedis(socketserver.StreamRequestHandler):
 @contextmanager
 def old_redis_url() -> Iterator[str]:
     """The URL of a stand-in Redis 6.2, served until the block ends."""
-    with socketserver.ThreadingTCPServer(("127.0.0.1", 0), _OldRedis) as server:
-        server.daemon_threads = True
-        thread = threading.Thread(target=server.serve_forever, name="old-redis", daemon=True)
-        thread.start()
-        try:
-            yield f"redis://127.0.0.1:{server.server_address[1]}/0"
-        finally:
-            server.shutdown()
-            thread.join()
+    old_redis = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _OldRedis)
+    old_redis.daemon_threads = True
+    with served(old_redis, "old-redis") as server:
+        yield f"redis://127.0.0.1:{server.server_address[1]}/0"
