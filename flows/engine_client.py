@@ -22,6 +22,8 @@ from django.dispatch import receiver
 
 from flows.engine.builder import Flow
 from flows.engine.executor import FlowExecutor
+from flows.engine.health import HealthReader, ServerHealth
+from flows.engine.heartbeats import RunnerHeartbeat
 from flows.engine.reads import RunReader
 from flows.engine.sandbox.one_off import run_once
 from flows.engine.sandbox.starlark_runtime import ScriptRequest, ScriptResult
@@ -82,9 +84,9 @@ def _forget_clients(setting: str, **kwargs: Any) -> None:
     if engine is not None:
         atexit.unregister(_close)
         _close(*engine)
-    old_reader = reader.forget()
-    if old_reader is not None:
-        old_reader.close()
+    for old_reader in (reader.forget(), health.forget()):
+        if old_reader is not None:
+            old_reader.close()
 
 
 def _with_executor(work: Callable[[FlowExecutor], Coroutine[Any, Any, T]]) -> T:
@@ -125,6 +127,26 @@ def _connect_reader() -> RunReader:
 # The engine's synchronous reader, on a pooled client: for reads on hot paths (page loads,
 # connecting sockets), sparing them an event loop and a new connection each.
 reader = ProcessWide(_connect_reader)
+
+
+def _connect_health() -> HealthReader:
+    return HealthReader(settings.REDIS_URL, settings.FLOWS_KEY_PREFIX)
+
+
+# The engine's health checks, on a client of their own with short timeouts: every page's
+# banners ask, and a Redis that does not answer must not hang them.
+health = ProcessWide(_connect_health)
+
+
+def server_health() -> ServerHealth:
+    """Redis' fitness to keep runs, and whether a runner is alive to run them, as read at most
+    a few seconds ago; an unreachable server gives `reachable` False, not an exception."""
+    return health().check()
+
+
+def runners() -> list[RunnerHeartbeat]:
+    """Every runner by its heartbeat, alive or gone, read now."""
+    return health().runners()
 
 
 def read_run(flow_id: str) -> RunSnapshot:

@@ -123,6 +123,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "flows.health.banners.health",
             ],
         },
     },
@@ -197,6 +198,8 @@ X_FRAME_OPTIONS = "DENY"
 # HTTPS, all off by default as `make run` serves plain HTTP. Behind a proxy that terminates TLS,
 # uvicorn takes the scheme from X-Forwarded-Proto when the proxy is in FORWARDED_ALLOW_IPS.
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+# Load balancers probe workers over plain HTTP, inside the network: answer them, not redirect.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)

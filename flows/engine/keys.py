@@ -78,6 +78,13 @@ class Keys:
         "Hash of secret name -> its value encrypted under FLOWS_SECRETS_KEY (secrets.py).",
     )
 
+    runners = _fixed(
+        "flows:runners",
+        "Hash of runner name -> its latest heartbeat, JSON: host, pid, concurrency, lease, "
+        "running steps, version, and started and last beat at by Redis' clock "
+        "(heartbeats.py, heartbeat.lua). A runner removes its own on a graceful stop.",
+    )
+
     def watchers(self, page: str, page_id: str) -> str:
         """Sorted set of the sockets watching one live page of the web app (a run's page, the
         Runs list, the dashboard), as "group|channel", scored by when each joined (watches.py).

@@ -26,6 +26,7 @@ from flows.engine import script_functions
 from flows.engine.builder import Step
 from flows.engine.connections import pool_options
 from flows.engine.grants import HttpSettings, StepGrants
+from flows.engine.heartbeats import Heartbeat
 from flows.engine.keys import RUNNER_GROUP, Keys
 from flows.engine.runner_settings import (
     DEFAULT_CONCURRENCY,
@@ -104,6 +105,9 @@ class Runner:
         self.engine = engine or WorkerPool(concurrency, sandbox_memory_mb, script_modules)
         self.grants = StepGrants(self.redis, self.keys, http or HttpSettings(), secrets_key)
         self.name = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.heartbeat = Heartbeat(
+            self.redis, self.keys, self.name, concurrency=concurrency, lease_seconds=lease_seconds
+        )
         self._stopping = asyncio.Event()  # stop taking work
         # Set once held work is finished or handed back: leases and cancels matter until then.
         self._released = asyncio.Event()
@@ -154,6 +158,10 @@ class Runner:
                 self._every(1.0, self._listen_for_cancels), name=f"{self.name}-cancels"
             ),
             asyncio.create_task(self._promote_retries(), name=f"{self.name}-retries"),
+            asyncio.create_task(
+                self.heartbeat.run(self._running_steps, self._released),
+                name=f"{self.name}-heartbeat",
+            ),
         ]
         try:
             while not self._stopping.is_set():
@@ -167,6 +175,9 @@ class Runner:
             await self._shut_down(helpers)
 
     # -- taking work -------------------------------------------------------------------
+
+    def _running_steps(self) -> list[tuple[str, str]]:
+        return [(task.flow_id, task.step_id) for task in self._tasks.values()]
 
     def _free_slots(self) -> int:
         return self.concurrency - len(self._tasks)

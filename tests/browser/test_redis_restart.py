@@ -5,7 +5,6 @@ true state, changed since the restart."""
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -22,19 +21,13 @@ from flows.definitions import editing
 from flows.engine.builder import Flow, Step
 from flows.roles import VIEWER
 from flows.runs import launching
+from tests.own_server import START_TIMEOUT_SECONDS, STOP_TIMEOUT_SECONDS, start_own_server, url_of
 from tests.web.background import until_ended
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 RESTARTS = 10
 T = TypeVar("T")
-START_TIMEOUT_SECONDS = 10.0  # bounds on the server's start and stop, not pauses
-STOP_TIMEOUT_SECONDS = 10.0
-
-
-def _free_port() -> int:
-    with socket.create_server(("127.0.0.1", 0)) as probe:
-        return probe.getsockname()[1]
 
 
 @pytest.fixture
@@ -42,11 +35,8 @@ def own_redis(tmp_path: Path, use_redis: Callable[[str], None], settings) -> Ite
     """A Valkey server persisting to tmp_path, on a TCP port of its own, with the whole site
     pointed at it: request it before asgi_server, whose lifespan reads the settings. No
     embedded runner: the test runs one between restarts, not through them."""
-    server = ValkeyServer(
-        port=_free_port(), data_dir=tmp_path, persist=True, appendonly="yes", appendfsync="always"
-    )
-    server.start(timeout=START_TIMEOUT_SECONDS)
-    use_redis(f"redis://127.0.0.1:{server.port}/0")
+    server = start_own_server(tmp_path, appendonly="yes", appendfsync="always")
+    use_redis(url_of(server))
     settings.FLOWS_EMBEDDED_RUNNER = False
     yield server
     server.stop(timeout=STOP_TIMEOUT_SECONDS)

@@ -4,12 +4,13 @@ production server, and it counts the connections it was given."""
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
+
+from tests.serving import served
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -75,12 +76,5 @@ class LocalHttpServer(ThreadingHTTPServer):
 
 @contextmanager
 def local_http_server() -> Iterator[LocalHttpServer]:
-    server = LocalHttpServer()
-    thread = threading.Thread(target=server.serve_forever, name="local-http", daemon=True)
-    thread.start()
-    try:
+    with served(LocalHttpServer(), "local-http") as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()

