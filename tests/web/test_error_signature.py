@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from flows.failures.signature import MAX_MESSAGE, error_signature, normalise
+from flows.error_signatures import MAX_MESSAGE, error_signature, normalise
 
 
 @pytest.mark.parametrize(
