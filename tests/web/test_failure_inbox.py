@@ -100,6 +100,7 @@ def test_admins_see_the_actions_which_need_a_post(admin: Client, archive: Archiv
     page = admin.get("/failures/")
 
     assert b"Retry all 1" in page.content
+    assert b"hx-post" in page.content and b"comment" not in page.content
     assert b"Dismiss" in page.content
     assert group.key.fix_url.encode().replace(b"&", b"&amp;") in page.content
     assert admin.get("/failures/retry/", key_data(group.key)).status_code == 405
