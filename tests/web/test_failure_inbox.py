@@ -4,11 +4,13 @@ failed step and error signature, newest group first, and who may see and act on 
 from __future__ import annotations
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from flows.error_signatures import error_signature
 from flows.failures.inbox import failure_groups
-from flows.models import RunRecord
+from flows.models import FailureDismissal, RunRecord
 from tests.web.failure_runs import Archive, define_shop, fail_runs, key_data, the_group
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -111,3 +113,31 @@ def test_an_action_on_a_group_that_is_not_there_is_a_404(admin: Client):
     assert admin.post("/failures/retry/", {"flow": "shop"}).status_code == 404
     missing = {"flow": "shop", "step": "charge", "signature": "0" * 32}
     assert admin.get("/failures/fix/", missing).status_code == 404
+
+
+def test_a_group_action_without_the_csrf_token_is_refused(make_user, archive: Archive):
+    fail_runs(define_shop(), [{"n": 1}])
+    archive()
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(make_user("Admin"))
+
+    response = client.post("/failures/dismiss/", key_data(the_group().key))
+
+    assert response.status_code == 403
+    assert not FailureDismissal.objects.exists()
+
+
+def test_the_inbox_reads_the_same_few_queries_however_many_groups(archive: Archive):
+    shop = define_shop()
+    fail_runs(shop, [{"n": 1}])
+    archive()
+    with CaptureQueriesContext(connection) as one_group:
+        assert len(failure_groups()) == 1
+    fail_runs(shop, [{"n": 2, "declined": True}, {"m": 3}])  # two more causes
+    archive()
+
+    with CaptureQueriesContext(connection) as three_groups:
+        assert len(failure_groups()) == 3
+
+    # The groups, the dismissals, the samples and the last day's failure times.
+    assert len(one_group) == len(three_groups) == 4
