@@ -7,6 +7,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import Http404, HttpResponse, QueryDict
 from django.shortcuts import render
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -59,6 +60,7 @@ def failure_fix(request: HtmxHttpRequest) -> HttpResponse:
     form = FixStepForm(request.POST or None, initial=initial)
     seen_input, seen_outputs = actions.what_the_step_saw(sample, key.step)
     test = None
+    count = key.failed_runs().count()
     if request.method == "POST" and form.is_valid():
         edited = {name: form.cleaned_data[name] for name in ("script", "timeout", "retries")}
         fixed = group_actions.fixed_step(step, **edited)
@@ -77,7 +79,8 @@ def failure_fix(request: HtmxHttpRequest) -> HttpResponse:
         "test": test,
         "seen_input": seen_input,
         "seen_outputs": seen_outputs,
-        "count": key.failed_runs().count(),
+        "count": count,
+        "resume_label": f"Resume all {count} run{pluralize(count)} with this step",
     }
     return render(request, "flows/failure_fix.html", context)
 
