@@ -84,6 +84,10 @@ def failure_groups(now: datetime | None = None) -> list[FailureGroup]:
     groups = []
     for row in rows:
         key = GroupKey(row["name"], row["current_step"], row["error_signature"])
+        if key not in samples:
+            # Its newest run was archived again (retried) between the two reads: the group has
+            # changed, and the live feed sends it as it is now after that batch.
+            continue
         groups.append(
             FailureGroup(
                 key=key,
