@@ -401,6 +401,9 @@ class RunRecord(models.Model):
     status = models.CharField(max_length=16)
     current_step = models.CharField(max_length=NAME_MAX_LENGTH, blank=True)
     error = models.TextField(blank=True)
+    # A failed run's error_signature(error) (flows/error_signatures.py), '' for other runs:
+    # what the failure inbox groups by, with the flow's name and the failed step.
+    error_signature = models.CharField(max_length=32, blank=True)
     launched_by = models.CharField(max_length=150, blank=True)
     # What started the run (its meta's trigger): manual, api, schedule or webhook; '' for runs
     # launched before triggers were recorded, or by code driving the engine itself.
@@ -430,6 +433,10 @@ class RunRecord(models.Model):
             models.Index(
                 fields=["definition", "-created_at", "-flow_id"], name="run_newest_by_definition"
             ),
+            models.Index(
+                fields=["status", "name", "current_step", "error_signature", "finished_at"],
+                name="run_failure_groups",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -457,6 +464,7 @@ class AuditEntry(models.Model):
         WEBHOOK_CREATE = "webhook_create", "made a webhook"
         WEBHOOK_ROTATE = "webhook_rotate", "rotated a webhook's token"
         WEBHOOK_REVOKE = "webhook_revoke", "revoked a webhook"
+        DISMISS_FAILURES = "dismiss_failures", "dismissed a group of failures"
 
     flow_id = models.CharField(max_length=64, blank=True, help_text="The run, if any.")
     definition = models.ForeignKey(
@@ -504,6 +512,29 @@ class AuditEntry(models.Model):
             definition=definition,
             details=details,
         )
+
+
+class FailureDismissal(models.Model):
+    """A failure inbox group an admin dismissed: hidden while its latest failure is no newer
+    than `dismissed_at`, so a new failure with the same signature brings it back."""
+
+    name = models.CharField(max_length=NAME_MAX_LENGTH)
+    step = models.CharField(max_length=NAME_MAX_LENGTH)
+    error_signature = models.CharField(max_length=32)
+    dismissed_at = models.DateTimeField()
+    dismissed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["name", "step", "error_signature"], name="one_dismissal_per_group"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}.{self.step} {self.error_signature}"
 
 
 class Secret(models.Model):

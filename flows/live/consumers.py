@@ -17,6 +17,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.http import QueryDict
 
+from flows.failures.inbox import render_inbox
 from flows.live import watchers
 from flows.live.shared_reads import SharedReads
 from flows.middleware import REDIS_DOWN
@@ -181,6 +182,13 @@ class DashboardConsumer(LiveConsumer):
 
     def current_state(self, abilities: Abilities) -> list[str] | None:
         return [list_fragments.render_dashboard()]
+
+
+class InboxConsumer(LiveConsumer):
+    page = "inbox"
+
+    def current_state(self, abilities: Abilities) -> list[str] | None:
+        return [render_inbox(abilities.can_retry)]
 
 
 class NoSuchPage(AsyncWebsocketConsumer):

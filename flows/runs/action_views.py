@@ -18,7 +18,6 @@ from flows import engine_client
 from flows.definitions import step_tests
 from flows.definitions.forms import FixStepForm
 from flows.engine.builder import Step
-from flows.engine.statuses import StepStatus
 from flows.engine.store import ActionResult, RunNotFound
 from flows.engine_client import RunSnapshot
 from flows.runs import actions
@@ -79,7 +78,7 @@ def step_fix(request: HtmxHttpRequest, flow_id: str, step_id: str) -> HttpRespon
         raise Http404("The run has no such step.") from None
     initial = {"script": step.script, "timeout": step.timeout, "retries": step.retries}
     form = FixStepForm(request.POST or None, initial=initial)
-    seen_input, seen_outputs = _what_the_step_saw(run, step_id)
+    seen_input, seen_outputs = actions.what_the_step_saw(run, step_id)
     test = None
     if request.method == "POST" and form.is_valid():
         # Only what the form edits changes: the step keeps what it runs after, its condition
@@ -103,17 +102,6 @@ def step_fix(request: HtmxHttpRequest, flow_id: str, step_id: str) -> HttpRespon
         "failed": next(s for s in run.steps if s.step_id == step_id),
     }
     return render(request, "flows/step_fix.html", context)
-
-
-def _what_the_step_saw(run: RunSnapshot, step_id: str) -> tuple[dict, dict]:
-    """The run's input and the outputs of its completed steps: what the step may read when it
-    runs again (in a graph, steps of another branch may have completed since)."""
-    outputs = {
-        step.step_id: step.output
-        for step in run.steps
-        if step.status == StepStatus.COMPLETED and step.step_id != step_id
-    }
-    return run.state.input, outputs
 
 
 def _resume(request: HtmxHttpRequest, run: RunSnapshot, fixed: Step, save: bool) -> HttpResponse:

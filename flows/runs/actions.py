@@ -16,6 +16,7 @@ from django.db import transaction
 
 from flows import engine_client
 from flows.engine.builder import Flow, Step
+from flows.engine.state import RunSnapshot
 from flows.engine.statuses import FlowStatus, StepStatus
 from flows.engine.store import ActionResult, RunNotFound
 from flows.models import AuditEntry, FlowDefinition, StepDefinition
@@ -94,6 +95,17 @@ def save_fix(definition_id: int | None, fixed: Step, user: AbstractBaseUser) -> 
     flow = FlowDefinition.objects.get(pk=definition_id)
     flow.record_change(user)
     return f"Saved to flow {flow.name} (version {flow.version})."
+
+
+def what_the_step_saw(run: RunSnapshot, step_id: str) -> tuple[dict, dict]:
+    """The run's input and the outputs of its completed steps: what the step may read when it
+    runs again (in a graph, steps of another branch may have completed since)."""
+    outputs = {
+        step.step_id: step.output
+        for step in run.steps
+        if step.status == StepStatus.COMPLETED and step.step_id != step_id
+    }
+    return run.state.input, outputs
 
 
 def retry_failed_runs(flow_ids: Iterable[str], user: AbstractBaseUser) -> list[ActionResult]:

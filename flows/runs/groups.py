@@ -16,7 +16,7 @@ VIEW_PERMISSION = "flows.view_runrecord"
 # The engine's run ids are uuid4().hex (FlowExecutor.execute_flow). Anything else names no run,
 # and could make an invalid group name (Channels allows < 100 ASCII letters, digits, -_.).
 RUN_ID = re.compile(r"[0-9a-f]{32}")
-Page = Literal["run", "runs", "dashboard"]
+Page = Literal["run", "runs", "dashboard", "inbox"]
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,8 @@ EVERY_ABILITIES = [Abilities(cancel, retry) for cancel in (False, True) for retr
 
 
 def group_name(page: Page, abilities: Abilities | None = None, flow_id: str = "") -> str:
-    """The group of one page's viewers: one run's page, the runs list, or the dashboard."""
+    """The group of one page's viewers: one run's page, the runs list, the dashboard, or the
+    failure inbox."""
     parts = [page, flow_id, abilities.key if abilities else ""]
     return ".".join(part for part in parts if part)
 

@@ -9,7 +9,9 @@ import json
 
 from flows import engine_client
 from flows.engine.state import RunSnapshot
+from flows.engine.statuses import FlowStatus
 from flows.engine.store import RunNotFound
+from flows.error_signatures import error_signature
 from flows.models import RunRecord
 
 
@@ -25,6 +27,7 @@ def new_record(run: RunSnapshot) -> RunRecord:
         status=state.status,
         current_step=state.current_step,
         error=state.error,
+        error_signature=error_signature(state.error) if state.status == FlowStatus.FAILED else "",
         launched_by=str(meta.get("launched_by", "")),
         trigger_kind=str((meta.get("trigger") or {}).get("kind", ""))[:16],
         patch_count=state.patch_count,

@@ -353,7 +353,7 @@ async def test_the_dashboard_is_refreshed_at_most_once_a_second_and_its_last_cha
     first = await socket.receive_from(WAIT)
     await feeds(client, archived)  # within the second: held back
     held_back = await socket.receive_nothing(timeout=0.5)
-    feeds.dashboard_sent_at -= DASHBOARD_SECONDS  # as if the second had passed
+    feeds.dashboard.sent_at -= DASHBOARD_SECONDS  # as if the second had passed
     await feeds(client, [])  # the archiver's next batch, empty
 
     assert _ids(first) == ["dashboard"]

@@ -22,11 +22,14 @@ from tests.engine.flows import one_step_flow
 from tests.site_settings import load_site_settings
 
 
-def test_importing_the_engine_or_the_graph_layout_loads_no_django_module():
+def test_importing_the_engine_or_the_pure_modules_beside_it_loads_no_django_module():
+    """The engine, and the modules of plain Python the web side uses: the graph's layout, error
+    signatures (the archive's and the failure inbox's) and the inbox's sparklines."""
     code = (
         "import sys\n"
         "from flows import new_step, new_flow, FlowExecutor, FlowStatus, StepStatus\n"
         "import flows.engine, flows.engine.cli, flows.runner, flows.graph_layout\n"
+        "import flows.error_signatures, flows.failures.sparkline\n"
         "print(sorted(name for name in sys.modules if name.split('.')[0] == 'django'))\n"
     )
     environment = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}

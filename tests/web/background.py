@@ -43,3 +43,14 @@ def until_ended(flow_id: str) -> FlowStatus:
         return state.status
 
     return async_to_sync(work)()
+
+
+def until_all_ended(flow_ids: list[str]) -> list[FlowStatus]:
+    """Run a real runner until all these runs end; return their final statuses, in order."""
+
+    async def work() -> list[FlowStatus]:
+        async with runner_in_background(), FlowExecutor(settings.REDIS_URL) as executor:
+            states = await executor.wait_for_flows(flow_ids)
+        return [state.status for state in states]
+
+    return async_to_sync(work)()

@@ -16,6 +16,7 @@ from django.utils.timezone import now
 from flows.engine import FlowExecutor, Runner
 from flows.engine.keys import Keys
 from flows.engine.state import RUN_DICT_VERSION, RunSnapshot
+from flows.error_signatures import error_signature
 from tests.engine.flows import chain_flow
 
 # Latest migrations of the apps whose models the tests use, so their state is the real one.
@@ -128,3 +129,30 @@ def test_archived_runs_move_from_redis_hashes_to_the_engines_versioned_form_and_
     assert RunSnapshot.from_dict(json.loads(migrated[run.state.flow_id])) == run
     assert migrated["by-hand"] == ""
     assert RunSnapshot.from_hashes(back.state, back.steps) == run
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("latest_schema_after")
+def test_runs_that_failed_before_the_failure_inbox_get_their_error_signature():
+    apps = _migrate([("flows", "0012_webhooks"), *AUTH])
+    try:
+        records = apps.get_model("flows", "RunRecord").objects
+        for flow_id, status in (("f1", "failed"), ("f2", "failed"), ("c1", "completed")):
+            records.create(
+                flow_id=flow_id,
+                name="pay",
+                status=status,
+                error=f"No such customer: cus_{flow_id}9",
+                created_at=now(),
+            )
+    finally:
+        apps = _migrate([("flows", "0015_failure_inbox"), *AUTH])
+
+    signatures = dict(
+        apps.get_model("flows", "RunRecord").objects.values_list("flow_id", "error_signature")
+    )
+    assert signatures == {
+        "f1": error_signature("No such customer: cus_A1"),
+        "f2": error_signature("No such customer: cus_A1"),
+        "c1": "",
+    }
