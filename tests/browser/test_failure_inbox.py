@@ -4,16 +4,15 @@ server (its runner, archiver and live feeds in the lifespan), and sees them comp
 from __future__ import annotations
 
 import re
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.contrib.auth.models import User
-from django.db import connections
 from playwright.sync_api import Page, expect
 
 from flows.models import FlowDefinition
 from flows.roles import ADMIN
 from flows.runs import launching
+from tests.browser.own_thread import in_own_thread
 from tests.web.failure_runs import FIXED, define_shop
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -23,14 +22,10 @@ def _launched_elsewhere(definition: FlowDefinition, inputs: list[dict]) -> list[
     """Launch runs as a user of the app would, out of the thread that runs Playwright's loop."""
 
     def launch() -> list[str]:
-        try:
-            launcher, _ = User.objects.get_or_create(username="launcher")
-            return [launching.launch(definition, data, launcher).flow_id for data in inputs]
-        finally:
-            connections.close_all()  # this thread's own connection
+        launcher, _ = User.objects.get_or_create(username="launcher")
+        return [launching.launch(definition, data, launcher).flow_id for data in inputs]
 
-    with ThreadPoolExecutor(1) as thread:
-        return thread.submit(launch).result()
+    return in_own_thread(launch)
 
 
 def test_an_admin_fixes_a_whole_group_and_sees_its_runs_complete(

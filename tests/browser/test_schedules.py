@@ -5,17 +5,16 @@ for it is on the Runs page as a schedule's."""
 from __future__ import annotations
 
 import asyncio
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import pytest
-from django.db import connections
 from playwright.sync_api import Page, expect
 
 from flows.definitions import editing
 from flows.definitions.examples import stripe_payment_request
 from flows.models import Schedule
 from flows.roles import OPERATOR
+from tests.browser.own_thread import in_own_thread
 from tests.web.schedule_clock import Clock, scheduler_at
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -35,14 +34,7 @@ def _fire_the_next_minute() -> list[tuple[int, datetime]]:
         finally:
             await scheduler.close()
 
-    def fire() -> list[tuple[int, datetime]]:
-        try:
-            return asyncio.run(two_ticks())
-        finally:
-            connections.close_all()  # this thread's own connection
-
-    with ThreadPoolExecutor(1) as thread:
-        return thread.submit(fire).result()
+    return in_own_thread(lambda: asyncio.run(two_ticks()))
 
 
 def test_a_schedule_is_checked_as_typed_and_its_runs_are_listed_as_scheduled(
