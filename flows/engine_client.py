@@ -24,6 +24,7 @@ from flows.engine.builder import Flow
 from flows.engine.executor import FlowExecutor
 from flows.engine.health import HealthReader, ServerHealth
 from flows.engine.heartbeats import RunnerHeartbeat
+from flows.engine.metrics import EngineMetrics, read_metrics
 from flows.engine.reads import RunReader
 from flows.engine.sandbox.one_off import run_once
 from flows.engine.sandbox.starlark_runtime import ScriptRequest, ScriptResult
@@ -147,6 +148,13 @@ def server_health() -> ServerHealth:
 def runners() -> list[RunnerHeartbeat]:
     """Every runner by its heartbeat, alive or gone, read now."""
     return health().runners()
+
+
+def engine_metrics(live_pages: list[str], live_since: float) -> EngineMetrics:
+    """What /metrics reports of the engine, read now on the health checks' client (short
+    timeouts: a scrape of an unresponsive Redis fails quickly); raises redis errors."""
+    checks = health()
+    return read_metrics(checks.client, checks.keys, live_pages=live_pages, live_since=live_since)
 
 
 def read_run(flow_id: str) -> RunSnapshot:

@@ -5,7 +5,7 @@ from django.urls import path
 from flows.api import endpoints, token_views
 from flows.definitions import flow_views, step_views
 from flows.failures import failure_views
-from flows.health import probes, runner_views
+from flows.health import metrics, probes, runner_views
 from flows.runs import action_views, run_views
 from flows.schedules import schedule_views
 from flows.secrets import secret_views
@@ -67,6 +67,7 @@ urlpatterns = [
     path("failures/retry/", failure_views.failure_retry_all, name="failure_retry_all"),
     path("failures/fix/", failure_views.failure_fix, name="failure_fix"),
     path("failures/dismiss/", failure_views.failure_dismiss, name="failure_dismiss"),
+    path("metrics", metrics.metrics, name="metrics"),
     path("secrets/", secret_views.secret_list, name="secret_list"),
     path("secrets/save/", secret_views.secret_save, name="secret_save"),
     path("secrets/<str:name>/delete/", secret_views.secret_delete, name="secret_delete"),

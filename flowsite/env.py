@@ -5,6 +5,7 @@ refuses a bad value in the same words."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -42,6 +43,26 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if raw is None:
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+# A bearer token shorter than this could be guessed.
+MIN_TOKEN_LENGTH = 16
+
+
+def env_token(name: str) -> str:
+    """A secret token, or "" when unset; a short one is refused rather than guessed."""
+    token = os.environ.get(name, "").strip()
+    if token and len(token) < MIN_TOKEN_LENGTH:
+        raise ImproperlyConfigured(f"{name} must be at least {MIN_TOKEN_LENGTH} characters long")
+    return token
+
+
+def env_networks(name: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """Comma-separated addresses or CIDRs (`10.0.0.0/8, ::1`); none when unset."""
+    try:
+        return [ipaddress.ip_network(item) for item in env_list(name, [])]
+    except ValueError as error:
+        raise ImproperlyConfigured(f"{name} is not a list of addresses or CIDRs: {error}") from None
 
 
 def env_redis_url(name: str) -> str | None:

@@ -16,7 +16,16 @@ from flows.engine.connections import pool_options
 from flows.engine.executor import DEFAULT_IDEMPOTENCY_SECONDS
 from flows.engine.runner_settings import DEFAULT_CONCURRENCY, DEFAULT_RETENTION_SECONDS
 from flows.engine.sandbox.limits import HTTP_DEFAULT_MAX_BYTES
-from flowsite.env import env_bool, env_database, env_int, env_list, env_redis_url, env_str
+from flowsite.env import (
+    env_bool,
+    env_database,
+    env_int,
+    env_list,
+    env_networks,
+    env_redis_url,
+    env_str,
+    env_token,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("FLOWSITE_VAR_DIR", str(BASE_DIR / "var")))
@@ -80,6 +89,10 @@ FLOWS_TEST_RUNS_AT_ONCE = env_int("FLOWS_TEST_RUNS_AT_ONCE", 2, minimum=1)
 # What a step may ask for (the engine's validators check every step against them: flows/apps.py).
 FLOWS_MAX_STEP_TIMEOUT = env_int("FLOWS_MAX_STEP_TIMEOUT", 3600, minimum=1)
 FLOWS_MAX_RETRIES = env_int("FLOWS_MAX_RETRIES", 25, minimum=0)
+# Who may scrape /metrics (docs/operations.md, Metrics): a bearer token, and/or client addresses
+# (CIDRs, comma-separated); with neither, /metrics answers 404.
+FLOWS_METRICS_TOKEN = env_token("FLOWS_METRICS_TOKEN")
+FLOWS_METRICS_ALLOW = env_networks("FLOWS_METRICS_ALLOW")
 
 INSTALLED_APPS = [
     "django.contrib.admin",

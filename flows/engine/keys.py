@@ -52,6 +52,14 @@ class Keys:
         "(prelude.lua): keep the two in step.",
     )
 
+    counters = _fixed(
+        "flows:events:counters",
+        "Hash of the counters /metrics reads (metrics.py): runs launched and ended, lease "
+        "takeovers, step durations in histogram buckets, by flow (and step), kept by the "
+        "transition scripts. They reach it as the events key + ':counters' (prelude.lua's "
+        "tally): keep the two in step.",
+    )
+
     runs = _fixed(
         "flows:runs",
         "Sorted set of run ids scored by creation time, newest last.",

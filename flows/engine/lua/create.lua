@@ -63,4 +63,5 @@ if retention > 0 then
   redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', '(' .. (tonumber(t) - retention))
 end
 emit(KEYS[3], channel, flow_event(flow_id, name, status, first_step, t))
+tally(KEYS[3], 'started|' .. name)
 return {flow_id, status}

@@ -43,6 +43,9 @@ if ARGV[6] ~= '' then last.error = ARGV[6] end
 local run = redis.call('HMGET', KEYS[1], 'name', 'running_steps', 'failed_steps',
   'completed_steps', 'skipped_steps')
 local running = without(cjson.decode(run[2]), step_id)
+if outcome ~= 'skipped' then  -- a false condition ran no script
+  observe_step(KEYS[3], run[1], step_id, tonumber(t) - tonumber(last.started_at or t))
+end
 local function claim_next(next_step)
   return claim_step(KEYS[1], KEYS[3], task_id, consumer, channel, step_prefix, retention,
     next_step, false)

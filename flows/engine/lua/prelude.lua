@@ -6,9 +6,16 @@ local function now()
   return t[1] .. '.' .. string.format('%06d', tonumber(t[2]))
 end
 
+-- The counters /metrics reads (metrics.py), in one hash for the installation: the events key +
+-- ':counters' (Keys.counters). A field is a kind, then its labels, the flow's name last (or its
+-- length in bytes, then the name and the step's), so a name may hold any character.
+local function tally(events_key, field, by)
+  redis.call('HINCRBY', events_key .. ':counters', field, by or 1)
+end
+
 -- Record a transition in the capped events stream, tell the run's listeners at once (those
 -- waiting for its end alone on the channel + ':ended', Keys.flow_end_channel), and note the run
--- as changed (by its latest event's time) for the archive: changes.py.
+-- as changed (by its latest event's time) for the archive: changes.py. A run's end is counted.
 local ENDS = {completed = true, failed = true, cancelled = true}
 local function emit(events_key, channel, event)
   local payload = cjson.encode(event)
@@ -16,12 +23,31 @@ local function emit(events_key, channel, event)
   redis.call('PUBLISH', channel, payload)
   if event.kind == 'flow' and ENDS[event.status] then
     redis.call('PUBLISH', channel .. ':ended', payload)
+    tally(events_key, 'ended|' .. event.status .. '|' .. (event.name or ''))
   end
   local changed_key = events_key .. ':changed'  -- Keys.changed_runs
   if redis.call('ZADD', changed_key, event.at, event.flow_id) == 1 then
     -- One more run waits for the archive: as many as the events stream holds events, at most.
     redis.call('ZREMRANGEBYRANK', changed_key, 0, -100001)
   end
+end
+
+-- Upper bounds (seconds) of the buckets of the step duration histogram; metrics.py's
+-- STEP_SECONDS_BUCKETS must list the same (tests/engine/test_metrics.py checks).
+local STEP_SECONDS_BUCKETS = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
+  300, 900, 3600}
+
+-- An attempt of a step ran its script for `seconds`: one more in its bucket (counted alone, not
+-- cumulatively: metrics.py adds them up), and the total time in microseconds.
+local function observe_step(events_key, flow_name, step_id, seconds)
+  flow_name, seconds = flow_name or '', math.max(seconds, 0)
+  local bucket = '+Inf'
+  for _, bound in ipairs(STEP_SECONDS_BUCKETS) do
+    if seconds <= bound then bucket = tostring(bound); break end
+  end
+  local labels = #flow_name .. '|' .. flow_name .. step_id
+  tally(events_key, 'step|' .. bucket .. '|' .. labels)
+  tally(events_key, 'step_us|' .. labels, math.floor(seconds * 1000000 + 0.5))
 end
 
 local function step_event(flow_id, step_id, status, attempt_count, at, error)
@@ -296,6 +322,7 @@ local function claim_step(flow_key, events_key, task_id, consumer, channel, step
       last.result = 'lost'
       last.error = 'runner ' .. tostring(last.runner) .. ' stopped renewing its lease'
     end
+    tally(events_key, 'takeover|' .. (flow[3] or ''))
   elseif step[1] ~= 'pending' then
     return {'skip', 'step is ' .. tostring(step[1])}
   elseif flow[6] ~= '[]' and tonumber(step[3]) == 0 then
