@@ -430,6 +430,12 @@ class RunRecord(models.Model):
             models.Index(
                 fields=["definition", "-created_at", "-flow_id"], name="run_newest_by_definition"
             ),
+            # The dashboard's charts (flows/runs/charts.py): every column they read, so their
+            # aggregates over a week of runs read the index alone.
+            models.Index(
+                fields=["created_at", "status", "name", "started_at", "finished_at"],
+                name="run_charts",
+            ),
         ]
 
     def __str__(self) -> str:
