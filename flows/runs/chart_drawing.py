@@ -30,6 +30,31 @@ MOST_FLOWS = 10  # per-flow charts show the flows with the most runs (or failure
 
 
 @dataclass(frozen=True)
+class Fill:
+    """A status' fill (or the p95 bar's): an Okabe-Ito colour, which most colour-blind readers
+    tell apart, and a mark of its own (stripes, hatching, crosses, or none), so two statuses
+    differ in pattern and in grey too."""
+
+    name: str
+    colour: str
+    mark: str = ""  # an SVG path in a 6x6 tile
+    mark_colour: str = "#000"
+    mark_width: float = 1.5
+    rotate: int = 0
+
+
+FILLS = [
+    Fill("queued", "#CC79A7", "M3 0V6", "#fff"),
+    Fill("created", "#BBBBBB"),
+    Fill("running", "#56B4E9", "M0 3H6", "#0072B2"),
+    Fill("completed", "#009E73"),
+    Fill("failed", "#D55E00", "M0 0V6", mark_width=2, rotate=45),
+    Fill("cancelled", "#E69F00", "M1.5 1.5L4.5 4.5M4.5 1.5L1.5 4.5", mark_width=1.2),
+    Fill("p95", "#9ECAE1", "M0 0V6", "#0072B2", mark_width=1, rotate=45),
+]
+
+
+@dataclass(frozen=True)
 class Segment:
     """One status' part of a bar: its runs, in a colour and a pattern of its own."""
 
@@ -96,6 +121,7 @@ def dashboard_charts(data: ChartData) -> dict[str, object]:
     return {
         "charts_since": data.window.start,
         "chart_statuses": [status.value for status in FlowStatus],
+        "chart_fills": FILLS,
         "day_chart": stacked_chart("Runs per hour, last 24 hours", data.last_day, _hour_label),
         "week_chart": stacked_chart("Runs per 6 hours, last 7 days", data.week, _week_label),
         "duration_chart": duration_chart(data.flows, data.window.start),
@@ -182,7 +208,9 @@ def runs_url(
         query["from"] = _moment(since)
     if until is not None:
         query["to"] = _moment(until)
-    return f"{reverse('flows:run_list')}?{urlencode({k: v for k, v in query.items() if v}, safe=':')}"
+    return (
+        f"{reverse('flows:run_list')}?{urlencode({k: v for k, v in query.items() if v}, safe=':')}"
+    )
 
 
 def seconds_text(seconds: float | None) -> str:

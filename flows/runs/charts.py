@@ -45,7 +45,9 @@ class EpochSeconds(Func):
 
     def as_postgresql(self, compiler, connection, **extra):  # type: ignore[no-untyped-def]
         return self.as_sql(
-            compiler, connection, template="CAST(FLOOR(EXTRACT(EPOCH FROM %(expressions)s)) AS BIGINT)"
+            compiler,
+            connection,
+            template="CAST(FLOOR(EXTRACT(EPOCH FROM %(expressions)s)) AS BIGINT)",
         )
 
 
@@ -155,10 +157,10 @@ def chart_data(now: datetime | None = None) -> ChartData:
     window = Window.ending_after(now or timezone.now())
     in_window = RunRecord.objects.filter(created_at__gte=window.start, created_at__lt=window.end)
     percentiles = _percentiles(in_window)
-    flows = [
-        FlowStats(**row, **dict(zip(("p50", "p95"), percentiles.get(row["name"], (None, None)))))
-        for row in _flow_counts(in_window)
-    ]
+    flows = []
+    for row in _flow_counts(in_window):
+        p50, p95 = percentiles.get(row["name"], (None, None))
+        flows.append(FlowStats(**row, p50=p50, p95=p95))
     return ChartData(window, _hourly(in_window, window), flows)
 
 
@@ -224,9 +226,11 @@ def _ranked_percentiles(completed) -> dict[str, tuple[float, float]]:  # type: i
     """percentile_cont for a backend without it (SQLite): window functions rank each flow's
     durations in SQL and return only the (at most four) ranks either side of each percentile,
     which are interpolated here exactly as percentile_cont does."""
-    inner, params = completed.annotate(duration=DurationSeconds()).values_list(
-        "name", "duration"
-    ).query.sql_with_params()
+    inner, params = (
+        completed.annotate(duration=DurationSeconds())
+        .values_list("name", "duration")
+        .query.sql_with_params()
+    )
     ranks = " OR ".join(
         f"position IN (CAST({p} * (total - 1) AS INTEGER), CAST({p} * (total - 1) AS INTEGER) + 1)"
         for p in PERCENTILES
@@ -267,5 +271,7 @@ def _ms(seconds: float) -> float:
 
 
 def _merge(buckets: list[Bucket]) -> Bucket:
-    counts = {status: sum(bucket.counts[status] for bucket in buckets) for status in buckets[0].counts}
+    counts = {
+        status: sum(bucket.counts[status] for bucket in buckets) for status in buckets[0].counts
+    }
     return Bucket(buckets[0].start, buckets[-1].end, counts)

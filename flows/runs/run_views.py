@@ -13,9 +13,9 @@ from flows.engine.statuses import FlowStatus
 from flows.json_display import pretty_json
 from flows.models import FlowDefinition
 from flows.runs import history, launching
+from flows.runs.date_range import date_range_from_query, field_value
 from flows.runs.fragments import run_context, run_graph
 from flows.runs.groups import Abilities
-from flows.runs.date_range import date_range_from_query, field_value
 from flows.runs.pages import run_audit
 from flows.runs.records import load_run
 from flows.runs.runs_list import filter_from_query

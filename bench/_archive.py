@@ -1,0 +1,35 @@
+"""What the benchmarks of pages that read the archive share: Django set up in this process
+against a throwaway SQLite database under a temporary directory (or $DATABASE_URL, whose runs
+they add to), and the median and p95 of an action's time."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+
+
+def set_up_django() -> None:
+    """Point Django at a throwaway database unless $DATABASE_URL names one, then set it up."""
+    workdir = tempfile.mkdtemp(prefix="flowsite-bench-")
+    os.environ.setdefault("DATABASE_URL", f"sqlite:///{workdir}/bench.sqlite3")
+    os.environ.setdefault("FLOWSITE_VAR_DIR", workdir)
+    os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "flowsite.settings")
+    import django
+
+    django.setup()
+
+
+def report(label: str, action: Callable[[], object], repeats: int) -> None:
+    """Run the action `repeats` times and print its median and p95 in milliseconds."""
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        action()
+        times.append((time.perf_counter() - started) * 1000)
+    times.sort()
+    p95 = times[int(len(times) * 0.95) - 1]
+    print(f"  {label:28} median {statistics.median(times):6.1f} ms   p95 {p95:6.1f} ms")
