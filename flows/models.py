@@ -430,12 +430,13 @@ class RunRecord(models.Model):
             models.Index(
                 fields=["definition", "-created_at", "-flow_id"], name="run_newest_by_definition"
             ),
-            # The dashboard's charts (flows/runs/charts.py): every column they read, so their
-            # aggregates over a week of runs read the index alone.
+            # The dashboard: its charts count runs per flow and status, and sample durations,
+            # from this index alone (flows/runs/chart_queries.py); its latest failures.
             models.Index(
-                fields=["created_at", "status", "name", "started_at", "finished_at"],
-                name="run_charts",
+                fields=["name", "status", "created_at", "started_at", "finished_at"],
+                name="run_by_flow_status",
             ),
+            models.Index(fields=["status", "-finished_at"], name="run_latest_by_status"),
         ]
 
     def __str__(self) -> str:

@@ -10,8 +10,12 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name="runrecord",
             index=models.Index(
-                fields=["created_at", "status", "name", "started_at", "finished_at"],
-                name="run_charts",
+                fields=["name", "status", "created_at", "started_at", "finished_at"],
+                name="run_by_flow_status",
             ),
+        ),
+        migrations.AddIndex(
+            model_name="runrecord",
+            index=models.Index(fields=["status", "-finished_at"], name="run_latest_by_status"),
         ),
     ]
