@@ -8,6 +8,7 @@ told by colour alone and every bar leads to its runs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlencode
@@ -60,19 +61,17 @@ class Segment:
 
     status: str
     count: int
-    y: float
-    height: float
+    y: str  # SVG lengths, formatted here once: floatformat on hundreds of shapes is slow
+    height: str
     title: str
     href: str
 
 
 @dataclass(frozen=True)
 class Column:
-    x: float
-    width: float
-    total: int
+    x: str
+    width: str
     label: str  # the axis label under it ('' for most bars)
-    title: str
     segments: list[Segment]
 
 
@@ -82,11 +81,13 @@ class StackedChart:
 
     title: str
     columns: list[Column]
-    gridlines: list[tuple[float, int]]  # (y, count) of each horizontal line
+    gridlines: list[tuple[str, int]]  # (y, count) of each horizontal line
     height: int = PLOT_TOP + PLOT_HEIGHT + 24
     width: int = WIDTH
     plot_left: int = PLOT_LEFT
     plot_bottom: int = PLOT_TOP + PLOT_HEIGHT
+    label_x: int = PLOT_LEFT - 4  # the count axis' labels end here
+    label_y: int = PLOT_TOP + PLOT_HEIGHT + 16  # the time axis' labels stand here
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,7 @@ class FlowRow:
 
     name: str
     y: float
-    widths: tuple[float, ...]  # widest first: p95 then p50, or the failure rate alone
+    widths: tuple[str, ...]  # widest first: p95 then p50, or the failure rate alone
     value: str
     title: str
     href: str
@@ -118,18 +119,25 @@ class FlowChart:
 
 def dashboard_charts(data: ChartData) -> dict[str, object]:
     """The four charts of the dashboard, placed, with the week they cover."""
+    runs_page = reverse("flows:run_list")
     return {
         "charts_since": data.window.start,
         "chart_statuses": [status.value for status in FlowStatus],
         "chart_fills": FILLS,
-        "day_chart": stacked_chart("Runs per hour, last 24 hours", data.last_day, _hour_label),
-        "week_chart": stacked_chart("Runs per 6 hours, last 7 days", data.week, _week_label),
-        "duration_chart": duration_chart(data.flows, data.window.start),
-        "failure_chart": failure_chart(data.flows, data.window.start),
+        "day_chart": stacked_chart(
+            "Runs per hour, last 24 hours", data.last_day, _hour_label, runs_page
+        ),
+        "week_chart": stacked_chart(
+            "Runs per 6 hours, last 7 days", data.week, _week_label, runs_page
+        ),
+        "duration_chart": duration_chart(data.flows, data.window.start, runs_page),
+        "failure_chart": failure_chart(data.flows, data.window.start, runs_page),
     }
 
 
-def stacked_chart(title: str, buckets: list[Bucket], label_of) -> StackedChart:  # type: ignore[no-untyped-def]
+def stacked_chart(
+    title: str, buckets: list[Bucket], label_of: Callable[[int, Bucket], str], runs_page: str
+) -> StackedChart:
     top = _round_up(max((bucket.total for bucket in buckets), default=0))
     scale = PLOT_HEIGHT / top
     step = (WIDTH - PLOT_LEFT) / len(buckets)
@@ -144,22 +152,19 @@ def stacked_chart(title: str, buckets: list[Bucket], label_of) -> StackedChart: 
                     Segment(
                         status,
                         count,
-                        bottom,
-                        count * scale,
+                        _px(bottom),
+                        _px(count * scale),
                         f"{span}: {count} {status}",
-                        runs_url(status=status, since=bucket.start, until=bucket.end),
+                        runs_url(runs_page, status=status, since=bucket.start, until=bucket.end),
                     )
                 )
         x = PLOT_LEFT + index * step
-        summary = f"{span}: {bucket.total} runs"
-        columns.append(
-            Column(x, step - BAR_GAP, bucket.total, label_of(index, bucket), summary, segments)
-        )
-    gridlines = [(PLOT_TOP + PLOT_HEIGHT - count * scale, count) for count in (top // 2, top)]
+        columns.append(Column(_px(x), _px(step - BAR_GAP), label_of(index, bucket), segments))
+    gridlines = [(_px(PLOT_TOP + PLOT_HEIGHT - count * scale), count) for count in (top // 2, top)]
     return StackedChart(title, columns, gridlines)
 
 
-def duration_chart(flows: list[FlowStats], since: datetime) -> FlowChart:
+def duration_chart(flows: list[FlowStats], since: datetime, runs_page: str) -> FlowChart:
     """p50 and p95 of completed runs' durations, of the flows with the most runs."""
     timed = [flow for flow in flows if flow.p95 is not None][:MOST_FLOWS]
     longest = max((flow.p95 or 0.0 for flow in timed), default=0.0) or 1.0
@@ -168,17 +173,17 @@ def duration_chart(flows: list[FlowStats], since: datetime) -> FlowChart:
         FlowRow(
             flow.name,
             index * ROW_HEIGHT,
-            (bar_width * (flow.p95 or 0) / longest, bar_width * (flow.p50 or 0) / longest),
+            tuple(_px(bar_width * (value or 0) / longest) for value in (flow.p95, flow.p50)),
             value := f"p50 {seconds_text(flow.p50)} · p95 {seconds_text(flow.p95)}",
             f"{flow.name}: {value} (completed runs)",
-            runs_url(flow=flow.name, status="completed", since=since),
+            runs_url(runs_page, flow=flow.name, status="completed", since=since),
         )
         for index, flow in enumerate(timed)
     ]
     return FlowChart("Duration of completed runs, p50 and p95", rows, _more(flows, timed))
 
 
-def failure_chart(flows: list[FlowStats], since: datetime) -> FlowChart:
+def failure_chart(flows: list[FlowStats], since: datetime, runs_page: str) -> FlowChart:
     """Failed runs over ended runs, of the flows that fail most."""
     ended = sorted(
         (flow for flow in flows if flow.ended),
@@ -189,10 +194,10 @@ def failure_chart(flows: list[FlowStats], since: datetime) -> FlowChart:
         FlowRow(
             flow.name,
             index * ROW_HEIGHT,
-            (bar_width * flow.failure_rate,),
+            (_px(bar_width * flow.failure_rate),),
             value := f"{flow.failure_rate:.1%} ({flow.failed} of {flow.ended} ended)",
             f"{flow.name}: {value} failed",
-            runs_url(flow=flow.name, status="failed", since=since),
+            runs_url(runs_page, flow=flow.name, status="failed", since=since),
         )
         for index, flow in enumerate(ended)
     ]
@@ -200,17 +205,20 @@ def failure_chart(flows: list[FlowStats], since: datetime) -> FlowChart:
 
 
 def runs_url(
-    flow: str = "", status: str = "", since: datetime | None = None, until: datetime | None = None
+    runs_page: str,
+    flow: str = "",
+    status: str = "",
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> str:
-    """The Runs page filtered to what a bar counts (from inclusive, to exclusive)."""
+    """The Runs page (its path, reversed once per render) filtered to what a bar counts (from
+    inclusive, to exclusive)."""
     query = {"flow": flow, "status": status}
     if since is not None:
         query["from"] = _moment(since)
     if until is not None:
         query["to"] = _moment(until)
-    return (
-        f"{reverse('flows:run_list')}?{urlencode({k: v for k, v in query.items() if v}, safe=':')}"
-    )
+    return f"{runs_page}?{urlencode({k: v for k, v in query.items() if v}, safe=':')}"
 
 
 def seconds_text(seconds: float | None) -> str:
@@ -225,6 +233,10 @@ def seconds_text(seconds: float | None) -> str:
     if minutes < 60:
         return f"{minutes} min {round(seconds) % 60:02d} s"
     return f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def _px(length: float) -> str:
+    return f"{length:.1f}"
 
 
 def _moment(moment: datetime) -> str:
