@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from flows.models import RunRecord
 from flows.runs.chart_drawing import dashboard_charts, seconds_text
+from flows.runs.chart_queries import SAMPLE
 from flows.runs.charts import WEEK_HOURS, chart_data
 
 # 10:30 UTC: the week's last 6-hour bar is 06:00-12:00, the day's last bar 10:00-11:00.
@@ -74,6 +75,16 @@ def test_percentiles_are_percentile_cont_of_completed_runs_per_flow(db: None):
     assert (flows["once"].p50, flows["once"].p95) == (0.25, 0.25)
 
 
+def test_percentiles_are_of_the_latest_completed_runs_only(db: None):
+    older = [_record(n, NOW - timedelta(hours=30, seconds=n), 100) for n in range(10)]
+    latest = [_record(n, NOW - timedelta(hours=1, seconds=n), 1) for n in range(10, 10 + SAMPLE)]
+    RunRecord.objects.bulk_create(older + latest)
+
+    flow = chart_data(NOW).flows[0]
+
+    assert (flow.runs, flow.p50, flow.p95) == (SAMPLE + 10, 1.0, 1.0)  # the 100 s runs left out
+
+
 def test_the_failure_rate_is_failed_over_ended_runs(db: None):
     for status in ("completed", "completed", "failed", "cancelled", "running", "queued"):
         _run("mixed", status, NOW - timedelta(hours=3), 1)
@@ -97,6 +108,7 @@ def test_the_dashboard_draws_the_numbers_with_words_and_links_to_the_runs(viewer
 
     page = viewer.get("/").content.decode()
 
+    assert '<article class="count-failed"><strong>2</strong>' in page  # the day's counts
     assert 'data-status="failed" data-count="2"' in page
     assert 'data-status="completed" data-count="2"' in page
     frm, to = _minute(hour), _minute(hour + timedelta(hours=1))
@@ -159,6 +171,17 @@ def _queries(client: Client) -> int:
     with CaptureQueriesContext(connection) as captured:
         assert client.get("/").status_code == 200
     return len(captured)
+
+
+def _record(number: int, created: datetime, seconds: float) -> RunRecord:
+    return RunRecord(
+        flow_id=f"bulk{number:05}",
+        name="busy",
+        status="completed",
+        created_at=created,
+        started_at=created,
+        finished_at=created + timedelta(seconds=seconds),
+    )
 
 
 def _zeros() -> dict[str, int]:
