@@ -24,9 +24,9 @@ PLOT_LEFT = 44  # room for the count axis' labels
 PLOT_TOP = 8
 PLOT_HEIGHT = 160
 BAR_GAP = 2
-ROW_HEIGHT = 22
-NAME_WIDTH = 170  # per-flow charts: the flow's name, then its bar
-VALUE_WIDTH = 190  # then its value in words
+ROW_HEIGHT = 26
+NAME_WIDTH = 190  # per-flow charts: the flow's name, then its bar
+VALUE_WIDTH = 230  # then its value in words
 MOST_FLOWS = 10  # per-flow charts show the flows with the most runs (or failures)
 
 
@@ -86,6 +86,7 @@ class StackedChart:
     width: int = WIDTH
     plot_left: int = PLOT_LEFT
     plot_bottom: int = PLOT_TOP + PLOT_HEIGHT
+    font_size: int = 11
     label_x: int = PLOT_LEFT - 4  # the count axis' labels end here
     label_y: int = PLOT_TOP + PLOT_HEIGHT + 16  # the time axis' labels stand here
 
@@ -111,6 +112,7 @@ class FlowChart:
     name_width: int = NAME_WIDTH
     bar_width: int = WIDTH - NAME_WIDTH - VALUE_WIDTH
     value_x: int = WIDTH - VALUE_WIDTH + 8
+    font_size: int = 14  # drawn at half the page's width, like the stacked charts
 
     @property
     def height(self) -> int:
