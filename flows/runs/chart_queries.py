@@ -10,7 +10,8 @@ correlated COUNT(*) over an index range:
   `run_by_flow_status` (name, status, created_at, ...), a few steps per flow rather than a read
   per run, then each cell counted on the same index;
 - p50/p95 durations: a bounded sample, the latest SAMPLE completed runs of each flow charted,
-  read from that index alone, then percentile_cont on PostgreSQL or ranks in SQL elsewhere.
+  read from that index alone (a run's row holds its snapshot, whose overflow pages lie before
+  the times), then percentile_cont on PostgreSQL, or sorted here elsewhere.
 The SQL is raw because the ORM has no correlated grid or skip scan; it runs on SQLite and
 PostgreSQL alike, with one dialect difference each for durations and percentiles.
 """
@@ -80,7 +81,7 @@ def completed_percentiles(
         )
         sql = f"SELECT name, {fractions} FROM ({sample}) AS sample GROUP BY name"
         return {name: (_ms(p50), _ms(p95)) for name, p50, p95 in _rows(sql, params)}
-    return _ranked_percentiles(sample, params)
+    return _sampled_percentiles(sample, params)
 
 
 def _sample(names: list[str], start: datetime, end: datetime) -> tuple[str, list[object]]:
@@ -100,39 +101,26 @@ def _sample(names: list[str], start: datetime, end: datetime) -> tuple[str, list
     return " UNION ALL ".join(one_flow.format(index) for index in range(len(names))), params
 
 
-def _ranked_percentiles(sample: str, params: list[object]) -> dict[str, tuple[float, float]]:
-    """percentile_cont for a backend without it (SQLite): window functions rank each flow's
-    sample in SQL and return only the ranks either side of each percentile, which are
-    interpolated here as percentile_cont does."""
-    ranks = " OR ".join(
-        f"position IN (CAST({p} * (total - 1) AS INTEGER), CAST({p} * (total - 1) AS INTEGER) + 1)"
-        for p in PERCENTILES
-    )
-    sql = (
-        "SELECT name, position, total, duration FROM (SELECT name, duration,"
-        " ROW_NUMBER() OVER (PARTITION BY name ORDER BY duration) - 1 AS position,"
-        f" COUNT(*) OVER (PARTITION BY name) AS total FROM ({sample}) AS sample) AS ranked"
-        f" WHERE {ranks}"
-    )
-    ranked: dict[str, dict[int, float]] = defaultdict(dict)
-    totals: dict[str, int] = {}
-    for name, position, total, duration in _rows(sql, params):
-        ranked[name][position] = duration
-        totals[name] = total
-    return {
-        name: (
-            _ms(_interpolate(ranked[name], totals[name], PERCENTILES[0])),
-            _ms(_interpolate(ranked[name], totals[name], PERCENTILES[1])),
-        )
-        for name in ranked
-    }
+def _sampled_percentiles(sample: str, params: list[object]) -> dict[str, tuple[float, float]]:
+    """percentile_cont for a backend without it (SQLite): the sample is bounded (SAMPLE runs a
+    flow), so it is read and ranked here; ranking it in SQL with window functions cost more
+    than reading it."""
+    durations: dict[str, list[float]] = defaultdict(list)
+    for name, duration in _rows(sample, params):
+        durations[name].append(duration)
+    percentiles = {}
+    for name, values in durations.items():
+        values.sort()
+        p50, p95 = (_ms(_interpolate(values, fraction)) for fraction in PERCENTILES)
+        percentiles[name] = (p50, p95)
+    return percentiles
 
 
-def _interpolate(ranked: dict[int, float], total: int, fraction: float) -> float:
-    """percentile_cont's value between the two ranks around fraction * (total - 1)."""
-    position = fraction * (total - 1)
+def _interpolate(ranked: list[float], fraction: float) -> float:
+    """percentile_cont's value of sorted values: between the two around fraction * (n - 1)."""
+    position = fraction * (len(ranked) - 1)
     lower = math.floor(position)
-    if lower + 1 >= total:
+    if lower + 1 >= len(ranked):
         return ranked[lower]
     return ranked[lower] + (position - lower) * (ranked[lower + 1] - ranked[lower])
 
