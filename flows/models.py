@@ -438,6 +438,13 @@ class RunRecord(models.Model):
                 fields=["status", "name", "current_step", "error_signature", "finished_at"],
                 name="run_failure_groups",
             ),
+            # The dashboard: its charts count runs per flow and status, and sample durations,
+            # from this index alone (flows/runs/chart_queries.py); its latest failures.
+            models.Index(
+                fields=["name", "status", "created_at", "started_at", "finished_at"],
+                name="run_by_flow_status",
+            ),
+            models.Index(fields=["status", "-finished_at"], name="run_latest_by_status"),
         ]
 
     def __str__(self) -> str:
