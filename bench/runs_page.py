@@ -8,25 +8,15 @@ list (keyset pagination). Target: <= 100 ms each. Talks to no network server.
 
 from __future__ import annotations
 
-import os
-import statistics
-import tempfile
-import time
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
+
+from _archive import report, set_up_django
 
 RUNS = 100_000
 REPEATS = 30
 
-workdir = tempfile.mkdtemp(prefix="flowsite-bench-")
-os.environ.setdefault("DATABASE_URL", f"sqlite:///{workdir}/bench.sqlite3")
-os.environ.setdefault("FLOWSITE_VAR_DIR", workdir)
-os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "flowsite.settings")
-
-import django  # noqa: E402
-
-django.setup()
+set_up_django()
 
 from django.contrib.auth.models import User  # noqa: E402
 from django.core.management import call_command  # noqa: E402
@@ -57,14 +47,9 @@ def archive_runs() -> None:
             batch = []
 
 
-def timings(client: Client, path: str) -> list[float]:
-    times = []
-    for _ in range(REPEATS):
-        started = time.perf_counter()
-        response = client.get(path)
-        assert response.status_code == 200, (path, response.status_code)
-        times.append((time.perf_counter() - started) * 1000)
-    return times
+def page(client: Client, path: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 200, (path, response.status_code)
 
 
 def main() -> None:
@@ -82,9 +67,7 @@ def main() -> None:
     }
     print(f"Runs page over {RunRecord.objects.count():,} archived runs ({REPEATS} requests each)")
     for label, path in pages.items():
-        times = sorted(timings(client, path))
-        p95 = times[int(len(times) * 0.95) - 1]
-        print(f"  {label:28} median {statistics.median(times):6.1f} ms   p95 {p95:6.1f} ms")
+        report(label, lambda path=path: page(client, path), REPEATS)
 
 
 if __name__ == "__main__":

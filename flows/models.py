@@ -41,6 +41,7 @@ from flows.engine.concurrency import (
     ConcurrencyLimit,
 )
 from flows.validators import (
+    alert_target_problem,
     allowed_hosts_validator,
     concurrency_key_validator,
     condition_validator,
@@ -437,6 +438,13 @@ class RunRecord(models.Model):
                 fields=["status", "name", "current_step", "error_signature", "finished_at"],
                 name="run_failure_groups",
             ),
+            # The dashboard: its charts count runs per flow and status, and sample durations,
+            # from this index alone (flows/runs/chart_queries.py); its latest failures.
+            models.Index(
+                fields=["name", "status", "created_at", "started_at", "finished_at"],
+                name="run_by_flow_status",
+            ),
+            models.Index(fields=["status", "-finished_at"], name="run_latest_by_status"),
         ]
 
     def __str__(self) -> str:
@@ -611,3 +619,104 @@ class ScheduledRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.schedule} at {self.fire_at:%Y-%m-%d %H:%M} UTC"
+
+
+class AlertDestination(models.Model):
+    """Where failed runs are told of: addresses to mail, or a URL to post JSON to (with a
+    `text` field, so a Slack or Mattermost incoming webhook shows it as it is). For one flow,
+    or for every flow when `flow` is empty."""
+
+    class Kind(models.TextChoices):
+        EMAIL = "email", "email"
+        WEBHOOK = "webhook", "webhook (JSON)"
+
+    flow = models.ForeignKey(
+        FlowDefinition,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="alert_destinations",
+        help_text="Empty: failures of every flow.",
+    )
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.EMAIL)
+    target = models.CharField(
+        max_length=1000, help_text="Email addresses (comma-separated), or the webhook's URL."
+    )
+    enabled = models.BooleanField(default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.target}"
+
+    def clean(self) -> None:
+        problem = alert_target_problem(self.kind, self.target)
+        if problem:
+            raise ValidationError({"target": problem})
+
+
+class FailureAlert(models.Model):
+    """One message to a destination: a failure's alert, or the digest of the failures alike
+    (same flow, step and error signature) that came within the throttle window after it.
+    Sent by the alert sender (flows/alerts/sending.py), retried with backoff until sent or
+    given up."""
+
+    class Kind(models.TextChoices):
+        ALERT = "alert", "alert"
+        DIGEST = "digest", "digest"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "pending"
+        SENT = "sent", "sent"
+        FAILED = "failed", "failed"
+
+    destination = models.ForeignKey(
+        AlertDestination, on_delete=models.CASCADE, related_name="alerts"
+    )
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    name = models.CharField(max_length=NAME_MAX_LENGTH)
+    step = models.CharField(max_length=NAME_MAX_LENGTH, blank=True)
+    error_signature = models.CharField(max_length=32, blank=True)
+    error = models.TextField(blank=True)
+    flow_id = models.CharField(max_length=64, help_text="The failed run (a digest's latest).")
+    count = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField()
+    next_attempt_at = models.DateTimeField(help_text="When it is (next) due to be sent.")
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="alert_due"),
+            models.Index(
+                fields=["destination", "name", "step", "error_signature", "kind", "-created_at"],
+                name="alert_throttle",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} of {self.name}/{self.step} to {self.destination}"
+
+
+class AlertedFailure(models.Model):
+    """A failure (a run, as of when it failed) already turned into alerts: an archive batch
+    taken again after a crash, or a failed run archived again unchanged, alerts nobody twice."""
+
+    flow_id = models.CharField(max_length=64)
+    failed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["flow_id", "failed_at"], name="alerted_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.flow_id} failed at {self.failed_at:%Y-%m-%d %H:%M:%S}"

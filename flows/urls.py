@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
+from flows.alerts import alert_views
 from flows.api import endpoints, token_views
 from flows.definitions import flow_views, step_views
 from flows.failures import failure_views
@@ -68,6 +69,18 @@ urlpatterns = [
     path("failures/fix/", failure_views.failure_fix, name="failure_fix"),
     path("failures/dismiss/", failure_views.failure_dismiss, name="failure_dismiss"),
     path("metrics", metrics.metrics, name="metrics"),
+    path("alerts/", alert_views.alert_list, name="alert_list"),
+    path("alerts/add/", alert_views.destination_add, name="alert_destination_add"),
+    path(
+        "alerts/<int:pk>/toggle/",
+        alert_views.destination_toggle,
+        name="alert_destination_toggle",
+    ),
+    path(
+        "alerts/<int:pk>/delete/",
+        alert_views.destination_delete,
+        name="alert_destination_delete",
+    ),
     path("secrets/", secret_views.secret_list, name="secret_list"),
     path("secrets/save/", secret_views.secret_save, name="secret_save"),
     path("secrets/<str:name>/delete/", secret_views.secret_delete, name="secret_delete"),

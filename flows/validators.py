@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.core.validators import EmailValidator, URLValidator
 
 from flows.cron import Cron, zone
 from flows.engine.builder import (
@@ -117,6 +118,25 @@ def secret_name_validator(value: str) -> None:
 def concurrency_key_validator(value: str) -> None:
     if value.strip():
         _as_field_error(parse_input_path, value)
+
+
+def alert_target_problem(kind: str, target: str) -> str | None:
+    """What is wrong with an alert destination's target: each of its comma-separated email
+    addresses, or its URL (http or https), or None."""
+    if kind == "email":
+        addresses = [address.strip() for address in target.split(",") if address.strip()]
+        if not addresses:
+            return "Give at least one email address."
+        validate = EmailValidator()
+    else:
+        addresses = [target.strip()]
+        validate = URLValidator(schemes=["http", "https"])
+    for address in addresses:
+        try:
+            validate(address)
+        except ValidationError:
+            return f"{address!r} is not a valid {'email address' if kind == 'email' else 'URL'}."
+    return None
 
 
 def allowed_hosts_validator(value: str) -> None:

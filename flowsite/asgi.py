@@ -16,6 +16,7 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 
+from flows.alerts.sending import AlertSender  # noqa: E402
 from flows.engine.server_version import check_server_at  # noqa: E402
 from flows.live.bridge import LiveBridge  # noqa: E402
 from flows.live.feeds import LiveFeeds  # noqa: E402
@@ -78,6 +79,8 @@ def background_services() -> list[Service]:
             "Archiver", lambda: Archiver(url, prefix, on_archived=LiveFeeds()), url, prefix
         )
     )
+    # Once across workers, or each would send the same alerts.
+    services.append(OnceAcrossWorkers("AlertSender", AlertSender, url, prefix))
     return services
 
 

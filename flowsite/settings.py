@@ -93,6 +93,17 @@ FLOWS_MAX_RETRIES = env_int("FLOWS_MAX_RETRIES", 25, minimum=0)
 # (CIDRs, comma-separated); with neither, /metrics answers 404.
 FLOWS_METRICS_TOKEN = env_token("FLOWS_METRICS_TOKEN")
 FLOWS_METRICS_ALLOW = env_networks("FLOWS_METRICS_ALLOW")
+# Where the site is reached, for links in failure alerts (https://flows.example.com); empty:
+# alerts carry site-relative links.
+FLOWS_SITE_URL = env_str("FLOWS_SITE_URL", "")
+# Failure alerts by email go through Django's mail settings.
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "flowsite@localhost")
 
 INSTALLED_APPS = [
     "django.contrib.admin",

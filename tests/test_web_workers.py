@@ -29,7 +29,7 @@ from tests.test_asgi_runner import (
     _free_port,
 )
 
-LEASED = ["RunnerProcess", "LiveBridge", "Archiver"]
+LEASED = ["RunnerProcess", "LiveBridge", "Archiver", "AlertSender"]
 
 
 @dataclass

@@ -19,7 +19,9 @@ from collections.abc import Awaitable, Callable
 
 import redis.asyncio as redis
 from channels.db import database_sync_to_async
+from django.utils import timezone
 
+from flows.alerts.recording import record_failures
 from flows.background import RoundsUntilStopped
 from flows.engine.executor import FlowExecutor
 from flows.engine.reads import Steps
@@ -100,4 +102,6 @@ def _save(runs: list[RunSnapshot]) -> list[RunRecord]:
             RunRecord.objects.bulk_create(
                 batch, update_conflicts=True, unique_fields=["flow_id"], update_fields=fields
             )
+    # After the records: should this fail, the batch is taken again, and alerts with it.
+    record_failures(ended, timezone.now())
     return records

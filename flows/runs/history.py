@@ -7,13 +7,16 @@ not grow with how many runs came before it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
+from urllib.parse import urlencode
 
-from django.db.models import Count, Q
-from django.utils import timezone
+from django.db.models import Q
 
 from flows.engine.statuses import FlowStatus
 from flows.models import RunRecord
+from flows.runs import date_range
+from flows.runs.chart_drawing import dashboard_charts
+from flows.runs.charts import chart_data, merge_buckets
 
 PAGE_SIZE = 50
 RUNNING_NOW = 20
@@ -22,22 +25,49 @@ LATEST_FAILURES = 10
 
 @dataclass(frozen=True)
 class RunFilter:
-    """What the Runs page shows: a flow, a status, a trigger, and the page after a cursor."""
+    """What the Runs page shows: a flow, a status, a trigger, runs launched from `date_from`
+    (inclusive) to `date_to` (exclusive; date_range.py, which validated both), and the page
+    after a cursor."""
 
     flow: str = ""
     status: str = ""
     cursor: str = ""
     trigger: str = ""
+    date_from: str = ""
+    date_to: str = ""
 
     @property
     def first_page(self) -> bool:
         return not self.cursor
 
-    def matches(self, name: str, status: str, trigger: str) -> bool:
+    @property
+    def since(self) -> datetime | None:
+        return date_range.bound(self.date_from) if self.date_from else None
+
+    @property
+    def until(self) -> datetime | None:
+        return date_range.bound(self.date_to, end_of_day=True) if self.date_to else None
+
+    def query(self) -> str:
+        """The filter (not the cursor) as a query string, for links that keep it."""
+        fields = {
+            "flow": self.flow,
+            "status": self.status,
+            "trigger": self.trigger,
+            "from": self.date_from,
+            "to": self.date_to,
+        }
+        return urlencode({field: value for field, value in fields.items() if value})
+
+    def matches(self, name: str, status: str, trigger: str, created: float) -> bool:
+        """Whether a run of this flow, status, trigger and launch time (a timestamp) is shown."""
+        since, until = self.since, self.until
         return (
             self.flow in {"", name}
             and self.status in {"", status}
             and self.trigger in {"", trigger}
+            and (since is None or created >= since.timestamp())
+            and (until is None or created < until.timestamp())
         )
 
 
@@ -72,6 +102,10 @@ def runs_page(run_filter: RunFilter) -> tuple[list[RunRecord], str]:
         runs = runs.filter(status=run_filter.status)
     if run_filter.trigger:
         runs = runs.filter(trigger_kind=run_filter.trigger)
+    if run_filter.since is not None:
+        runs = runs.filter(created_at__gte=run_filter.since)
+    if run_filter.until is not None:
+        runs = runs.filter(created_at__lt=run_filter.until)
     if run_filter.cursor:
         runs = runs.filter(_after(run_filter.cursor))
     page = list(runs[: PAGE_SIZE + 1])
@@ -80,20 +114,16 @@ def runs_page(run_filter: RunFilter) -> tuple[list[RunRecord], str]:
 
 
 def dashboard() -> dict[str, object]:
-    """Counts by status over the last 24 h, runs going now, the latest failures."""
-    since = timezone.now() - timedelta(hours=24)
-    counted = dict(
-        RunRecord.objects.filter(created_at__gte=since)
-        .values_list("status")
-        .annotate(count=Count("id"))
-        .order_by()
-    )
+    """Counts by status over the last 24 hours (the 24-hour chart's: whole hours, the current
+    one included), runs going now, the latest failures, and the charts (chart_drawing.py)."""
+    charts = chart_data()
     light = RunRecord.objects.defer("snapshot")
     live = [FlowStatus.QUEUED, FlowStatus.CREATED, FlowStatus.RUNNING]
     return {
-        "counts": [(status.value, counted.get(status.value, 0)) for status in FlowStatus],
+        "counts": list(merge_buckets(charts.last_day).counts.items()),
         "running": list(light.filter(status__in=live).order_by("-created_at")[:RUNNING_NOW]),
         "failures": list(
             light.filter(status=FlowStatus.FAILED).order_by("-finished_at")[:LATEST_FAILURES]
         ),
+        **dashboard_charts(charts),
     }

@@ -13,6 +13,7 @@ from flows.engine.statuses import FlowStatus
 from flows.json_display import pretty_json
 from flows.models import FlowDefinition
 from flows.runs import history, launching
+from flows.runs.date_range import date_range_from_query, field_value
 from flows.runs.fragments import run_context, run_graph
 from flows.runs.groups import Abilities
 from flows.runs.pages import run_audit
@@ -76,6 +77,9 @@ def run_list(request: HtmxHttpRequest) -> HttpResponse:
         "runs": runs,
         "next_cursor": next_cursor,
         "filter": run_filter,
+        "date_errors": date_range_from_query(request.GET).errors,
+        "from_value": field_value(run_filter.since) or request.GET.get("from", ""),
+        "to_value": field_value(run_filter.until) or request.GET.get("to", ""),
         "live_query": request.GET.urlencode(),
         "flow_names": FlowDefinition.objects.values_list("name", flat=True),
         "statuses": [status.value for status in FlowStatus],

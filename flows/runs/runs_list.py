@@ -20,18 +20,23 @@ from django.http import QueryDict
 
 from flows.models import RunRecord
 from flows.runs import history
+from flows.runs.date_range import date_range_from_query
 from flows.runs.history import RunFilter
 
 SortKey = tuple[float, str]
 
 
 def filter_from_query(query: QueryDict) -> RunFilter:
-    """The Runs page's filter from its query string (the page's, or its socket's)."""
+    """The Runs page's filter from its query string (the page's, or its socket's); a date
+    bound that is not valid is left out (date_range_from_query says why, for the page)."""
+    dates = date_range_from_query(query)
     return RunFilter(
         query.get("flow", ""),
         query.get("status", ""),
         query.get("cursor", ""),
         query.get("trigger", ""),
+        dates.date_from,
+        dates.date_to,
     )
 
 
@@ -86,7 +91,9 @@ class RunsList:
 
     def takes(self, row: LiveRow) -> bool:
         """Whether a row this page does not show belongs on it."""
-        if not self.filter.first_page or not self.filter.matches(row.name, row.status, row.trigger):
+        if not self.filter.first_page or not self.filter.matches(
+            row.name, row.status, row.trigger, row.key[0]
+        ):
             return False
         return len(self.rows) < self.page_size or row.key > self.rows[-1].key
 
