@@ -22,7 +22,6 @@ from typing import Any
 
 from redis.maint_notifications import MaintNotificationsConfig
 
-
 CONNECT_TIMEOUT_SECONDS = 30.0
 
 
