@@ -47,8 +47,13 @@ def _send(now: datetime) -> int:
     return async_to_sync(send)()
 
 
+# Alerts are sent through database_sync_to_async, which closes the connection it used as a
+# request would: on PostgreSQL, that of a test's enclosing transaction too. So these tests
+# commit (transactional_db), as the archiver's do.
+
+
 @pytest.fixture
-def email(db: None) -> AlertDestination:
+def email(transactional_db: None) -> AlertDestination:
     return AlertDestination.objects.create(kind="email", target="ops@example.com, dev@example.com")
 
 
@@ -141,7 +146,7 @@ def receiver():
 
 
 def test_a_webhook_gets_slack_compatible_json_and_a_failing_one_is_retried_with_backoff(
-    db: None, receiver
+    transactional_db: None, receiver
 ):
     url, handler = receiver
     AlertDestination.objects.create(kind="webhook", target=url)
@@ -178,7 +183,7 @@ def test_a_webhook_gets_slack_compatible_json_and_a_failing_one_is_retried_with_
     )
 
 
-def test_an_unreachable_destination_is_given_up_after_its_last_try(db: None):
+def test_an_unreachable_destination_is_given_up_after_its_last_try(transactional_db: None):
     # Nothing listens on port 9 (discard) here: the connection is refused at once.
     AlertDestination.objects.create(kind="webhook", target="http://127.0.0.1:9/hook")
     record_failures([_failed(1, START)], START)
