@@ -174,6 +174,9 @@ class FlowDefinition(models.Model):
             )
         return tuple(limits)
 
+    # The fields that hold its concurrency limits and what a launch over one does.
+    LIMIT_FIELDS = ("concurrency_limit", "key_concurrency_limit", "concurrency_key", "when_limited")
+
     @staticmethod
     def limit_fields(flow: Flow) -> dict[str, Any]:
         """The fields holding an engine Flow's concurrency limits; ValueError for limits the

@@ -66,10 +66,7 @@ def duplicate(definition: FlowDefinition, user: AbstractBaseUser | None) -> Flow
         name=free_copy_name(definition.name),
         description=definition.description,
         allowed_hosts=definition.allowed_hosts,
-        concurrency_limit=definition.concurrency_limit,
-        key_concurrency_limit=definition.key_concurrency_limit,
-        concurrency_key=definition.concurrency_key,
-        when_limited=definition.when_limited,
+        **{name: getattr(definition, name) for name in FlowDefinition.LIMIT_FIELDS},
         created_by=user,
         updated_by=user,
     )

@@ -160,21 +160,15 @@ class RunStore:
             for run in runs:
                 await self._scripts["create"](**self._create_call(run), client=pipe)
             answers = await pipe.execute()
-        started = [
-            run.flow_id
-            for run, (_, outcome) in zip(runs, answers, strict=True)
-            if outcome != "rejected"
-        ]
-        if len(started) < len(runs):
-            run, (answer, _) = next(
-                (run, answer)
-                for run, answer in zip(runs, answers, strict=True)
-                if answer[1] == "rejected"
-            )
+        started, refusals = [], []
+        for run, (answer, outcome) in zip(runs, answers, strict=True):
+            if outcome == "rejected":
+                refusals.append(_rejection(run.flow, int(answer)))
+            else:
+                started.append(run.flow_id)
+        if refusals:
             raise LimitReached(
-                f"{len(runs) - len(started)} of {len(runs)} runs refused: "
-                f"{_rejection(run.flow, int(answer))}",
-                started,
+                f"{len(refusals)} of {len(runs)} runs refused: {refusals[0]}", started
             )
 
     def _create_call(
