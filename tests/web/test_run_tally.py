@@ -13,8 +13,7 @@ HOUR = datetime(2026, 12, 2, 10, tzinfo=UTC)
 
 def _tally() -> dict[tuple[datetime, str, str], int]:
     return {
-        (cell.hour, cell.name, cell.status): cell.runs
-        for cell in RunTally.objects.exclude(runs=0)
+        (cell.hour, cell.name, cell.status): cell.runs for cell in RunTally.objects.exclude(runs=0)
     }
 
 
