@@ -62,6 +62,7 @@ bench: $(STAMP) browser
 	$(WITH_REDIS) $(BIN)/python bench/live_overhead.py
 	$(WITH_REDIS) $(BIN)/python bench/runs_load.py
 	$(WITH_REDIS) $(BIN)/python bench/metrics.py
+	$(BIN)/python bench/cluster.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -26,7 +26,7 @@ from collections.abc import Callable
 
 import redis.asyncio as redis
 
-from flows.engine.connections import pool_options
+from flows.engine.connections import async_client
 from flowsite.lifespan import MAX_BACKOFF_SECONDS, Service
 
 logger = logging.getLogger(__name__)
@@ -109,7 +109,7 @@ class OnceAcrossWorkers:
         self.name = name
         self.longest_pause_seconds = longest_pause_seconds
         self.make = make
-        self.client = redis.Redis.from_url(redis_url, decode_responses=True, **pool_options())
+        self.client = async_client(redis_url, decode_responses=True)
         self.lease = Lease(self.client, lease_key(key_prefix, name), seconds)
         self.service: Service | None = None
         self._stopping = asyncio.Event()

@@ -10,9 +10,10 @@ from datetime import timedelta
 from pathlib import Path
 
 from cryptography.fernet import Fernet
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management.utils import get_random_secret_key
 
-from flows.engine.connections import pool_options
+from flows.engine.connections import client_url, is_cluster_url, pool_options
 from flows.engine.executor import DEFAULT_IDEMPOTENCY_SECONDS
 from flows.engine.runner_settings import DEFAULT_CONCURRENCY, DEFAULT_RETENTION_SECONDS
 from flows.engine.sandbox.limits import HTTP_DEFAULT_MAX_BYTES
@@ -66,6 +67,15 @@ _configured_redis_url = env_redis_url("REDIS_URL")
 REDIS_EMBEDDED = _configured_redis_url is None
 EMBEDDED_REDIS_DIR = VAR_DIR / "redis"
 REDIS_URL = _configured_redis_url or f"unix://{EMBEDDED_REDIS_DIR / 'redis.sock'}"
+# The channel layer's server: channels-redis cannot use a cluster (django/channels_redis#420),
+# so with REDIS_URL naming one, this must name a standalone server (docs/scaling.md).
+_channel_layer_url = env_redis_url("CHANNEL_LAYER_REDIS_URL")
+if is_cluster_url(_channel_layer_url or REDIS_URL):
+    raise ImproperlyConfigured(
+        "the channel layer cannot use a Redis Cluster: set CHANNEL_LAYER_REDIS_URL to a "
+        "standalone Redis or Valkey server (docs/scaling.md)"
+    )
+CHANNEL_LAYER_REDIS_URL = client_url(_channel_layer_url or REDIS_URL)
 FLOWS_KEY_PREFIX = env_str("FLOWS_KEY_PREFIX", "")
 # What step scripts may reach with `http`: hosts (`*.domain`, `host:port`), nothing by default.
 FLOWS_HTTP_ALLOW = env_str("FLOWS_HTTP_ALLOW", "")
@@ -168,7 +178,7 @@ CHANNEL_LAYERS = {
         "CONFIG": {
             "hosts": [
                 {
-                    "address": REDIS_URL,
+                    "address": CHANNEL_LAYER_REDIS_URL,
                     "max_connections": CHANNEL_LAYER_MAX_CONNECTIONS,
                     "socket_timeout": 30,
                     **pool_options(),

@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterator
 import pytest
 import redis
 
+from flows.engine.connections import client_url, is_cluster_url
+
 
 def pytest_configure(config: pytest.Config) -> None:
     if not os.environ.get("REDIS_URL"):
@@ -35,11 +37,23 @@ def redis_url() -> str:
 @pytest.fixture(autouse=True)
 def clean_redis(redis_url: str) -> Iterator[None]:
     """Each test starts and ends with an empty Redis database: no run leaks between tests."""
-    with redis.Redis.from_url(redis_url) as client:
-        client.flushdb()
+    _flush(redis_url)
     yield
-    with redis.Redis.from_url(redis_url) as client:
-        client.flushdb()
+    _flush(redis_url)
+
+
+def _flush(redis_url: str) -> None:
+    """FLUSHDB on the server, or on every master of the cluster (plain clients: a sync
+    RedisCluster here left a socket to be closed by the garbage collector)."""
+    with redis.Redis.from_url(client_url(redis_url)) as seed:
+        if not is_cluster_url(redis_url):
+            seed.flushdb()
+            return
+        slots = seed.execute_command("CLUSTER", "SLOTS")
+    for host, port in {(owner[0].decode(), owner[1]) for _first, _last, owner, *_ in slots}:
+        with redis.Redis(host=host, port=port) as master:
+            master.flushdb()
+
 
 
 @pytest.fixture
@@ -51,7 +65,7 @@ def use_redis(settings) -> Callable[[str], None]:
     def point_at(url: str) -> None:
         settings.REDIS_URL = url
         layers = copy.deepcopy(settings.CHANNEL_LAYERS)
-        layers["default"]["CONFIG"]["hosts"][0]["address"] = url
+        layers["default"]["CONFIG"]["hosts"][0]["address"] = client_url(url)
         settings.CHANNEL_LAYERS = layers
 
     return point_at

@@ -2,7 +2,7 @@
 field of the run's input (`input["customer_id"]`: one customer's runs one at a time while
 other customers' go on).
 
-A limit's slots live in Redis (Keys.limit_slots): a run takes a slot in each of its limits as
+A limit's slots live in Redis (Partition.limit_slots): a run takes a slot in each of its limits as
 it starts and gives them back as it ends, in the same scripts as those transitions
 (prelude.lua: take_slots, release_slots). A run launched while a limit is full waits as Queued,
 in launch order, or is refused when the flow says "reject" (LimitReached).
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from flows.engine.keys import Keys
+from flows.engine.keys import Partition
 
 QUEUE = "queue"
 REJECT = "reject"
@@ -121,7 +121,7 @@ def validate_limits(limits: tuple[ConcurrencyLimit, ...], when_limited: str) -> 
 
 
 def limit_slots(
-    keys: Keys, flow_name: str, limits: tuple[ConcurrencyLimit, ...], input: Any
+    part: Partition, flow_name: str, limits: tuple[ConcurrencyLimit, ...], input: Any
 ) -> str:
     """The limits a run of the flow counts against, as create.lua takes them: a JSON list of
     [slots key, at most] ('' when the flow has none). ValueError when the input lacks a value
@@ -134,5 +134,5 @@ def limit_slots(
         if limit.per:
             found = value_at(parse_input_path(limit.per), input, limit.per)
             value = json.dumps(found, sort_keys=True, separators=(",", ":"))
-        slots.append([keys.limit_slots(flow_name, limit.per, value), limit.runs])
+        slots.append([part.limit_slots(flow_name, limit.per, value), limit.runs])
     return json.dumps(slots)

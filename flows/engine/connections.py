@@ -1,5 +1,11 @@
-"""Options for every asyncio Redis connection pool: survive a Redis restart, and wait for
-replies as long as the command takes.
+"""The engine's Redis URL, and options for every asyncio Redis connection pool: survive a Redis
+restart, and wait for replies as long as the command takes.
+
+The URL may name the key layout as well as the server: `?partitions=N` spreads runs over N
+partitions (keys.py; docs/scaling.md), and a `redis+cluster://` (or `rediss+cluster://`) URL
+names a Redis or Valkey Cluster, whose runs are spread over 16 partitions unless it says. Every
+process of an installation reads the one URL, so they cannot disagree on where runs are. Both
+are Flowsite's spellings: client_url gives redis-py the URL it knows.
 
 redis-py 8.1 (RESP3 by default) turns on its maintenance notifications (a Redis Enterprise
 feature) for TCP connections, and with them on, its pool stops checking a pooled connection
@@ -18,8 +24,13 @@ at CONNECT_TIMEOUT_SECONDS: an unreachable server is still an error, not a hang.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
+import redis
+import redis.asyncio
+import redis.cluster
 from redis.maint_notifications import MaintNotificationsConfig
 
 CONNECT_TIMEOUT_SECONDS = 30.0
@@ -32,3 +43,98 @@ def pool_options() -> dict[str, Any]:
         "socket_timeout": None,
         "socket_connect_timeout": CONNECT_TIMEOUT_SECONDS,
     }
+
+
+PARTITIONS_PARAMETER = "partitions"
+CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
+DEFAULT_CLUSTER_PARTITIONS = 16
+
+
+def is_cluster_url(url: str) -> bool:
+    return url.partition("://")[0] in CLUSTER_SCHEMES
+
+
+def client_url(url: str) -> str:
+    """The URL as redis-py takes it: without Flowsite's layout parameter, a cluster's with the
+    plain scheme (redis-py's RedisCluster takes the URL of any one of its nodes)."""
+    scheme, separator, rest = _split(url)[0].partition("://")
+    return f"{CLUSTER_SCHEMES.get(scheme, scheme)}{separator}{rest}"
+
+
+def partitions_of(url: str) -> int:
+    """The partition count the URL names: by default 0 on one server (the original names),
+    DEFAULT_CLUSTER_PARTITIONS on a cluster. ValueError for a cluster without partitions (its
+    transitions would touch keys of many slots)."""
+    named = _split(url)[1]
+    if not is_cluster_url(url):
+        return named or 0
+    if named == 0:
+        raise ValueError("a cluster's runs must be spread over partitions: partitions=0 cannot be")
+    return DEFAULT_CLUSTER_PARTITIONS if named is None else named
+
+
+class _Cluster(redis.asyncio.RedisCluster):
+    """redis-py 8.1's asyncio cluster client, made to behave as the engine's callers expect of
+    a client:
+    - Its pools raise MaxConnectionsError when all their connections are busy, where a
+      BlockingConnectionPool waits: thousands of concurrent launches failed. So a command waits
+      for one of `max_connections` places (never more commands in flight than connections in a
+      node's pool).
+    - It picks a command's node before it has read the slot map, on its first commands: sent
+      at once, they all go to one node, whose MOVED answers make it read the map anew. So the
+      map is read first (initialize() is a flag check once it has been).
+    - It starts over every `reinitialize_steps` MOVED answers (its default, 5): starting over
+      closes every connection of every node, those with replies in flight too, and it sends
+      their commands again. A script whose reply was lost ran once already: a transition
+      applied twice (a launch stored twice; a finish replayed after the run moved on drops the
+      next step's task, and the run stops for good). A slot move makes MOVED answers common:
+      with 0, each one updates that slot alone."""
+
+    def __init__(self, *args: Any, max_connections: int = 100, **kwargs: Any) -> None:
+        kwargs = {"reinitialize_steps": 0, **kwargs}
+        super().__init__(*args, max_connections=max_connections, **kwargs)
+        self._places = asyncio.Semaphore(max_connections)
+
+    async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        await self.initialize()
+        async with self._places:
+            return await super().execute_command(*args, **kwargs)
+
+
+def async_client(url: str, **options: Any) -> redis.asyncio.Redis:
+    """An asyncio client of the URL's server, or of its cluster (a RedisCluster, with the same
+    commands), with pool_options() and `options`."""
+    kind = _Cluster if is_cluster_url(url) else redis.asyncio.Redis
+    return kind.from_url(client_url(url), **{**pool_options(), **options})
+
+
+def blocking_client(url: str, **options: Any) -> redis.Redis:
+    """A blocking client of the URL's server, or of its cluster, with `options`."""
+    kind = redis.cluster.RedisCluster if is_cluster_url(url) else redis.Redis
+    return kind.from_url(client_url(url), **options)
+
+
+def with_partitions(url: str, partitions: int) -> str:
+    """The URL naming `partitions` (FLOWS_PARTITIONS folded into REDIS_URL, so that every
+    process built from the settings reads the one URL). ValueError if it names another count."""
+    base, named = _split(url)
+    if named is not None and named != partitions:
+        raise ValueError(f"the URL says {PARTITIONS_PARAMETER}={named}, not {partitions}")
+    return f"{base}{'&' if '?' in base else '?'}{PARTITIONS_PARAMETER}={partitions}"
+
+
+def _split(url: str) -> tuple[str, int | None]:
+    """The URL without our parameter, and the count it named (None if it named none)."""
+    base, _, query = url.partition("?")
+    pairs = parse_qsl(query, keep_blank_values=True)
+    ours = [value for name, value in pairs if name == PARTITIONS_PARAMETER]
+    if not ours:
+        return url, None
+    try:
+        partitions = int(ours[-1])
+    except ValueError:
+        raise ValueError(
+            f"{PARTITIONS_PARAMETER} must be a whole number, got {ours[-1]!r}"
+        ) from None
+    rest = urlencode([(name, value) for name, value in pairs if name != PARTITIONS_PARAMETER])
+    return f"{base}?{rest}" if rest else base, partitions

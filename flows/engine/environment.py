@@ -7,9 +7,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from urllib.parse import urlparse
 
+from flows.engine.connections import CLUSTER_SCHEMES, partitions_of, with_partitions
+from flows.engine.keys import MAX_PARTITIONS
+
+PARTITIONS_VARIABLE = "FLOWS_PARTITIONS"
+
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
-_REDIS_SCHEMES = {"redis", "rediss", "unix"}
+_REDIS_SCHEMES = {"redis", "rediss", "unix", *CLUSTER_SCHEMES}
 
 
 class SettingsError(ValueError):
@@ -40,13 +45,22 @@ def read_bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
 
 
 def read_redis_url(environ: Mapping[str, str], name: str) -> str:
-    """A redis://, rediss:// or unix:// URL, or '' when unset."""
+    """A redis://, rediss://, unix:// or redis+cluster:// URL (with Flowsite's `partitions=N`
+    if it says, or if FLOWS_PARTITIONS does: connections.py), or '' when unset."""
     raw = environ.get(name, "").strip()
     if not raw:
         return ""
+    if PARTITIONS_VARIABLE in environ:
+        partitions = read_int(environ, PARTITIONS_VARIABLE, 0)
+        try:
+            raw = with_partitions(raw, partitions)
+        except ValueError as error:
+            raise SettingsError(f"{name} and {PARTITIONS_VARIABLE} disagree: {error}") from None
     parsed = urlparse(raw)
     if parsed.scheme not in _REDIS_SCHEMES:
-        raise SettingsError(f"{name} must be a redis://, rediss:// or unix:// URL, got {raw!r}")
+        raise SettingsError(
+            f"{name} must be a redis://, rediss://, unix:// or redis+cluster:// URL, got {raw!r}"
+        )
     try:
         database = parsed.path.strip("/")
         if parsed.scheme != "unix" and database and not database.isdigit():
@@ -54,4 +68,10 @@ def read_redis_url(environ: Mapping[str, str], name: str) -> str:
         parsed.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError:
         raise SettingsError(f"{name} is not a valid Redis URL: {raw!r}") from None
+    try:
+        partitions = partitions_of(raw)
+    except ValueError as error:
+        raise SettingsError(f"{name}: {error}") from None
+    if not 0 <= partitions <= MAX_PARTITIONS:
+        raise SettingsError(f"{name}: partitions must be 0 to {MAX_PARTITIONS}, got {partitions}")
     return raw

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -19,7 +18,13 @@ import redis.asyncio as redis
 from flows.engine.builder import Flow, validate_flow
 from flows.engine.changes import ChangedRuns
 from flows.engine.concurrency import LimitReached, limit_slots
-from flows.engine.connections import pool_options
+from flows.engine.connections import (
+    async_client,
+    client_url,
+    is_cluster_url,
+    partitions_of,
+    pool_options,
+)
 from flows.engine.events import EventReader
 from flows.engine.keys import Keys
 from flows.engine.reads import Steps, StepSelection
@@ -79,15 +84,21 @@ class FlowExecutor:
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         idempotency_seconds: int = DEFAULT_IDEMPOTENCY_SECONDS,
     ) -> None:
-        pool = redis.BlockingConnectionPool.from_url(
-            redis_url,
-            max_connections=max_connections,
-            timeout=None,
-            decode_responses=True,
-            **pool_options(),
-        )
-        self.redis = redis.Redis.from_pool(pool)
-        self.keys = Keys(key_prefix)
+        self.redis_url = redis_url
+        if is_cluster_url(redis_url):
+            self.redis = async_client(
+                redis_url, decode_responses=True, max_connections=max_connections
+            )
+        else:
+            pool = redis.BlockingConnectionPool.from_url(
+                client_url(redis_url),
+                max_connections=max_connections,
+                timeout=None,
+                decode_responses=True,
+                **pool_options(),
+            )
+            self.redis = redis.Redis.from_pool(pool)
+        self.keys = Keys(key_prefix, partitions_of(redis_url))
         self.store = RunStore(self.redis, self.keys, retention_seconds)
         self.subscriptions = RunSubscriptions(self.redis, self.keys)
         self.idempotency_seconds = idempotency_seconds
@@ -137,13 +148,22 @@ class FlowExecutor:
         if idempotency_key is not None:
             validate_idempotency_key(idempotency_key)
         window = (idempotency_key, self.idempotency_seconds) if idempotency_key else None
-        run = self._new_run(flow, input, json.dumps(meta or {}))
+        run = self._new_run(flow, input, json.dumps(meta or {}), idempotency_key or "")
         return await self.store.create(run, window)
 
-    def _new_run(self, flow: Flow, input: Any, meta_json: str) -> NewRun:
+    def _new_run(self, flow: Flow, input: Any, meta_json: str, idempotency_key: str = "") -> NewRun:
+        """The run to store, with an id that puts its keys in the partition of those it shares a
+        script with: its flow's concurrency limits, else its idempotency key (keys.py)."""
         input_json = encode_input(input)
-        slots = limit_slots(self.keys, flow.name, flow.concurrency_limits, input)
-        return NewRun(uuid.uuid4().hex, flow, input_json, meta_json, slots)
+        home = None
+        if flow.concurrency_limits:
+            home = self.keys.partition_of_flow(flow.name)
+        elif idempotency_key:
+            home = self.keys.partition_of_flow(flow.name, idempotency_key)
+        flow_id = self.keys.new_run_id(home)
+        part = self.keys.partition_of(flow_id)
+        slots = limit_slots(part, flow.name, flow.concurrency_limits, input)
+        return NewRun(flow_id, flow, input_json, meta_json, slots)
 
     async def execute_flows(
         self,
@@ -209,7 +229,7 @@ class FlowExecutor:
 
     def event_reader(self, group: str) -> EventReader:
         """A reader of the events stream through the consumer group `group` (events.py)."""
-        return EventReader(self.redis, self.keys, group)
+        return EventReader(self.redis, self.keys, group, self.redis_url)
 
     async def watch_flow(self, flow_id: str) -> AsyncIterator[dict[str, Any]]:
         """Yield the run's transition events as they happen, until the run ends.

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import redis
 
+from flows.engine.connections import blocking_client, partitions_of
 from flows.engine.heartbeats import RunnerHeartbeat, parse_heartbeats, read_heartbeats
 from flows.engine.keys import Keys
 from flows.engine.server_version import ServerVersion, require_supported
@@ -85,13 +86,13 @@ class HealthReader:
     """The engine's Redis, checked on a blocking client of its own (short timeouts)."""
 
     def __init__(self, redis_url: str, key_prefix: str = "") -> None:
-        self.client = redis.Redis.from_url(
+        self.client = blocking_client(
             redis_url,
             decode_responses=True,
             socket_timeout=TIMEOUT_SECONDS,
             socket_connect_timeout=TIMEOUT_SECONDS,
         )
-        self.keys = Keys(key_prefix)
+        self.keys = Keys(key_prefix, partitions_of(redis_url))
         self._lock = threading.Lock()
         self._kept: tuple[float, ServerHealth] | None = None
 
@@ -108,11 +109,12 @@ class HealthReader:
             with self.client.pipeline(transaction=False) as pipe:
                 pipe.execute_command("INFO", "memory", "persistence")
                 pipe.config_get("save")
-                pipe.xlen(self.keys.queue)
+                for part in self.keys.partitions:
+                    pipe.xlen(part.queue)
                 pipe.hgetall(self.keys.runners)
                 pipe.time()
-                info, save, queued, beats, server_time = pipe.execute(raise_on_error=False)
-            for answer in (info, queued, beats, server_time):
+                info, save, *lengths, beats, server_time = pipe.execute(raise_on_error=False)
+            for answer in (info, *lengths, beats, server_time):
                 if isinstance(answer, Exception):
                     raise answer
         except redis.RedisError as error:
@@ -123,7 +125,7 @@ class HealthReader:
             eviction_policy=info.get("maxmemory_policy", SAFE_EVICTION_POLICY),
             used_memory=int(info.get("used_memory", 0)),
             max_memory=int(info.get("maxmemory", 0)),
-            queued_tasks=queued,
+            queued_tasks=sum(lengths),
             runners=parse_heartbeats(beats, server_time),
         )
 

@@ -154,10 +154,20 @@ def parse_heartbeats(beats: dict[str, str], server_time: tuple[int, int]) -> lis
     return sorted(runners, key=lambda runner: (runner.started_at, runner.name))
 
 
+# The runners hash and the clock of the server holding it (which stamped the beats: on a
+# cluster, the other nodes' clocks may differ), read together.
+READ_BEATS = """#!lua flags=no-writes
+return {redis.call('TIME'), redis.call('HGETALL', KEYS[1])}
+"""
+
+
+def read_beats(client: redis.Redis, keys: Keys) -> tuple[dict[str, str], tuple[int, int]]:
+    """The runners hash and Redis' TIME, in one round trip (blocking client)."""
+    server_time, flat = client.register_script(READ_BEATS)(keys=[keys.runners])
+    beats = dict(zip(flat[::2], flat[1::2], strict=True))
+    return beats, (int(server_time[0]), int(server_time[1]))
+
+
 def read_heartbeats(client: redis.Redis, keys: Keys) -> list[RunnerHeartbeat]:
     """Every runner's heartbeat, alive or gone, in one round trip (blocking client)."""
-    with client.pipeline(transaction=False) as pipe:
-        pipe.hgetall(keys.runners)
-        pipe.time()
-        beats, server_time = pipe.execute()
-    return parse_heartbeats(beats, server_time)
+    return parse_heartbeats(*read_beats(client, keys))

@@ -1,8 +1,9 @@
-"""What /metrics reports, read from Redis in one round trip (two while tasks wait in the queue),
+"""What /metrics reports, read from Redis in two round trips (and one per queue where tasks wait),
 whatever the number of runs.
 
 Counts of things that happened (runs launched and ended, lease takeovers, step durations) are
-kept by the transition scripts themselves, in one hash (`Keys.counters`, prelude.lua's `tally`),
+kept by the transition scripts themselves, in one hash per partition (`Partition.counters`,
+prelude.lua's `tally`),
 atomically with the transitions they count: every web worker reads the same numbers, and a
 scrape costs a read of that hash, whose size grows with the flows and steps there are, never
 with the runs. Everything else is the state of the moment: the queue stream's length and its
@@ -17,8 +18,8 @@ from dataclasses import dataclass, field
 
 import redis
 
-from flows.engine.heartbeats import parse_heartbeats
-from flows.engine.keys import RUNNER_GROUP, Keys
+from flows.engine.heartbeats import RunnerHeartbeat, parse_heartbeats, read_beats
+from flows.engine.keys import RUNNER_GROUP, Keys, Partition
 from flows.engine.watches import RUN_PAGE
 
 # Upper bounds (seconds) of the step duration histogram's buckets, as prelude.lua counts them.
@@ -61,68 +62,83 @@ class EngineMetrics:
 def read_metrics(
     client: redis.Redis, keys: Keys, *, live_pages: Sequence[str], live_since: float
 ) -> EngineMetrics:
-    """Read the metrics on a blocking client (decoding responses). `live_pages`: the web app's
-    live pages; a run's page is counted over all runs (`Keys.run_page_watchers`), the others
-    by their one watch set. Watchers that joined before `live_since` have expired."""
+    """Read the metrics on a blocking client (decoding responses), each partition's added up.
+    `live_pages`: the web app's live pages; a run's page is counted over all runs
+    (`Partition.run_page_watchers`), the others by their one watch set. Watchers that joined before
+    `live_since` have expired."""
     others = [page for page in live_pages if page != RUN_PAGE]
     with client.pipeline(transaction=False) as pipe:
-        pipe.hgetall(keys.counters)
-        pipe.xlen(keys.queue)
-        pipe.xinfo_groups(keys.queue)
-        pipe.zcard(keys.delayed)
-        pipe.hgetall(keys.runners)
-        pipe.zrange(keys.changed_runs, 0, 0, withscores=True)
-        pipe.zcard(keys.changed_runs)
-        pipe.zcount(keys.run_page_watchers, live_since, "+inf")
+        for part in keys.partitions:
+            pipe.hgetall(part.counters)
+            pipe.xlen(part.queue)
+            pipe.xinfo_groups(part.queue)
+            pipe.zcard(part.delayed)
+            pipe.zrange(part.changed_runs, 0, 0, withscores=True)
+            pipe.zcard(part.changed_runs)
+            pipe.zcount(part.run_page_watchers, live_since, "+inf")
         for page in others:
             pipe.zcount(keys.watchers(page, ""), live_since, "+inf")
-        pipe.time()
         answers = pipe.execute(raise_on_error=False)
-    counters, queue_length, groups, delayed, beats, oldest_change, changed = answers[:7]
-    watched, server_time = answers[7:-1], answers[-1]
+    beats, server_time = read_beats(client, keys)
+    per_partition = [
+        answers[start : start + PARTITION_READS]
+        for start in range(0, len(keys.partitions) * PARTITION_READS, PARTITION_READS)
+    ]
+    other_pages = answers[len(per_partition) * PARTITION_READS :]
+    # XINFO GROUPS of a queue nothing has made yet is an error ("no such key"): no group.
+    groups = [reads[2] for reads in per_partition]
     for answer in answers:
-        # XINFO GROUPS of a queue nothing has made yet is an error ("no such key"): no group.
         if isinstance(answer, Exception) and not (
-            answer is groups and isinstance(answer, redis.ResponseError)
+            any(answer is each for each in groups) and isinstance(answer, redis.ResponseError)
         ):
             raise answer
     now = server_time[0] + server_time[1] / 1_000_000
-    metrics = EngineMetrics(retries_waiting=delayed, archive_pending_runs=changed)
-    _count(metrics, counters)
-    _queue(metrics, client, keys, queue_length, groups, now)
-    _runners(metrics, beats, server_time)
-    metrics.live_clients = dict(zip([RUN_PAGE, *others], watched, strict=True))
-    if oldest_change:
-        metrics.archive_lag_seconds = max(now - oldest_change[0][1], 0.0)
+    metrics, run_pages = EngineMetrics(), 0
+    for part, reads in zip(keys.partitions, per_partition, strict=True):
+        counters, queue_length, part_groups, delayed, oldest_change, changed, on_run_pages = reads
+        run_pages += on_run_pages
+        metrics.retries_waiting += delayed
+        metrics.archive_pending_runs += changed
+        _count(metrics, counters)
+        _queue(metrics, client, part, queue_length, part_groups, now)
+        if oldest_change:
+            lag = max(now - oldest_change[0][1], 0.0)
+            metrics.archive_lag_seconds = max(metrics.archive_lag_seconds, lag)
+    _runners(metrics, parse_heartbeats(beats, server_time))
+    metrics.live_clients = {RUN_PAGE: run_pages, **dict(zip(others, other_pages, strict=True))}
     return metrics
 
 
+PARTITION_READS = 7  # what read_metrics asks of each partition
+
+
 def _count(metrics: EngineMetrics, counters: dict[str, str]) -> None:
-    """Parse the counters hash (field formats: prelude.lua's `tally` and its callers)."""
+    """Add a partition's counters hash (field formats: prelude.lua's `tally` and its
+    callers)."""
     bucket_counts: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
     for name, raw in counters.items():
         kind, _, labels = name.partition("|")
         value = int(raw)
         if kind == "started":
-            metrics.runs_started[labels] = value
+            metrics.runs_started[labels] = metrics.runs_started.get(labels, 0) + value
         elif kind == "ended":
             status, _, flow = labels.partition("|")
-            metrics.runs_ended[(flow, status)] = value
+            metrics.runs_ended[(flow, status)] = metrics.runs_ended.get((flow, status), 0) + value
         elif kind == "takeover":
-            metrics.lease_takeovers[labels] = value
+            metrics.lease_takeovers[labels] = metrics.lease_takeovers.get(labels, 0) + value
         elif kind == "step":
             bound, _, flow_and_step = labels.partition("|")
             bucket_counts[_flow_and_step(flow_and_step)][bound] = value
         elif kind == "step_us":
             durations = metrics.step_durations.setdefault(_flow_and_step(labels), StepDurations())
-            durations.sum_seconds = value / 1_000_000
+            durations.sum_seconds += value / 1_000_000
     for flow_and_step, by_bound in bucket_counts.items():
         durations = metrics.step_durations.setdefault(flow_and_step, StepDurations())
         running = 0
         for index, bound in enumerate(STEP_SECONDS_BUCKETS):
             running += by_bound.get(str(bound), 0)
-            durations.buckets[index] = running
-        durations.count = running + by_bound.get("+Inf", 0)
+            durations.buckets[index] += running
+        durations.count += running + by_bound.get("+Inf", 0)
 
 
 def _flow_and_step(labels: str) -> tuple[str, str]:
@@ -135,33 +151,35 @@ def _flow_and_step(labels: str) -> tuple[str, str]:
 def _queue(
     metrics: EngineMetrics,
     client: redis.Redis,
-    keys: Keys,
+    part: Partition,
     queue_length: int,
     groups: list[dict] | Exception,
     now: float,
 ) -> None:
-    """Tasks stay in the stream while runners hold them, and are deleted once done with
-    (prelude.lua's finish_task), so those queued are the stream's length less the group's
-    pending ones; the oldest of them is the first entry after the last one delivered."""
+    """Add a partition's queue. Tasks stay in the stream while runners hold them, and are
+    deleted once done with (prelude.lua's finish_task), so those queued are the stream's length
+    less the group's pending ones; the oldest of them is the first entry after the last one
+    delivered."""
     group = None
     if isinstance(groups, list):
         group = next((each for each in groups if each["name"] == RUNNER_GROUP), None)
-    if group is None:
-        metrics.queued_tasks = queue_length
-        first_queued = "-"
-    else:
-        metrics.held_tasks = group["pending"]
-        metrics.queued_tasks = max(queue_length - group["pending"], 0)
+    queued = queue_length
+    first_queued = "-"
+    if group is not None:
+        metrics.held_tasks += group["pending"]
+        queued = max(queue_length - group["pending"], 0)
         first_queued = f"({group['last-delivered-id']}"
-    if metrics.queued_tasks:
-        oldest = client.xrange(keys.queue, first_queued, "+", count=1)
+    metrics.queued_tasks += queued
+    if queued:
+        oldest = client.xrange(part.queue, first_queued, "+", count=1)
         if oldest:
             milliseconds = int(oldest[0][0].split("-")[0])
-            metrics.oldest_queued_seconds = max(now - milliseconds / 1000, 0.0)
+            age = max(now - milliseconds / 1000, 0.0)
+            metrics.oldest_queued_seconds = max(metrics.oldest_queued_seconds, age)
 
 
-def _runners(metrics: EngineMetrics, beats: dict[str, str], server_time: tuple[int, int]) -> None:
-    for runner in parse_heartbeats(beats, server_time):
+def _runners(metrics: EngineMetrics, runners: list[RunnerHeartbeat]) -> None:
+    for runner in runners:
         if runner.gone:
             metrics.runners_gone += 1
             continue

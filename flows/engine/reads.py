@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 import redis
 import redis.asyncio
 
+from flows.engine.connections import blocking_client, partitions_of
 from flows.engine.keys import Keys
 from flows.engine.state import FlowState, RunSnapshot, StepState
 from flows.engine.statuses import FlowStatus
@@ -130,8 +131,8 @@ class RunReader:
 
     def __init__(self, redis_url: str, key_prefix: str = "") -> None:
         # Public: the web app's watchers join and leave on it (watches.py).
-        self.client = redis.Redis.from_url(redis_url, decode_responses=True)
-        self.keys = Keys(key_prefix)
+        self.client = blocking_client(redis_url, decode_responses=True)
+        self.keys = Keys(key_prefix, partitions_of(redis_url))
 
     def read_runs(
         self, flow_ids: Sequence[str], steps: StepSelection = Steps.ALL

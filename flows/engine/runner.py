@@ -1,6 +1,10 @@
-"""The runner: takes step tasks from the Redis queue and runs them in the sandbox.
+"""The runner: takes step tasks from the Redis queues and runs them in the sandbox.
 
-Any number of runners, in any number of processes and machines, share one consumer group.
+Any number of runners, in any number of processes and machines, share one consumer group on
+each partition's queue (one queue without partitions: keys.py). A runner takes tasks with the
+take script, partition by partition, as long as it has free slots; with none queued it waits
+on every queue at once with a plain XREAD, which takes nothing (so a runner never holds more
+than it can run), and sweeps again as soon as any queue gets a task.
 A runner renews the lease on the tasks it holds; a runner that dies stops renewing, and once
 its lease lapses another runner claims the task (XAUTOCLAIM) and runs the step again, counted
 as another attempt. On stop() it takes no new work, lets running steps finish for a grace
@@ -16,6 +20,7 @@ import os
 import random
 import socket
 import uuid
+from collections import defaultdict
 from dataclasses import dataclass
 from enum import Enum
 from typing import Literal
@@ -24,10 +29,10 @@ import redis.asyncio as redis
 
 from flows.engine import script_functions
 from flows.engine.builder import Step
-from flows.engine.connections import pool_options
+from flows.engine.connections import async_client, partitions_of
 from flows.engine.grants import HttpSettings, StepGrants
 from flows.engine.heartbeats import Heartbeat
-from flows.engine.keys import RUNNER_GROUP, Keys
+from flows.engine.keys import RUNNER_GROUP, Keys, Partition
 from flows.engine.runner_settings import (
     DEFAULT_CONCURRENCY,
     DEFAULT_LEASE_SECONDS,
@@ -44,6 +49,7 @@ from flows.engine.secrets import SecretError
 from flows.engine.server_version import check_server
 from flows.engine.statuses import FlowStatus, StepStatus
 from flows.engine.store import Claim, RunContext, RunStore, Taken
+from flows.engine.stream_bells import StreamBells
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +72,7 @@ SKIPPED = Skipped.SKIPPED
 class _Task:
     """A task this runner holds: why its script was interrupted, if it was."""
 
+    part: Partition  # whose queue holds the task (its run's)
     task_id: str
     flow_id: str
     step_id: str = ""  # the task's step, then the step it runs now
@@ -96,8 +103,8 @@ class Runner:
         FLOWS_SCRIPT_MODULES entries scripts may call (ValueError names one that won't load).
         The defaults are RunnerSettings' (runner_settings.py)."""
         script_functions.load(script_modules)
-        self.redis = redis.Redis.from_url(redis_url, decode_responses=True, **pool_options())
-        self.keys = Keys(key_prefix)
+        self.redis = async_client(redis_url, decode_responses=True)
+        self.keys = Keys(key_prefix, partitions_of(redis_url))
         self.store = RunStore(self.redis, self.keys, retention_seconds)
         self.concurrency = concurrency
         self.lease_seconds = lease_seconds
@@ -113,7 +120,12 @@ class Runner:
         self._released = asyncio.Event()
         self._slot_freed = asyncio.Event()
         self._retry_scheduled = asyncio.Event()
-        self._tasks: dict[str, _Task] = {}
+        # Held tasks by (partition number, task id): partitions' streams hand out the same ids.
+        self._tasks: dict[tuple[int, str], _Task] = {}
+        self._next_partition = 0  # where the next sweep starts, so that each gets its turn
+        self.bells = StreamBells(redis_url, [part.queue for part in self.keys.partitions])
+        self._partition_of_queue = {part.queue: part for part in self.keys.partitions}
+        self._woken: list[Partition] = []  # the queues that rang while nothing was queued
         self._started = False
 
     @classmethod
@@ -146,6 +158,7 @@ class Runner:
     async def run(self) -> None:
         await self.start()
         logger.info("runner %s started with concurrency %d", self.name, self.concurrency)
+        self.bells.start()
         helpers = [
             asyncio.create_task(
                 self._every(self.lease_seconds / 3, self._renew_leases), name=f"{self.name}-leases"
@@ -192,52 +205,93 @@ class Runner:
                 await asyncio.wait_for(self._slot_freed.wait(), READ_BLOCK_MS / 1000)
             return
         try:
-            taken = await self.store.take(self.name, self._free_slots())
-            for task_id, flow_id, claim in taken:
-                if isinstance(claim, Claim):
-                    self._begin(task_id, flow_id, claim.step_id, claim)
-            if taken:
-                return
-            # Nothing queued: wait for the next task; it is claimed by the task's own worker.
-            answer = await self.redis.xreadgroup(
-                RUNNER_GROUP,
-                self.name,
-                {self.keys.queue: ">"},
-                count=self._free_slots(),
-                block=READ_BLOCK_MS,
-            )
+            if not await self._sweep():
+                # Nothing queued: wait until a queue gets a task (or a while, in case a ring
+                # was lost to a Redis restart), then sweep again from the queues that did.
+                rang = await self.bells.wait(READ_BLOCK_MS / 1000)
+                self._woken = [self._partition_of_queue[queue] for queue in rang]
         except redis.ResponseError as error:
             if "NOGROUP" not in str(error):
                 raise
-            # The queue was deleted (Redis flushed or restarted without data): recreate it.
+            # A queue was deleted (Redis flushed or restarted without data): recreate it.
             await self.store.ensure_group()
-            return
-        for _stream, messages in answer or []:
-            for task_id, fields in messages:
-                self._begin(task_id, fields["flow_id"], fields.get("step_id", ""))
+
+    async def _sweep(self) -> bool:
+        """Take what the queues hold while slots are free: from the queues that rang first,
+        else from those that may hold tasks. Returns whether any task was taken (or the queues
+        that rang were all looked at: the next sweep looks at all)."""
+        woken, self._woken = self._woken, []
+        self.bells.forget()  # what is queued from now on rings anew
+        if woken:
+            parts = woken
+        elif len(self.keys.partitions) == 1:
+            parts = list(self.keys.partitions)
+        else:
+            parts = await self._queues_with_tasks()
+        start = self._next_partition % max(len(parts), 1)
+        self._next_partition += 1  # each gets its turn to go first
+        took = False
+        for part in parts[start:] + parts[:start]:
+            if self._free_slots() <= 0:
+                return True
+            for task_id, flow_id, claim in await self.store.take(
+                part, self.name, self._free_slots()
+            ):
+                took = True
+                if isinstance(claim, Claim):
+                    self._begin(part, task_id, flow_id, claim.step_id, claim)
+        return took or bool(woken)
+
+    async def _queues_with_tasks(self) -> list[Partition]:
+        """In one round trip, the partitions whose queue holds tasks no runner took yet (or may:
+        the group's lag is unknown after some deletions, or there is no group yet). Spares a
+        take per empty queue: a sweep of 16 one after the other took 5 ms, long enough for a
+        step to wait on it."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for part in self.keys.partitions:
+                pipe.xinfo_groups(part.queue)
+            answers = await pipe.execute(raise_on_error=False)
+        candidates = []
+        for part, groups in zip(self.keys.partitions, answers, strict=True):
+            group = None
+            if not isinstance(groups, Exception):
+                group = next((each for each in groups if each["name"] == RUNNER_GROUP), None)
+            if group is None or group.get("lag") != 0:
+                candidates.append(part)
+        return candidates
 
     async def _reclaim_expired(self) -> None:
         """Take over tasks whose runner stopped renewing its lease (it died)."""
-        if self._free_slots() <= 0 or self._stopping.is_set():
-            return
-        answer = await self.redis.xautoclaim(
-            self.keys.queue,
-            RUNNER_GROUP,
-            self.name,
-            min_idle_time=int(self.lease_seconds * 1000),
-            count=self._free_slots(),
-        )
-        # [next id, messages] on Redis 6.2, plus deleted ids on 7; deleted ones have no fields.
-        for task_id, fields in answer[1]:
-            if fields and task_id not in self._tasks:
-                logger.warning("runner %s takes over task %s (lease lapsed)", self.name, task_id)
-                self._begin(task_id, fields["flow_id"], fields.get("step_id", ""))
+        for part in self.keys.partitions:
+            if self._free_slots() <= 0 or self._stopping.is_set():
+                return
+            answer = await self.redis.xautoclaim(
+                part.queue,
+                RUNNER_GROUP,
+                self.name,
+                min_idle_time=int(self.lease_seconds * 1000),
+                count=self._free_slots(),
+            )
+            # [next id, messages, deleted ids]; deleted ones have no fields.
+            for task_id, fields in answer[1]:
+                if fields and (part.number, task_id) not in self._tasks:
+                    logger.warning(
+                        "runner %s takes over task %s (lease lapsed)", self.name, task_id
+                    )
+                    self._begin(part, task_id, fields["flow_id"], fields.get("step_id", ""))
 
-    def _begin(self, task_id: str, flow_id: str, step_id: str, claim: Claim | None = None) -> None:
+    def _begin(
+        self,
+        part: Partition,
+        task_id: str,
+        flow_id: str,
+        step_id: str,
+        claim: Claim | None = None,
+    ) -> None:
         """Hold the task and run its step (`step_id`: '' for a task queued before flows
         branched), claimed already or not."""
-        task = _Task(task_id, flow_id, step_id)
-        self._tasks[task_id] = task
+        task = _Task(part, task_id, flow_id, step_id)
+        self._tasks[part.number, task_id] = task
         task.worker = asyncio.create_task(self._process(task, claim), name=f"run-{task_id}")
 
     # -- running one task --------------------------------------------------------------
@@ -250,7 +304,7 @@ class Runner:
                 claim = await self.store.claim(task.task_id, task.flow_id, task.step_id, self.name)
             if isinstance(claim, str):
                 logger.debug("task %s skipped: %s", task.task_id, claim)
-                await self._drop(task.task_id)
+                await self._drop(task)
                 return
             while isinstance(claim, Claim):
                 task.step_id = claim.step_id
@@ -266,7 +320,7 @@ class Runner:
             # The task stays in our pending list; once our lease on it lapses it is retried.
             logger.exception("flow %s step %s: runner error", task.flow_id, task.step_id)
         finally:
-            del self._tasks[task.task_id]
+            del self._tasks[task.part.number, task.task_id]
             self._slot_freed.set()
 
     async def _attempt(self, task: _Task, claim: Claim) -> ScriptResult | Skipped | None:
@@ -388,10 +442,10 @@ class Runner:
 
     def _switch(self, task: _Task, taken: Taken) -> Claim | str:
         """Hold the task taken instead of the one done with, in the same slot."""
-        task_id, flow_id, claim = taken
-        del self._tasks[task.task_id]
+        task_id, flow_id, claim = taken  # from the same partition's queue
+        del self._tasks[task.part.number, task.task_id]
         task.task_id, task.flow_id, task.context, task.interrupted_by = task_id, flow_id, None, ""
-        self._tasks[task_id] = task
+        self._tasks[task.part.number, task_id] = task
         if isinstance(claim, str):
             logger.debug("task %s skipped: %s", task_id, claim)
         return claim
@@ -402,10 +456,10 @@ class Runner:
         )
         logger.info("flow %s step %s handed back", task.flow_id, claim.step_id)
 
-    async def _drop(self, task_id: str) -> None:
+    async def _drop(self, task: _Task) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.xack(self.keys.queue, RUNNER_GROUP, task_id)
-            pipe.xdel(self.keys.queue, task_id)
+            pipe.xack(task.part.queue, RUNNER_GROUP, task.task_id)
+            pipe.xdel(task.part.queue, task.task_id)
             await pipe.execute()
 
     # -- retries after a wait ----------------------------------------------------------
@@ -417,7 +471,8 @@ class Runner:
         while not self._released.is_set():
             self._retry_scheduled.clear()
             try:
-                wait = await self.store.promote_due_retries()
+                waits = [await self.store.promote_due_retries(p) for p in self.keys.partitions]
+                wait = min((w for w in waits if w is not None), default=None)
             except redis.RedisError:
                 logger.exception("runner %s cannot queue due retries; trying again", self.name)
                 wait = None
@@ -433,14 +488,13 @@ class Runner:
         held = list(self._tasks.values())
         if not held:
             return
-        await self.redis.xclaim(
-            self.keys.queue,
-            RUNNER_GROUP,
-            self.name,
-            min_idle_time=0,
-            message_ids=[task.task_id for task in held],
-            justid=True,
-        )
+        by_queue: dict[str, list[str]] = defaultdict(list)
+        for task in held:
+            by_queue[task.part.queue].append(task.task_id)
+        for queue, task_ids in by_queue.items():
+            await self.redis.xclaim(
+                queue, RUNNER_GROUP, self.name, min_idle_time=0, message_ids=task_ids, justid=True
+            )
         async with self.redis.pipeline(transaction=False) as pipe:
             for task in held:
                 pipe.hget(self.keys.flow(task.flow_id), "status")
@@ -510,21 +564,23 @@ class Runner:
             # Redis is away: the group keeps this consumer's name, holding nothing.
             logger.warning("runner %s could not leave its group (%s)", self.name, error)
         finally:
+            await self.bells.close()
             await self.engine.close()
             await self.redis.aclose()  # a client left open warns when collected
         logger.info("runner %s stopped", self.name)
 
     async def _leave_group(self) -> None:
         """Remove this consumer from the group, unless it still holds tasks (they'd be lost)."""
-        try:
-            pending = await self.redis.xpending_range(
-                self.keys.queue, RUNNER_GROUP, min="-", max="+", count=1, consumername=self.name
-            )
-            if not pending:
-                await self.redis.xgroup_delconsumer(self.keys.queue, RUNNER_GROUP, self.name)
-        except redis.ResponseError as error:
-            if "NOGROUP" not in str(error):
-                raise
+        for part in self.keys.partitions:
+            try:
+                pending = await self.redis.xpending_range(
+                    part.queue, RUNNER_GROUP, min="-", max="+", count=1, consumername=self.name
+                )
+                if not pending:
+                    await self.redis.xgroup_delconsumer(part.queue, RUNNER_GROUP, self.name)
+            except redis.ResponseError as error:
+                if "NOGROUP" not in str(error):
+                    raise
 
 
 def _retry_delay(step: Step, claim: Claim) -> float:

@@ -14,6 +14,8 @@ from typing import Any
 
 import redis.asyncio as redis
 
+from flows.engine.connections import async_client
+
 MINIMUM_VERSIONS: dict[str, tuple[int, ...]] = {"Redis": (7, 0), "Valkey": (7, 2)}
 
 
@@ -72,5 +74,5 @@ async def check_server(client: redis.Redis) -> ServerVersion:
 
 async def check_server_at(redis_url: str) -> ServerVersion:
     """check_server on a connection of its own, closed after."""
-    async with redis.Redis.from_url(redis_url) as client:
+    async with async_client(redis_url) as client:
         return await check_server(client)

@@ -15,8 +15,8 @@ import redis.asyncio as redis
 
 from flows.engine.builder import Flow, Step, definition_json
 from flows.engine.concurrency import LimitReached
-from flows.engine.keys import RUNNER_GROUP, Keys
-from flows.engine.lua_scripts import load_script
+from flows.engine.keys import RUNNER_GROUP, Keys, Partition
+from flows.engine.lua_scripts import call_each, load_script
 from flows.engine.reads import Steps, StepSelection, read_runs
 from flows.engine.runner_settings import DEFAULT_RETENTION_SECONDS
 from flows.engine.sandbox.syntax import steps_read
@@ -134,12 +134,16 @@ class RunStore:
         }
 
     async def ensure_group(self) -> None:
-        """Create the runners' consumer group; from id 0 so no task queued before it is lost."""
-        try:
-            await self.client.xgroup_create(self.keys.queue, RUNNER_GROUP, id="0", mkstream=True)
-        except redis.ResponseError as error:
-            if "BUSYGROUP" not in str(error):
-                raise
+        """Create the runners' consumer group on each partition's queue; from id 0 so no task
+        queued before it is lost."""
+        for partition in self.keys.partitions:
+            try:
+                await self.client.xgroup_create(
+                    partition.queue, RUNNER_GROUP, id="0", mkstream=True
+                )
+            except redis.ResponseError as error:
+                if "BUSYGROUP" not in str(error):
+                    raise
 
     async def create(
         self, run: NewRun, idempotency: tuple[str, int] | None = None
@@ -156,10 +160,8 @@ class RunStore:
     async def create_many(self, runs: list[NewRun]) -> None:
         """create() for each run, in one round trip. LimitReached, listing the runs that
         were stored, when a limit refused any."""
-        async with self.client.pipeline(transaction=False) as pipe:
-            for run in runs:
-                await self._scripts["create"](**self._create_call(run), client=pipe)
-            answers = await pipe.execute()
+        create = self._scripts["create"]
+        answers = await call_each(self.client, [(create, self._create_call(run)) for run in runs])
         started, refusals = [], []
         for run, (answer, outcome) in zip(runs, answers, strict=True):
             if outcome == "rejected":
@@ -175,41 +177,45 @@ class RunStore:
         self, run: NewRun, idempotency: tuple[str, int] | None = None
     ) -> dict[str, list]:
         flow_id, flow, input_json, meta_json, limit_slots = run
-        keys = [self.keys.flow(flow_id), self.keys.queue, self.keys.events, self.keys.runs]
-        keys += [self.keys.step(flow_id, step.name) for step in flow.steps]
+        part = self.keys.partition_of(flow_id)
+        keys = [part.flow(flow_id), part.queue, part.events, part.runs]
+        keys += [part.step(flow_id, step.name) for step in flow.steps]
         args: list[Any] = [
             flow_id,
             flow.name,
             input_json,
             definition_json(flow),
             meta_json,
-            self.keys.flow_channel(flow_id),
+            part.flow_channel(flow_id),
             self.retention_seconds,
-            *self._idempotency_arguments(flow, idempotency),
+            *self._idempotency_arguments(part, flow, idempotency),
             limit_slots,
             flow.when_limited,
         ]
         return {"keys": keys, "args": [*args, *_step_arguments(flow)]}
 
+    @staticmethod
     def _idempotency_arguments(
-        self, flow: Flow, idempotency: tuple[str, int] | None
+        part: Partition, flow: Flow, idempotency: tuple[str, int] | None
     ) -> tuple[str, int]:
         if idempotency is None:
             return "", 0
         key, seconds = idempotency
-        return self.keys.idempotency(flow.name, key), seconds
+        return part.idempotency(flow.name, key), seconds
 
-    async def take(self, consumer: str, count: int) -> list[tuple[str, str, Claim | str]]:
-        """Read up to `count` new tasks and claim their steps, in one call.
+    async def take(
+        self, part: Partition, consumer: str, count: int
+    ) -> list[tuple[str, str, Claim | str]]:
+        """Read up to `count` new tasks of the partition and claim their steps, in one call.
 
         Returns (task_id, flow_id, claim or the reason it was dropped) for each task read."""
         taken = await self._scripts["take"](
-            keys=[self.keys.queue, self.keys.events],
+            keys=[part.queue, part.events],
             args=[
                 RUNNER_GROUP,
                 consumer,
                 count,
-                *self.keys.script_key_prefixes(),
+                *part.script_key_prefixes(),
                 self.retention_seconds,
             ],
         )
@@ -220,16 +226,17 @@ class RunStore:
     async def claim(self, task_id: str, flow_id: str, step_id: str, consumer: str) -> Claim | str:
         """Claim an attempt at the task's step (`step_id` from the task; '' for a task queued
         before flows branched), or return why there is none to run."""
+        part = self.keys.partition_of(flow_id)
         answer = await self._scripts["claim"](
-            keys=[self.keys.flow(flow_id), self.keys.events, self.keys.queue],
+            keys=[part.flow(flow_id), part.events, part.queue],
             args=[
                 task_id,
                 consumer,
-                self.keys.flow_channel(flow_id),
-                self.keys.step(flow_id, ""),
+                part.flow_channel(flow_id),
+                part.step(flow_id, ""),
                 self.retention_seconds,
                 step_id,
-                *self.keys.script_key_prefixes(),
+                *part.script_key_prefixes(),
             ],
         )
         return self._claim_or_reason(answer)
@@ -277,13 +284,14 @@ class RunStore:
         the task is done with, a new task is taken and claimed in the same call, and returned
         second (else None).
         """
+        part = self.keys.partition_of(flow_id)
         answer = await self._scripts["finish"](
             keys=[
-                self.keys.flow(flow_id),
-                self.keys.step(flow_id, step_id),
-                self.keys.events,
-                self.keys.queue,
-                self.keys.delayed,
+                part.flow(flow_id),
+                part.step(flow_id, step_id),
+                part.events,
+                part.queue,
+                part.delayed,
             ],
             args=[
                 task_id,
@@ -293,13 +301,13 @@ class RunStore:
                 output_json,
                 error,
                 json.dumps(logs, ensure_ascii=False),  # as the caps measure them
-                self.keys.flow_channel(flow_id),
+                part.flow_channel(flow_id),
                 RUNNER_GROUP,
-                self.keys.step(flow_id, ""),
+                part.step(flow_id, ""),
                 self.retention_seconds,
                 retry_delay,
                 int(take_next),
-                *self.keys.script_key_prefixes(),
+                *part.script_key_prefixes(),
             ],
         )
         if answer[0] == "next":
@@ -307,12 +315,12 @@ class RunStore:
             return outcome, (task_id, flow_id, self._claim_or_reason(claim))
         return self._claim_or_reason(answer), None
 
-    async def promote_due_retries(self, count: int = 100) -> float | None:
-        """Queue up to `count` retries whose wait is over; return the seconds until the next
-        one is due (0 when more are due now), or None when none waits."""
+    async def promote_due_retries(self, part: Partition, count: int = 100) -> float | None:
+        """Queue up to `count` of the partition's retries whose wait is over; return the seconds
+        until its next one is due (0 when more are due now), or None when none waits."""
         wait = await self._scripts["promote"](
-            keys=[self.keys.delayed, self.keys.queue],
-            args=[count, *self.keys.script_key_prefixes()[:2]],
+            keys=[part.delayed, part.queue],
+            args=[count, *part.script_key_prefixes()[:2]],
         )
         return None if float(wait) < 0 else float(wait)
 
@@ -320,14 +328,10 @@ class RunStore:
         self, task_id: str, flow_id: str, step_id: str, *, attempt: int, consumer: str
     ) -> str:
         """Hand a running attempt back uncounted, queued again for any runner."""
+        part = self.keys.partition_of(flow_id)
         return await self._scripts["release"](
-            keys=[
-                self.keys.step(flow_id, step_id),
-                self.keys.queue,
-                self.keys.events,
-                self.keys.flow(flow_id),
-            ],
-            args=[task_id, attempt, consumer, RUNNER_GROUP, self.keys.flow_channel(flow_id)],
+            keys=[part.step(flow_id, step_id), part.queue, part.events, part.flow(flow_id)],
+            args=[task_id, attempt, consumer, RUNNER_GROUP, part.flow_channel(flow_id)],
         )
 
     async def retry(
@@ -336,18 +340,14 @@ class RunStore:
         max_attempts = replacement.step(step_id).max_attempts if replacement else ""
         steps = replacement.steps if replacement else ()
         reads = {step.name: _outputs_read_by(step) for step in steps}
+        part = self.keys.partition_of(flow_id)
         status, message = await self._scripts["retry"](
-            keys=[
-                self.keys.flow(flow_id),
-                self.keys.step(flow_id, step_id),
-                self.keys.events,
-                self.keys.queue,
-            ],
+            keys=[part.flow(flow_id), part.step(flow_id, step_id), part.events, part.queue],
             args=[
-                self.keys.flow_channel(flow_id),
+                part.flow_channel(flow_id),
                 definition_json(replacement) if replacement else "",
                 max_attempts,
-                self.keys.step(flow_id, ""),
+                part.step(flow_id, ""),
                 json.dumps(reads),
             ],
         )
@@ -357,15 +357,16 @@ class RunStore:
 
     async def cancel(self, flow_id: str) -> ActionResult:
         state = await self.read_flow(flow_id)
-        keys = [self.keys.flow(flow_id), self.keys.events, self.keys.queue]
-        keys += [self.keys.step(flow_id, step.name) for step in state.definition.steps]
+        part = self.keys.partition_of(flow_id)
+        keys = [part.flow(flow_id), part.events, part.queue]
+        keys += [part.step(flow_id, step.name) for step in state.definition.steps]
         status, message = await self._scripts["cancel"](
             keys=keys,
             args=[
-                self.keys.flow_channel(flow_id),
+                part.flow_channel(flow_id),
                 self.keys.cancel_channel,
                 self.retention_seconds,
-                *self.keys.script_key_prefixes(),
+                *part.script_key_prefixes(),
             ],
         )
         return self._action_result(status, message or "run cancelled")

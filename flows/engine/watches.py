@@ -3,9 +3,10 @@ socket, and the live bridge can skip the events of runs nobody watches (events.p
 
 One sorted set per page (a run's page, the Runs list, the dashboard: `Keys.watchers`) holds its
 watchers as opaque members (the web app's "group|channel"), scored by when each joined; the
-pages of runs are also indexed all together (`Keys.run_page_watchers`). Watchers re-join from
-time to time, and a member older than `expire_seconds` no longer counts: a web process that dies
-without leaving stops counting by itself.
+pages of runs are also indexed together, per partition of the runs
+(`Partition.run_page_watchers`). Watchers re-join from time to time, and a member older than
+`expire_seconds` no longer counts: a web process that dies without leaving stops counting by
+itself.
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ class Watches:
     sockets call them from a thread, on its pooled synchronous client); the bridge's lookups are
     asynchronous."""
 
-    def __init__(self, key_prefix: str = "", *, expire_seconds: float) -> None:
-        self.keys = Keys(key_prefix)
+    def __init__(self, key_prefix: str = "", *, expire_seconds: float, partitions: int = 0) -> None:
+        self.keys = Keys(key_prefix, partitions)
         self.expire_seconds = expire_seconds
 
     def since(self) -> float:
@@ -40,15 +41,17 @@ class Watches:
             pipe.zadd(key, {member: now})
             pipe.expire(key, round(self.expire_seconds))
             if page == RUN_PAGE:
-                pipe.zadd(self.keys.run_page_watchers, {f"{page_id}|{member}": now})
-                pipe.zremrangebyscore(self.keys.run_page_watchers, "-inf", self.since())
+                run_pages = self.keys.partition_of(page_id).run_page_watchers
+                pipe.zadd(run_pages, {f"{page_id}|{member}": now})
+                pipe.zremrangebyscore(run_pages, "-inf", self.since())
             pipe.execute()
 
     def leave(self, client: redis.Redis, page: str, page_id: str, member: str) -> None:
         with client.pipeline(transaction=False) as pipe:
             pipe.zrem(self.keys.watchers(page, page_id), member)
             if page == RUN_PAGE:
-                pipe.zrem(self.keys.run_page_watchers, f"{page_id}|{member}")
+                run_pages = self.keys.partition_of(page_id).run_page_watchers
+                pipe.zrem(run_pages, f"{page_id}|{member}")
             pipe.execute()
 
     async def watchers_by_page(

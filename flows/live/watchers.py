@@ -18,6 +18,7 @@ import redis.asyncio
 from django.conf import settings
 
 from flows import engine_client
+from flows.engine.connections import partitions_of
 from flows.engine.watches import Watches
 from flows.runs.groups import Page
 
@@ -26,7 +27,11 @@ EXPIRE_SECONDS = 2 * REJOIN_SECONDS
 
 
 def _watches() -> Watches:
-    return Watches(settings.FLOWS_KEY_PREFIX, expire_seconds=EXPIRE_SECONDS)
+    return Watches(
+        settings.FLOWS_KEY_PREFIX,
+        expire_seconds=EXPIRE_SECONDS,
+        partitions=partitions_of(settings.REDIS_URL),
+    )
 
 
 def join(page: Page, flow_id: str, group: str, channel: str) -> None:

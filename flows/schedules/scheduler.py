@@ -19,12 +19,11 @@ import random
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-import redis.asyncio as redis
 from channels.db import database_sync_to_async
 
 from flows.background import RoundsUntilStopped
 from flows.engine.concurrency import LimitReached
-from flows.engine.connections import pool_options
+from flows.engine.connections import async_client
 from flows.schedules import firing
 from flows.schedules.timetable import Timetable
 
@@ -62,7 +61,7 @@ class Scheduler(RoundsUntilStopped):
     def __init__(
         self, redis_url: str, key_prefix: str = "", now: Callable[[], datetime] = utc_now
     ) -> None:
-        self.redis = redis.Redis.from_url(redis_url, **pool_options())
+        self.redis = async_client(redis_url)
         self.claim = self.redis.register_script(CLAIM)
         self.key_prefix, self.now = key_prefix, now
         self.timetable = Timetable()

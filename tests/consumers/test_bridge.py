@@ -17,7 +17,7 @@ async def _connections(client: redis.Redis) -> int:
 async def test_a_bridge_that_cannot_start_closes_its_client(client: redis.Redis):
     bridge = LiveBridge(settings.REDIS_URL, settings.FLOWS_KEY_PREFIX)
     # Its group cannot be made on a key that is no stream: start() fails after connecting.
-    await client.set(bridge.events.keys.events, "not a stream")
+    await client.set(bridge.events.keys.partitions[0].events, "not a stream")
     before = await _connections(client)
 
     with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
@@ -34,6 +34,6 @@ async def test_a_stopped_bridge_leaves_its_group_and_closes_its_client(client: r
 
     await bridge.run()
 
-    consumers = await client.xinfo_consumers(bridge.events.keys.events, LiveBridge.group)
-    assert consumers == []
+    for part in bridge.events.keys.partitions:
+        assert await client.xinfo_consumers(part.events, LiveBridge.group) == []
     assert await _connections(client) == before

@@ -30,8 +30,16 @@ async def wait_for_step(
     executor: FlowExecutor, flow_id: str, step_id: str, condition: Callable[[StepState], bool]
 ) -> StepState:
     """Wait until the step's state meets `condition`, woken by the run's own events."""
-    async with executor.redis.pubsub() as pubsub:
-        await pubsub.subscribe(executor.keys.flow_channel(flow_id))
+    listener = executor.subscriptions.listener()
+    try:
+        await listener.listen_to([flow_id])
         while not condition(step := await executor.get_step_state(flow_id, step_id)):
-            await pubsub.get_message(timeout=None)
+            await listener.queue.get()
         return step
+    finally:
+        listener.close()
+
+
+async def indexed_runs(executor: FlowExecutor) -> int:
+    """How many runs the engine's index of runs holds, over all partitions."""
+    return sum([await executor.redis.zcard(part.runs) for part in executor.keys.partitions])

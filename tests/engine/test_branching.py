@@ -247,10 +247,11 @@ async def test_a_run_started_before_flows_branched_finishes_on_this_engine(
     await client.hdel(keys.flow(flow_id), *graph_fields)
     for name in ("s0", "s1", "s2"):
         await client.hdel(keys.step(flow_id, name), "waiting_for", "dependents")
-    [(task_id, _fields)] = await client.xrange(keys.queue)
-    await client.xdel(keys.queue, task_id)
+    queue = keys.partition_of(flow_id).queue
+    [(task_id, _fields)] = await client.xrange(queue)
+    await client.xdel(queue, task_id)
     await client.hset(
-        keys.step(flow_id, "s0"), "task", await client.xadd(keys.queue, {"flow_id": flow_id})
+        keys.step(flow_id, "s0"), "task", await client.xadd(queue, {"flow_id": flow_id})
     )
 
     runner = Runner(redis_url, concurrency=1)

@@ -19,7 +19,7 @@ from flows.engine import (
     new_flow,
     new_step,
 )
-from tests.engine.flows import wait_for_step_status
+from tests.engine.flows import indexed_runs, wait_for_step_status
 
 
 def _limited(
@@ -37,7 +37,10 @@ def _limited(
 
 async def _flow_events(executor: FlowExecutor) -> list[dict]:
     """Every run-level transition, in the order the engine made them."""
-    entries = await executor.redis.xrange(executor.keys.events)
+    entries = []
+    for part in executor.keys.partitions:  # one server: their ids order them all
+        entries += await executor.redis.xrange(part.events)
+    entries.sort(key=lambda entry: tuple(map(int, entry[0].split("-"))))
     events = [json.loads(fields["event"]) for _id, fields in entries]
     return [event for event in events if event["kind"] == "flow"]
 
@@ -134,7 +137,7 @@ async def test_the_reject_policy_refuses_a_launch_over_the_limit_and_stores_noth
 ):
     flow = _limited(1, when_limited="reject")
     first = await executor.execute_flow(flow)
-    runs_before = await executor.redis.zcard(executor.keys.runs)
+    runs_before = await indexed_runs(executor)
 
     with pytest.raises(LimitReached) as refusal:
         await executor.execute_flow(flow, idempotency_key="order-1")
@@ -143,7 +146,7 @@ async def test_the_reject_policy_refuses_a_launch_over_the_limit_and_stores_noth
         "flow 'limited' allows at most 1 run at once, all taken: "
         "launch again once one of its runs ends"
     )
-    assert await executor.redis.zcard(executor.keys.runs) == runs_before
+    assert await indexed_runs(executor) == runs_before
     # A refused launch does not use up its idempotency key.
     await executor.cancel_flow(first)
     again, created = await executor.launch(flow, idempotency_key="order-1")
@@ -170,7 +173,7 @@ async def test_a_run_missing_the_limits_key_is_refused_before_anything_is_stored
     with pytest.raises(ValueError, match=r"the input has no input\[\"customer\"\]"):
         await executor.execute_flow(flow, {"client": "a"})
 
-    assert await executor.redis.zcard(executor.keys.runs) == 0
+    assert await indexed_runs(executor) == 0
 
 
 async def test_cancelling_a_running_run_starts_the_next_and_a_queued_one_leaves_the_line(

@@ -7,9 +7,10 @@ import re
 import time
 
 import pytest
-import redis.asyncio as redis
 
 from flows.engine import FlowExecutor, FlowStatus, Runner, StepStatus, new_flow, new_step
+from flows.engine.connections import async_client
+from flows.engine.keys import Keys
 from tests.engine.flows import one_step_flow, wait_for_step_status
 
 
@@ -24,10 +25,10 @@ async def test_a_flow_runs_to_completed_with_both_hashes_written_field_by_field(
     final = await executor.wait_for_flow(flow_id, timeout=30)
 
     assert final.status == FlowStatus.COMPLETED
-    async with redis.Redis.from_url(redis_url, decode_responses=True) as client:
-        flow_hash = await client.hgetall(f"flow:{flow_id}")
-        step_hash = await client.hgetall(f"step:{flow_id}:charge")
-        config_hash = await client.hgetall(f"step:{flow_id}:stripe_config")
+    async with async_client(redis_url, decode_responses=True) as client:
+        flow_hash = await client.hgetall(executor.keys.flow(flow_id))
+        step_hash = await client.hgetall(executor.keys.step(flow_id, "charge"))
+        config_hash = await client.hgetall(executor.keys.step(flow_id, "stripe_config"))
     assert flow_hash["flow_id"] == flow_id
     assert flow_hash["name"] == "payment"
     assert flow_hash["status"] == "completed"
@@ -191,5 +192,7 @@ async def test_a_key_prefix_keeps_runs_apart(redis_url: str):
         runner.stop()
         await task
         assert final.status == FlowStatus.COMPLETED
-        assert await executor.redis.exists(f"tenant-a:flow:{flow_id}")
-        assert not await executor.redis.exists(f"flow:{flow_id}")
+        assert executor.keys.flow(flow_id).startswith("tenant-a:flow:")
+        assert await executor.redis.exists(executor.keys.flow(flow_id))
+        unprefixed = Keys("", executor.keys.partition_count).flow(flow_id)
+        assert not await executor.redis.exists(unprefixed)

@@ -11,10 +11,8 @@ import time
 from collections.abc import Callable
 from importlib import metadata
 
-import redis
-import redis.asyncio
-
 from flows.engine import FlowExecutor, StepStatus
+from flows.engine.connections import async_client, blocking_client
 from flows.engine.heartbeats import (
     Heartbeat,
     RunnerHeartbeat,
@@ -34,7 +32,7 @@ async def _heartbeat_of(
     """The heartbeat of the runner process `pid` once it meets `condition`. Polled: a beat is
     a state rewritten in place, which publishes nothing to wait on."""
     deadline = time.monotonic() + DEADLINE_SECONDS
-    with redis.Redis.from_url(redis_url, decode_responses=True) as client:
+    with blocking_client(redis_url, decode_responses=True) as client:
         while True:
             found = [beat for beat in read_heartbeats(client, Keys()) if beat.pid == pid]
             if found and condition(found[0]):
@@ -44,7 +42,7 @@ async def _heartbeat_of(
 
 
 def _heartbeats(redis_url: str) -> list[RunnerHeartbeat]:
-    with redis.Redis.from_url(redis_url, decode_responses=True) as client:
+    with blocking_client(redis_url, decode_responses=True) as client:
         return read_heartbeats(client, Keys())
 
 
@@ -114,7 +112,7 @@ async def test_a_starting_runner_forgets_runners_silent_for_more_than_a_day(redi
         "started_at": "1.0",
         "beat_at": str(time.time() - 25 * 3600),
     }
-    async with redis.asyncio.Redis.from_url(redis_url, decode_responses=True) as client:
+    async with async_client(redis_url, decode_responses=True) as client:
         await client.hset(keys.runners, "old-runner", json.dumps(day_old))
         heartbeat = Heartbeat(client, keys, "new-runner", concurrency=1, lease_seconds=1.0)
 

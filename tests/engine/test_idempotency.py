@@ -7,14 +7,14 @@ import asyncio
 import pytest
 
 from flows.engine import FlowExecutor
-from tests.engine.flows import chain_flow, one_step_flow
+from tests.engine.flows import chain_flow, indexed_runs, one_step_flow
 
 
 async def test_fifty_concurrent_launches_with_one_key_start_exactly_one_run(
     executor: FlowExecutor,
 ):
     flow = chain_flow(2)
-    before = await executor.redis.zcard(executor.keys.runs)
+    before = await indexed_runs(executor)
 
     launched = await asyncio.gather(
         *(executor.launch(flow, {"n": n}, idempotency_key="order-42") for n in range(50))
@@ -23,7 +23,7 @@ async def test_fifty_concurrent_launches_with_one_key_start_exactly_one_run(
     flow_ids = {flow_id for flow_id, _created in launched}
     assert len(flow_ids) == 1
     assert [created for _flow_id, created in launched].count(True) == 1
-    assert await executor.redis.zcard(executor.keys.runs) == before + 1
+    assert await indexed_runs(executor) == before + 1
     (flow_id,) = flow_ids
     assert await executor.execute_flow(flow, idempotency_key="order-42") == flow_id
 

@@ -73,9 +73,10 @@ def test_nothing_outside_the_engine_builds_its_keys_or_loads_its_scripts():
 
 def test_nothing_outside_the_engine_spells_its_keys_reads_its_lua_or_parses_its_hashes():
     keys = Keys()
-    names = [keys.queue, keys.delayed, keys.events, keys.runs, keys.secrets, keys.cancel_channel]
+    part = keys.partitions[0]
+    names = [part.queue, part.delayed, part.events, part.runs, keys.secrets, keys.cancel_channel]
     names += [keys.runners]
-    names += [keys.watchers("", "").removesuffix(":"), keys.run_page_watchers]
+    names += [keys.watchers("", "").removesuffix(":"), part.run_page_watchers]
     texts = {str(path.relative_to(ROOT)): path.read_text() for path in _outside_the_engine()}
 
     assert [path for path, text in texts.items() if any(name in text for name in names)] == []
@@ -127,7 +128,8 @@ def test_bad_settings_stop_start_up_naming_the_variable(tmp_path):
     shown = load_site_settings(tmp_path, REDIS_URL="http://nope")
 
     assert shown.returncode != 0
-    assert "REDIS_URL must be a redis://, rediss:// or unix:// URL" in shown.stderr
+    message = "REDIS_URL must be a redis://, rediss://, unix:// or redis+cluster:// URL"
+    assert message in shown.stderr
 
 
 def test_mock_api_behaves_the_same_from_python():

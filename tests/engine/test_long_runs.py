@@ -34,7 +34,7 @@ async def test_a_claim_carries_just_the_outputs_its_step_reads(executor: FlowExe
         )
         return answer
 
-    [(task_id, _, first)] = await store.take("runner-a", 1)
+    [(task_id, _, first)] = await store.take(store.keys.partition_of(flow_id), "runner-a", 1)
     second = await complete("s0", 1, "runner-a", '"zero"')
     # A runner that takes the run over reads its context anew, with what the step reads.
     taken_over = await store.claim(task_id, flow_id, "s0", "runner-b")

@@ -7,11 +7,11 @@ from collections import Counter
 from collections.abc import Callable
 
 import pytest
-import redis.asyncio as redis
 
 from flows.engine import FlowExecutor, FlowStatus, RunNotFound
+from flows.engine.connections import async_client
 from flows.engine.subscriptions import RESYNC
-from tests.engine.flows import one_step_flow
+from tests.engine.flows import indexed_runs, one_step_flow
 
 DOUBLE = one_step_flow("input['n'] * 2", name="double")
 
@@ -67,6 +67,7 @@ async def test_thousands_of_concurrent_launches_on_one_executor_wait_for_connect
     assert {state.status for state in states} == {FlowStatus.COMPLETED}
 
 
+@pytest.mark.single_server("one pool's cap; a cluster client keeps a pool per node")
 async def test_thousands_of_concurrent_waits_share_the_executors_few_connections(
     redis_url: str, runner_processes: None
 ):
@@ -76,7 +77,7 @@ async def test_thousands_of_concurrent_waits_share_the_executors_few_connections
 
         states = await asyncio.gather(*(executor.wait_for_flow(f, timeout=120) for f in flow_ids))
 
-        async with redis.Redis.from_url(redis_url) as client:
+        async with async_client(redis_url) as client:
             opened = [c for c in await client.client_list() if c["name"] == "many-waits"]
     assert [state.flow_id for state in states] == flow_ids
     assert {state.status for state in states} == {FlowStatus.COMPLETED}
@@ -90,20 +91,25 @@ async def test_a_timeout_names_how_many_runs_had_not_ended(executor: FlowExecuto
         await executor.wait_for_flows(flow_ids, timeout=0.2)
 
 
+@pytest.mark.single_server(
+    "kills the one server's subscriber; test_cluster_subscriptions.py kills a master's"
+)
 async def test_waits_still_end_after_the_subscription_connection_is_killed(
     executor: FlowExecutor, redis_url: str, start_runner_process: Callable
 ):
     flow_ids = await executor.execute_flows(DOUBLE, [{"n": n} for n in range(20)])
     # Hear the runs' ends first (what the wait listens to), so that the executor's one
-    # subscription is up before the kill, and no SUBSCRIBE is in flight when it comes.
+    # subscription is up before the kill, and no SSUBSCRIBE is in flight when it comes.
     listener = executor.subscriptions.listener()
     await listener.listen_to(flow_ids, ends_only=True)
     waiting = asyncio.create_task(executor.wait_for_flows(flow_ids, timeout=60))
-    async with redis.Redis.from_url(redis_url) as client:
+    async with async_client(redis_url) as client:
         db = client.connection_pool.connection_kwargs.get("db", 0)
         for subscriber in await client.client_list():
-            # This database's subscribers: the executor's, and the runners' (none are up yet).
-            if int(subscriber["sub"]) and int(subscriber["db"]) == db:
+            # This database's subscribers (runs' channels are sharded ones: `ssub`): the
+            # executor's, and the runners' (none are up yet).
+            subscribed = int(subscriber["sub"]) + int(subscriber.get("ssub", 0))
+            if subscribed and int(subscriber["db"]) == db:
                 await client.client_kill_filter(_id=subscriber["id"])
         start_runner_process(2, 5.0)
 
@@ -121,8 +127,7 @@ async def test_a_batch_with_a_bad_input_stores_nothing(executor: FlowExecutor, r
     with pytest.raises(ValueError, match="2 flows but 1 inputs"):
         await executor.execute_flows([DOUBLE, DOUBLE], [{"n": 1}])
 
-    async with redis.Redis.from_url(redis_url) as client:
-        assert await client.zcard(executor.keys.runs) == 0
+    assert await indexed_runs(executor) == 0
 
 
 async def test_a_list_of_flows_launches_one_run_each(executor: FlowExecutor):
@@ -145,5 +150,4 @@ async def test_an_input_json_cannot_hold_is_refused_before_anything_is_stored(
     with pytest.raises(ValueError, match="input cannot be encoded as JSON: Out of range float"):
         await executor.execute_flow(DOUBLE, {"n": float("nan")})
 
-    async with redis.Redis.from_url(redis_url) as client:
-        assert await client.zcard(executor.keys.runs) == 0
+    assert await indexed_runs(executor) == 0

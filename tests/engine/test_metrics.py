@@ -8,13 +8,14 @@ import asyncio
 import re
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import redis
 
 from flows.engine import FlowExecutor, FlowStatus, Runner, StepStatus, new_flow, new_step
+from flows.engine.connections import blocking_client, partitions_of
 from flows.engine.keys import Keys
 from flows.engine.metrics import STEP_SECONDS_BUCKETS, EngineMetrics, read_metrics
 from flows.engine.watches import Watches
@@ -25,12 +26,22 @@ PAGES = ("run", "runs", "dashboard")
 
 @pytest.fixture
 def blocking(redis_url: str) -> Iterator[redis.Redis]:
-    with redis.Redis.from_url(redis_url, decode_responses=True) as client:
+    with blocking_client(redis_url, decode_responses=True) as client:
         yield client
 
 
-def _read(client: redis.Redis, live_since: float = 0.0) -> EngineMetrics:
-    return read_metrics(client, Keys(), live_pages=PAGES, live_since=live_since)
+Reader = Callable[..., EngineMetrics]
+
+
+@pytest.fixture
+def read(blocking: redis.Redis, redis_url: str) -> Reader:
+    """The metrics now (watchers that joined before `live_since` expired)."""
+    keys = Keys("", partitions_of(redis_url))
+
+    def read_now(live_since: float = 0.0) -> EngineMetrics:
+        return read_metrics(blocking, keys, live_pages=PAGES, live_since=live_since)
+
+    return read_now
 
 
 def _divide_flow():
@@ -46,20 +57,20 @@ def test_the_scripts_and_the_reader_share_the_buckets():
     assert [float(bound) for bound in table.group(1).split(",")] == list(STEP_SECONDS_BUCKETS)
 
 
-def test_a_fresh_installation_reads_all_zeros(blocking: redis.Redis):
-    metrics = _read(blocking)
+def test_a_fresh_installation_reads_all_zeros(read: Reader):
+    metrics = read()
 
     assert metrics == EngineMetrics(live_clients={"run": 0, "runs": 0, "dashboard": 0})
 
 
 async def test_three_completed_and_one_failed_run_are_counted_exactly(
-    executor: FlowExecutor, runner: Runner, blocking: redis.Redis
+    executor: FlowExecutor, runner: Runner, read: Reader
 ):
     flow = _divide_flow()
     flow_ids = await executor.execute_flows(flow, [{"d": 2}, {"d": 5}, {"d": 1}, {"d": 0}])
     finals = await executor.wait_for_flows(flow_ids, timeout=30)
 
-    metrics = _read(blocking)
+    metrics = read()
 
     assert sorted(final.status for final in finals) == [
         FlowStatus.COMPLETED,
@@ -81,7 +92,7 @@ async def test_three_completed_and_one_failed_run_are_counted_exactly(
 
 
 async def test_an_attempt_lands_in_the_bucket_of_its_duration(
-    executor: FlowExecutor, runner: Runner, blocking: redis.Redis
+    executor: FlowExecutor, runner: Runner, read: Reader
 ):
     """mock_api's delay holds the script for 0.3 s at least (more on a busy machine): the one
     attempt counts in the first bucket whose bound is at least its duration, and in no bucket
@@ -92,7 +103,7 @@ async def test_an_attempt_lands_in_the_bucket_of_its_duration(
     await executor.wait_for_flow(await executor.execute_flow(flow), timeout=30)
     wall_seconds = time.monotonic() - started
 
-    durations = _read(blocking).step_durations[("waits", "wait")]
+    durations = read().step_durations[("waits", "wait")]
 
     assert durations.count == 1
     assert 0.3 <= durations.sum_seconds <= wall_seconds
@@ -105,7 +116,7 @@ async def test_an_attempt_lands_in_the_bucket_of_its_duration(
 
 
 async def test_skipped_steps_are_not_timed_and_names_may_hold_any_character(
-    executor: FlowExecutor, runner: Runner, blocking: redis.Redis
+    executor: FlowExecutor, runner: Runner, read: Reader
 ):
     flow = (
         new_flow("a|b 流")
@@ -115,14 +126,14 @@ async def test_skipped_steps_are_not_timed_and_names_may_hold_any_character(
     )
     await executor.wait_for_flow(await executor.execute_flow(flow), timeout=30)
 
-    metrics = _read(blocking)
+    metrics = read()
 
     assert list(metrics.step_durations) == [("a|b 流", "x|y")]
     assert metrics.runs_ended == {("a|b 流", "completed"): 1}
 
 
 async def test_queued_tasks_with_no_runner_are_counted_with_the_age_of_the_oldest(
-    executor: FlowExecutor, blocking: redis.Redis
+    executor: FlowExecutor, read: Reader
 ):
     before = time.time()
     await executor.execute_flows(chain_flow(2), [{}, {}, {}])
@@ -130,7 +141,7 @@ async def test_queued_tasks_with_no_runner_are_counted_with_the_age_of_the_oldes
         new_flow("both").add_step(new_step("a").script("1").build()).build()
     )
 
-    metrics = _read(blocking)
+    metrics = read()
 
     assert (metrics.queued_tasks, metrics.held_tasks) == (4, 0)
     assert 0 <= metrics.oldest_queued_seconds <= time.time() - before + 1
@@ -139,20 +150,20 @@ async def test_queued_tasks_with_no_runner_are_counted_with_the_age_of_the_oldes
 
 
 async def test_a_killed_runners_step_taken_over_counts_one_lease_takeover(
-    executor: FlowExecutor, start_runner_process, blocking: redis.Redis
+    executor: FlowExecutor, start_runner_process, read: Reader
 ):
     slow = new_step("slow").script("mock_api('slow', delay=2)").build()
     flow = new_flow("slow_one").add_step(slow).build()
     doomed = start_runner_process(concurrency=1, lease_seconds=1.0)
     flow_id = await executor.execute_flow(flow)
     await wait_for_step_status(executor, flow_id, "slow", StepStatus.RUNNING)
-    held = _read(blocking)
+    held = read()
 
     doomed.send_signal(signal.SIGKILL)
     await asyncio.to_thread(doomed.wait)
     start_runner_process(concurrency=3, lease_seconds=1.0)
     final = await executor.wait_for_flow(flow_id, timeout=60)
-    metrics = _read(blocking)
+    metrics = read()
 
     assert (held.queued_tasks, held.held_tasks) == (0, 1)
     assert final.status == FlowStatus.COMPLETED
@@ -161,24 +172,26 @@ async def test_a_killed_runners_step_taken_over_counts_one_lease_takeover(
     assert metrics.step_durations[("slow_one", "slow")].count == 1  # the lost attempt is not
 
 
-def test_live_sockets_are_counted_by_page_until_they_expire(blocking: redis.Redis):
-    watches = Watches(expire_seconds=3600)
+def test_live_sockets_are_counted_by_page_until_they_expire(
+    blocking: redis.Redis, read: Reader, redis_url: str
+):
+    watches = Watches(partitions=partitions_of(redis_url), expire_seconds=3600)
     watches.join(blocking, "run", "a" * 32, "run.a|one")
     watches.join(blocking, "run", "b" * 32, "run.b|two")
     watches.join(blocking, "dashboard", "", "dashboard|three")
     watches.leave(blocking, "run", "b" * 32, "run.b|two")
 
-    assert _read(blocking, watches.since()).live_clients == {"run": 1, "runs": 0, "dashboard": 1}
-    assert _read(blocking, time.time() + 1).live_clients == {"run": 0, "runs": 0, "dashboard": 0}
+    assert read(watches.since()).live_clients == {"run": 1, "runs": 0, "dashboard": 1}
+    assert read(time.time() + 1).live_clients == {"run": 0, "runs": 0, "dashboard": 0}
 
 
 async def test_archive_lag_is_the_age_of_the_oldest_change_not_archived(
-    executor: FlowExecutor, blocking: redis.Redis
+    executor: FlowExecutor, blocking: redis.Redis, read: Reader
 ):
     flow_id = await executor.execute_flow(chain_flow(1))
-    changed_at = float(blocking.zscore(Keys().changed_runs, flow_id))
+    changed_at = float(blocking.zscore(executor.keys.partition_of(flow_id).changed_runs, flow_id))
 
-    metrics = _read(blocking)
+    metrics = read()
 
     assert metrics.archive_pending_runs == 1
     seconds, microseconds = blocking.time()

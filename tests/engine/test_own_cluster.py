@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -15,20 +14,6 @@ from redis.crc import REDIS_CLUSTER_HASH_SLOTS
 
 from tests import own_cluster
 from tests.own_cluster import OwnCluster, move_slot_of, start_own_cluster
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OwnCluster]:
-    cluster = start_own_cluster(tmp_path_factory.mktemp("cluster"))
-    yield cluster
-    cluster.stop()
-
-
-@pytest.fixture
-async def client(cluster: OwnCluster) -> AsyncIterator[RedisCluster]:
-    client = RedisCluster.from_url(cluster.url, decode_responses=True)
-    yield client
-    await client.aclose()
 
 
 def test_three_masters_each_own_about_a_third_of_the_slots(cluster: OwnCluster) -> None:
@@ -48,20 +33,22 @@ def test_every_node_reports_the_cluster_ok(cluster: OwnCluster) -> None:
 
 
 async def test_keys_set_through_redis_cluster_read_back_from_every_master(
-    cluster: OwnCluster, client: RedisCluster
+    cluster: OwnCluster, cluster_client: RedisCluster
 ) -> None:
     tags = [f"{{p{number}}}" for number in range(12)]
     for tag in tags:
-        await client.set(f"{tag}:value", tag)
-    assert [await client.get(f"{tag}:value") for tag in tags] == tags
+        await cluster_client.set(f"{tag}:value", tag)
+    assert [await cluster_client.get(f"{tag}:value") for tag in tags] == tags
     owners = {(await cluster.owner_of(tag)).port for tag in tags}
     assert owners == {master.port for master in cluster.masters}
 
 
 async def test_a_moved_slot_is_served_by_the_new_master_and_a_connected_client_follows(
-    cluster: OwnCluster, client: RedisCluster
+    cluster: OwnCluster, cluster_client: RedisCluster
 ) -> None:
-    await client.set("{moved}:value", "before")  # the client knows the old owner now
+    await cluster_client.set(
+        "{moved}:value", "before"
+    )  # the cluster_client knows the old owner now
     source = await cluster.owner_of("{moved}")
 
     target = await move_slot_of(cluster, "{moved}")
@@ -70,27 +57,32 @@ async def test_a_moved_slot_is_served_by_the_new_master_and_a_connected_client_f
     assert await cluster.owner_of("{moved}") == target
     with target.client() as new_owner:
         assert new_owner.get("{moved}:value") == b"before"
-    with source.client() as old_owner, pytest.raises(redis.exceptions.MovedError) as redirect:
+    with (
+        source.client() as old_owner,
+        pytest.raises(redis.exceptions.MovedError) as redirect,
+    ):
         old_owner.get("{moved}:value")
     assert redirect.value.node_addr == ("127.0.0.1", target.port)
-    assert await client.get("{moved}:value") == "before"
-    await client.set("{moved}:value", "after")
-    assert await client.get("{moved}:value") == "after"
+    assert await cluster_client.get("{moved}:value") == "before"
+    await cluster_client.set("{moved}:value", "after")
+    assert await cluster_client.get("{moved}:value") == "after"
 
 
 async def test_a_slot_moves_while_a_client_keeps_writing_to_it(
-    cluster: OwnCluster, client: RedisCluster
+    cluster: OwnCluster, cluster_client: RedisCluster
 ) -> None:
     """Writes during the move meet ASK (keys already moved) and then MOVED; none is lost."""
     keys = [f"{{busy}}:counter:{number}" for number in range(300)]
-    await client.mset(dict.fromkeys(keys, 0))  # enough keys that the move takes several batches
+    await cluster_client.mset(
+        dict.fromkeys(keys, 0)
+    )  # enough keys that the move takes several batches
     moved = asyncio.Event()
     written = Counter()
 
     async def keep_writing() -> None:
         while not moved.is_set():
             for key in keys[::30]:
-                await client.incr(key)
+                await cluster_client.incr(key)
                 written[key] += 1
 
     writer = asyncio.create_task(keep_writing(), name="writer-during-move")
@@ -99,7 +91,7 @@ async def test_a_slot_moves_while_a_client_keeps_writing_to_it(
     await writer
 
     assert all(written[key] > 0 for key in keys[::30])
-    assert {key: int(await client.get(key)) for key in keys[::30]} == written
+    assert {key: int(await cluster_client.get(key)) for key in keys[::30]} == written
 
 
 def test_a_failed_start_stops_the_nodes_it_started(

@@ -122,14 +122,14 @@ async def test_unless_a_run_page_is_watched_the_events_are_skipped_unread(
     executor: FlowExecutor, reader: RunReader
 ):
     events = executor.event_reader("test-live")
-    watches = Watches(expire_seconds=60)
+    watches = Watches(partitions=executor.keys.partition_count, expire_seconds=60)
     await events.ensure_group()
-    unseen = await executor.execute_flow(one_step_flow("1"))
+    await executor.execute_flow(one_step_flow("1"))  # a run nobody watches
 
     skipped = not await events.skip_unless_watched(watches.since())
     after_skip = await events.read(block_ms=None)
-    watches.join(reader.client, RUN_PAGE, unseen, "group|channel")
     seen = await executor.execute_flow(one_step_flow("1"))
+    watches.join(reader.client, RUN_PAGE, seen, "group|channel")
     watched = await events.skip_unless_watched(watches.since())
     read = await events.read(block_ms=None)
     await events.leave()
@@ -140,13 +140,15 @@ async def test_unless_a_run_page_is_watched_the_events_are_skipped_unread(
 
 
 async def test_watchers_count_until_they_leave_or_expire(executor: FlowExecutor, reader: RunReader):
-    watches = Watches(expire_seconds=60)
+    watches = Watches(partitions=executor.keys.partition_count, expire_seconds=60)
     watches.join(reader.client, "runs", "", "a|1")
     watches.join(reader.client, "runs", "", "b|2")
     watches.leave(reader.client, "runs", "", "b|2")
 
     counted = await watches.watchers_by_page(executor.redis, [("runs", ""), ("run", "x")])
-    expired = await Watches(expire_seconds=0).watchers_by_page(executor.redis, [("runs", "")])
+    expired = await Watches(
+        partitions=executor.keys.partition_count, expire_seconds=0
+    ).watchers_by_page(executor.redis, [("runs", "")])
 
     assert counted == [["a|1"], []]
     assert expired == [[]]

@@ -128,4 +128,4 @@ async def test_sigterm_hands_back_a_step_that_outlasts_the_grace_period(
 
     slow = await executor.get_step_state(flow_id, "slow")
     assert (slow.status, slow.attempt_count, slow.attempts) == (StepStatus.PENDING, 0, [])
-    assert await executor.redis.xlen(executor.keys.queue) == 1
+    assert await executor.redis.xlen(executor.keys.partition_of(flow_id).queue) == 1

@@ -34,7 +34,7 @@ BAD = {
     ),
     "FLOWS_HTTP_ALLOW=a/b": "FLOWS_HTTP_ALLOW: 'a/b' is not a host, *.domain or host:port",
     "REDIS_URL=http://nope": (
-        "REDIS_URL must be a redis://, rediss:// or unix:// URL, got 'http://nope'"
+        "REDIS_URL must be a redis://, rediss://, unix:// or redis+cluster:// URL, got 'http://nope'"
     ),
 }
 CASES = pytest.mark.parametrize(("assignment", "message"), BAD.items(), ids=BAD.keys())

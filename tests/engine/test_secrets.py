@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-import redis.asyncio as redis
 
+from flows.engine.connections import async_client
 from flows.engine.keys import Keys
 from flows.engine.secrets import (
     SecretBox,
@@ -73,7 +73,7 @@ async def test_runners_read_the_named_secrets_from_redis_and_a_missing_one_is_na
     redis_url: str,
 ):
     box = SecretBox([new_key()])
-    async with redis.Redis.from_url(redis_url, decode_responses=True) as client:
+    async with async_client(redis_url, decode_responses=True) as client:
         store = SecretStore(client, Keys(), box)
         await replace_tokens(client, Keys(), {"A": box.encrypt("one"), "B": box.encrypt("two")})
 

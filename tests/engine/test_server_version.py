@@ -9,8 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import redis.asyncio as redis
 
+from flows.engine.connections import async_client
 from flows.engine.server_version import (
     ServerVersion,
     UnsupportedServer,
@@ -49,7 +49,7 @@ def test_redis_6_2_is_refused_naming_the_version_found_and_the_minimum():
 
 
 async def test_the_test_server_itself_passes_the_check(redis_url: str):
-    async with redis.Redis.from_url(redis_url) as client:
+    async with async_client(redis_url) as client:
         assert (await check_server(client)).supported
 
 

@@ -7,9 +7,9 @@ import asyncio
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-import redis.asyncio as redis
 
 from flows.engine import FlowExecutor, FlowStatus, Runner, StepStatus, new_flow, new_step
+from flows.engine.connections import async_client
 from flows.engine.grants import HttpSettings
 from flows.engine.keys import Keys
 from flows.engine.runner_settings import RunnerSettings
@@ -29,7 +29,7 @@ def server() -> Iterator[LocalHttpServer]:
 
 @pytest.fixture
 async def secret_set(redis_url: str) -> None:
-    async with redis.Redis.from_url(redis_url, decode_responses=True) as client:
+    async with async_client(redis_url, decode_responses=True) as client:
         await replace_tokens(client, Keys(), {"API_KEY": SecretBox([KEY]).encrypt(VALUE)})
 
 
@@ -46,7 +46,7 @@ async def granting_runner(redis_url: str) -> AsyncIterator[Runner]:
 
 async def _everything_in_redis(redis_url: str) -> str:
     """Every key's every value, as text: where a leaked secret would be."""
-    async with redis.Redis.from_url(redis_url, decode_responses=True) as client:
+    async with async_client(redis_url, decode_responses=True) as client:
         texts = []
         async for key in client.scan_iter():
             kind = await client.type(key)

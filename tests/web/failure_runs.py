@@ -32,10 +32,13 @@ def define_shop() -> FlowDefinition:
 
 
 def fail_runs(definition: FlowDefinition, inputs: list[dict]) -> list[str]:
-    """Launch a run per input and run them all until they fail; returns their ids in order."""
+    """Launch a run per input, each once the one before has failed (so that they fail in this
+    order whatever queues the runners read first); returns their ids in order."""
     launcher, _ = User.objects.get_or_create(username="launcher")
-    flow_ids = [launching.launch(definition, run_input, launcher).flow_id for run_input in inputs]
-    assert until_all_ended(flow_ids) == [FlowStatus.FAILED] * len(flow_ids)
+    flow_ids = []
+    for run_input in inputs:
+        flow_ids.append(launching.launch(definition, run_input, launcher).flow_id)
+        assert until_all_ended(flow_ids[-1:]) == [FlowStatus.FAILED]
     return flow_ids
 
 

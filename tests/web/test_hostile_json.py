@@ -13,6 +13,7 @@ import redis
 from django.http import HttpResponse
 from django.test import Client
 
+from flows.engine.connections import client_url
 from flows.models import FlowDefinition, RunRecord
 from tests.web.step_form import post_test_run
 
@@ -37,7 +38,7 @@ def _launch_by_api(client: Client, flow_name: str, token: str, body: str) -> Htt
 
 
 def _nothing_launched(redis_url: str) -> bool:
-    with redis.Redis.from_url(redis_url) as client:
+    with redis.Redis.from_url(client_url(redis_url)) as client:
         return client.dbsize() == 0 and not RunRecord.objects.exists()
 
 

@@ -7,6 +7,7 @@ from django.test import Client
 
 from flows import engine_client
 from flows.engine import Flow, Step
+from flows.engine.connections import client_url
 from flows.models import FlowDefinition, RunRecord
 from flows.runs import archiver, records
 from tests.web.background import until_ended
@@ -15,7 +16,7 @@ HTMX = {"HX-Request": "true"}
 
 
 def _run_count(redis_url: str) -> int:
-    with redis.Redis.from_url(redis_url) as client:
+    with redis.Redis.from_url(client_url(redis_url)) as client:
         return client.zcard("flows:runs")
 
 

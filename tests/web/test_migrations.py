@@ -14,6 +14,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.utils.timezone import now
 
 from flows.engine import FlowExecutor, Runner
+from flows.engine.connections import client_url, partitions_of
 from flows.engine.keys import Keys
 from flows.engine.state import RUN_DICT_VERSION, RunSnapshot
 from flows.error_signatures import error_signature
@@ -100,8 +101,8 @@ async def _ended_run(redis_url: str) -> RunSnapshot:
 
 def _hashes_of(redis_url: str, run: RunSnapshot) -> tuple[dict, list[dict]]:
     """The run's hashes as Redis holds them: what the archive kept until 0008."""
-    keys = Keys()
-    with redis.Redis.from_url(redis_url, decode_responses=True) as client:
+    keys = Keys("", partitions_of(redis_url))
+    with redis.Redis.from_url(client_url(redis_url), decode_responses=True) as client:
         steps = [client.hgetall(keys.step(run.state.flow_id, step.step_id)) for step in run.steps]
         return client.hgetall(keys.flow(run.state.flow_id)), steps
 

@@ -11,6 +11,7 @@ import redis
 from django.conf import settings
 from django.contrib.auth.models import User
 
+from flows.engine.connections import client_url
 from flows.engine.runner import Runner
 from flows.management.commands.runflows import run_with_scheduler, site_runner_settings
 from flows.models import Schedule
@@ -24,7 +25,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def claimed(schedule: Schedule) -> bool:
     """Whether a scheduler has claimed a fire time of the schedule (and so is launching it)."""
-    with redis.Redis.from_url(settings.REDIS_URL) as client:
+    with redis.Redis.from_url(client_url(settings.REDIS_URL)) as client:
         return bool(client.exists(claim_key(settings.FLOWS_KEY_PREFIX, schedule.pk)))
 
 

@@ -15,6 +15,7 @@ from django.test import Client
 
 from flows.definitions import editing
 from flows.engine import Flow, FlowExecutor, FlowStatus, new_flow, new_step
+from flows.engine.connections import client_url
 from flows.models import AuditEntry, RunRecord
 from flows.runs import launching
 from flows.secrets import vault
@@ -57,7 +58,7 @@ def used_run(db: None, archive, caplog: pytest.LogCaptureFixture) -> str:
 
 
 def _redis_text() -> str:
-    with redis.Redis.from_url(settings.REDIS_URL, decode_responses=True) as client:
+    with redis.Redis.from_url(client_url(settings.REDIS_URL), decode_responses=True) as client:
         texts = []
         for key in client.scan_iter():
             kind = client.type(key)

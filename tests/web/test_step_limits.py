@@ -83,7 +83,8 @@ async def _fail_first_attempt(flow_id: str, retry_delay: float) -> None:
     """What a runner does with an attempt that failed: here without one, at a known delay."""
     async with FlowExecutor(settings.REDIS_URL) as executor:
         await executor.store.ensure_group()
-        [(task_id, _, claim)] = await executor.store.take("a-runner", 1)
+        part = executor.keys.partition_of(flow_id)
+        [(task_id, _, claim)] = await executor.store.take(part, "a-runner", 1)
         outcome, _ = await executor.store.finish(
             task_id,
             flow_id,

@@ -13,16 +13,18 @@ local function tally(events_key, field, by)
   redis.call('HINCRBY', events_key .. ':counters', field, by or 1)
 end
 
--- Record a transition in the capped events stream, tell the run's listeners at once (those
--- waiting for its end alone on the channel + ':ended', Keys.flow_end_channel), and note the run
+-- Record a transition in the capped events stream, tell the run's listeners at once on its
+-- sharded channel (those waiting for its end alone on the channel + ':ended',
+-- Partition.flow_end_channel: a sharded channel is served by the node of its slot, which on a
+-- cluster is the run's, where plain PUBLISH would go to every node), and note the run
 -- as changed (by its latest event's time) for the archive: changes.py. A run's end is counted.
 local ENDS = {completed = true, failed = true, cancelled = true}
 local function emit(events_key, channel, event)
   local payload = cjson.encode(event)
   redis.call('XADD', events_key, 'MAXLEN', '~', 100000, '*', 'event', payload)
-  redis.call('PUBLISH', channel, payload)
+  redis.call('SPUBLISH', channel, payload)
   if event.kind == 'flow' and ENDS[event.status] then
-    redis.call('PUBLISH', channel .. ':ended', payload)
+    redis.call('SPUBLISH', channel .. ':ended', payload)
     tally(events_key, 'ended|' .. event.status .. '|' .. (event.name or ''))
   end
   local changed_key = events_key .. ':changed'  -- Keys.changed_runs
