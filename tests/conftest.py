@@ -55,7 +55,6 @@ def _flush(redis_url: str) -> None:
             master.flushdb()
 
 
-
 @pytest.fixture
 def use_redis(settings) -> Callable[[str], None]:
     """Point the whole site at another Redis for this test: the engine client (which forgets its
