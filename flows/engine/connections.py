@@ -73,6 +73,12 @@ def partitions_of(url: str) -> int:
     return DEFAULT_CLUSTER_PARTITIONS if named is None else named
 
 
+# How long a command is sent again while its slot moves (see _Cluster), and the pauses between.
+SLOT_MOVE_SECONDS = 30.0
+FIRST_PAUSE_SECONDS = 0.01
+LONGEST_PAUSE_SECONDS = 0.2
+
+
 class _Cluster(redis.asyncio.RedisCluster):
     """redis-py 8.1's asyncio cluster client, made to behave as the engine's callers expect of
     a client:
@@ -88,7 +94,11 @@ class _Cluster(redis.asyncio.RedisCluster):
       their commands again. A script whose reply was lost ran once already: a transition
       applied twice (a launch stored twice; a finish replayed after the run moved on drops the
       next step's task, and the run stops for good). A slot move makes MOVED answers common:
-      with 0, each one updates that slot alone."""
+      with 0, each one updates that slot alone.
+    - While a slot moves, a command on keys split between the two nodes gets TRYAGAIN, and it
+      gives up after some tenths of a second ("TTL exhausted"): the runner's transitions
+      failed for the length of a move. Both come before a command runs, so it is sent again,
+      for up to SLOT_MOVE_SECONDS."""
 
     def __init__(self, *args: Any, max_connections: int = 100, **kwargs: Any) -> None:
         kwargs = {"reinitialize_steps": 0, **kwargs}
@@ -97,8 +107,20 @@ class _Cluster(redis.asyncio.RedisCluster):
 
     async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
         await self.initialize()
-        async with self._places:
-            return await super().execute_command(*args, **kwargs)
+        deadline = asyncio.get_running_loop().time() + SLOT_MOVE_SECONDS
+        pause = FIRST_PAUSE_SECONDS
+        while True:
+            try:
+                async with self._places:
+                    return await super().execute_command(*args, **kwargs)
+            except (redis.exceptions.TryAgainError, redis.exceptions.ClusterError) as error:
+                moving = not isinstance(error, redis.exceptions.ClusterError) or (
+                    "TTL exhausted" in str(error)
+                )
+                if not moving or asyncio.get_running_loop().time() > deadline:
+                    raise
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, LONGEST_PAUSE_SECONDS)
 
 
 def async_client(url: str, **options: Any) -> redis.asyncio.Redis:

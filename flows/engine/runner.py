@@ -492,13 +492,25 @@ class Runner:
         for task in held:
             by_queue[task.part.queue].append(task.task_id)
         for queue, task_ids in by_queue.items():
-            await self.redis.xclaim(
-                queue, RUNNER_GROUP, self.name, min_idle_time=0, message_ids=task_ids, justid=True
-            )
+            try:
+                await self.redis.xclaim(
+                    queue,
+                    RUNNER_GROUP,
+                    self.name,
+                    min_idle_time=0,
+                    message_ids=task_ids,
+                    justid=True,
+                )
+            except redis.RedisError as error:
+                # One queue's failure (its slot moving, its node away) must not let the leases
+                # of the others lapse: they would be taken over while their steps run.
+                logger.warning(
+                    "runner %s could not renew leases in %s (%s)", self.name, queue, error
+                )
         async with self.redis.pipeline(transaction=False) as pipe:
             for task in held:
                 pipe.hget(self.keys.flow(task.flow_id), "status")
-            statuses = await pipe.execute()
+            statuses = await pipe.execute(raise_on_error=False)
         for task, status in zip(held, statuses, strict=True):
             if status == FlowStatus.CANCELLED:
                 self._interrupt(task, "cancel")

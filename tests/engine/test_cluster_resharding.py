@@ -119,9 +119,9 @@ async def _most_running_at_once(executor: FlowExecutor, part: Partition, name: s
 
 
 @pytest.mark.xfail(
-    strict=True,
-    reason="not yet: scripts meet TRYAGAIN and keys they do not declare in a half-moved slot "
-    "(docs/scaling.md, Known problems)",
+    strict=False,
+    reason="about 1 run in 9: scripts reach keys they do not declare, which a half-moved slot "
+    "cannot route (docs/scaling.md, Known problems)",
 )
 async def test_runs_in_flight_complete_while_their_partitions_move_between_masters(
     engine_cluster: OwnCluster,
