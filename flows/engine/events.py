@@ -18,7 +18,7 @@ from typing import Any
 import redis.asyncio as redis
 
 from flows.engine.keys import Keys, Partition
-from flows.engine.lua_scripts import load_script
+from flows.engine.lua_scripts import call_each, load_script
 from flows.engine.stream_bells import StreamBells
 
 
@@ -95,12 +95,14 @@ class EventReader:
         In each partition where none is, the group is moved past every event so far, in the
         same step, and they are never read. Reading every event of busy runs nobody looks at
         costs the runners speed."""
-        watched = False
-        for part in self.keys.partitions:
-            keys = [part.events, part.run_page_watchers]
-            if await self._skip_unless_watched(keys=keys, args=[self.group, since]):
-                watched = True
-        return watched
+        calls = [
+            (
+                self._skip_unless_watched,
+                {"keys": [part.events, part.run_page_watchers], "args": [self.group, since]},
+            )
+            for part in self.keys.partitions
+        ]
+        return any(await call_each(self.client, calls))
 
     async def leave(self) -> None:
         """Leave the group (nothing is pending for a reader that does not acknowledge)."""
