@@ -433,7 +433,7 @@ class Runner:
             self._retry_scheduled.set()
         elif answer == "lost":
             logger.warning(
-                "flow %s step %s attempt %d was taken over by another runner",
+                "flow %s step %s attempt %d was taken over by another runner (or recorded already)",
                 task.flow_id,
                 claim.step_id,
                 claim.attempt,

@@ -280,9 +280,10 @@ class RunStore:
         for the run (the first step this one made ready, or the same step again while retries
         remain and `retry_delay` is 0), else the outcome: 'completed', 'skipped', 'failed',
         'waiting' (a retry is due in `retry_delay` seconds, for any runner), 'stale' (the run
-        was cancelled meanwhile) or 'lost' (another runner took over). With `take_next`, once
-        the task is done with, a new task is taken and claimed in the same call, and returned
-        second (else None).
+        was cancelled meanwhile) or 'lost' (another runner took over, or this very call was
+        applied already: sent again after its reply was lost). With `take_next`, once the task
+        is done with, a new task is taken and claimed in the same call, and returned second
+        (else None).
         """
         part = self.keys.partition_of(flow_id)
         answer = await self._scripts["finish"](

@@ -4,8 +4,8 @@
 -- step; so is a retry at once. A retry after a wait hands the task back instead: the step waits
 -- in the delayed set until promote.lua queues it anew. When the task is done with, the runner
 -- may take its next task in the same call (`take_next`): parallel steps cost a call each too.
--- Only the runner that holds the attempt may finish it; one whose attempt was taken over gets
--- 'lost' and must leave the task alone.
+-- Only the runner that holds the attempt may finish it; one whose attempt was taken over, or
+-- whose call already finished it, gets 'lost' and must leave the task alone.
 -- KEYS: flow, step, events, queue, delayed
 -- ARGV: task_id, attempt, consumer, outcome ('completed' | 'skipped' | 'failed'), output_json,
 --       error, logs_json, channel, group, step key prefix, retention, retry_delay (seconds to
@@ -28,11 +28,14 @@ local function done(outcome)
   return {'done', outcome}
 end
 if step[3] ~= consumer or step[2] ~= attempt then return {'done', 'lost'} end
-if step[1] ~= 'running' then
+if step[1] == 'cancelled' then
   -- Cancelled while it ran: nothing moves on, but the task is ours to drop.
   finish_task(KEYS[4], group, task_id)
   return done('stale')
 end
+-- Already ended by this very call, sent again after its reply was lost (a dropped connection):
+-- the task may hold the next step by now, so it is left alone, to be taken over.
+if step[1] ~= 'running' then return {'done', 'lost'} end
 local t = now()
 local flow_id, step_id = step[8], step[6]
 local attempts = cjson.decode(step[5])

@@ -1,0 +1,95 @@
+"""A transition sent again after its reply was lost (redis-py resends a command whose connection
+dropped before the answer) changes nothing the first call did: the runner is told 'lost' and
+leaves the task, which another runner takes over once its lease lapses."""
+
+from __future__ import annotations
+
+import asyncio
+
+from flows.engine import FlowExecutor, FlowStatus, Runner, StepStatus, new_flow, new_step
+from flows.engine.store import RUNNER_GROUP, Claim
+from tests.engine.flows import one_step_flow
+
+WAIT_SECONDS = 30.0
+
+
+async def _finish_twice(executor: FlowExecutor, flow_id: str, outcome: StepStatus, **fields):
+    """Take the run's first task as runner-a and finish its first step, twice over."""
+    store = executor.store
+    [(task_id, _, claim)] = await store.take(store.keys.partition_of(flow_id), "runner-a", 1)
+    assert isinstance(claim, Claim)
+
+    async def finish():
+        answer, _taken = await store.finish(
+            task_id,
+            flow_id,
+            claim.step_id,
+            attempt=claim.attempt,
+            consumer="runner-a",
+            outcome=outcome,
+            logs=[],
+            **fields,
+        )
+        return answer
+
+    return await finish(), await finish()
+
+
+async def _pending_tasks(executor: FlowExecutor, flow_id: str) -> int:
+    queue = executor.store.keys.partition_of(flow_id).queue
+    return (await executor.redis.xpending(queue, RUNNER_GROUP))["pending"]
+
+
+async def test_a_completion_sent_twice_leaves_the_next_step_to_be_taken_over(
+    executor: FlowExecutor,
+):
+    flow = (
+        new_flow("replayed")
+        .add_step(new_step("first").script("1").build())
+        .add_step(new_step("second").script("steps['first'] + 1").build())
+        .build()
+    )
+    flow_id = await executor.execute_flow(flow)
+    await executor.store.ensure_group()
+
+    first_answer, replayed = await _finish_twice(
+        executor, flow_id, StepStatus.COMPLETED, output_json="1"
+    )
+
+    assert isinstance(first_answer, Claim) and first_answer.step_id == "second"
+    assert replayed == "lost"
+    state = await executor.get_flow_state(flow_id)
+    assert state.completed_steps == ["first"]
+    second = await executor.get_step_state(flow_id, "second")
+    assert (second.status, second.attempt_count) == (StepStatus.RUNNING, 1)
+    # The task that now holds the second step is still pending, for a takeover.
+    assert await _pending_tasks(executor, flow_id) == 1
+
+    runner = Runner(executor.redis_url, concurrency=1, lease_seconds=0.5)
+    running = asyncio.create_task(runner.run(), name="takes-over")
+    try:
+        final = await executor.wait_for_flow(flow_id, timeout=WAIT_SECONDS)
+    finally:
+        runner.stop()
+        await running
+    assert final.status == FlowStatus.COMPLETED
+    second = await executor.get_step_state(flow_id, "second")
+    assert second.output == 2
+    assert [attempt.result for attempt in second.attempts] == ["lost", "completed"]
+
+
+async def test_a_failure_sent_twice_fails_the_run_once(executor: FlowExecutor):
+    flow_id = await executor.execute_flow(one_step_flow("fail('no')", name="fails_once"))
+    await executor.store.ensure_group()
+
+    first_answer, replayed = await _finish_twice(executor, flow_id, StepStatus.FAILED, error="no")
+
+    assert (first_answer, replayed) == ("failed", "lost")
+    state = await executor.get_flow_state(flow_id)
+    assert state.status == FlowStatus.FAILED
+    step = await executor.get_step_state(flow_id, "fails_once")
+    assert (step.status, [attempt.result for attempt in step.attempts]) == (
+        StepStatus.FAILED,
+        ["failed"],
+    )
+    assert await _pending_tasks(executor, flow_id) == 0
