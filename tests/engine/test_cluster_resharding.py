@@ -1,6 +1,8 @@
 """Live resharding under load: partitions' slots move between masters while 50 runs are in
 flight, and every run still completes, no step runs twice at once, and waits begun before the
-moves see the runs end. Cluster layout only (FLOWS_TEST_LAYOUTS=cluster)."""
+moves see the runs end. The slots move by atomic slot migration, the way docs/scaling.md says
+to reshard (a slot moved key by key can split a run's keys between two masters). Cluster layout
+only (FLOWS_TEST_LAYOUTS=cluster)."""
 
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from flows.engine import Flow, FlowExecutor, FlowStatus, Runner, StepState, new_
 from flows.engine.connections import is_cluster_url
 from flows.engine.keys import Partition
 from tests import own_cluster
-from tests.own_cluster import OwnCluster, move_slot_of
+from tests.own_cluster import OwnCluster, migrate_slot_of
 
 STEPS = 6
 SCRIPT = "mock_api('slow', delay=0.05)\n1"
@@ -28,9 +30,6 @@ RUNNERS, RUNNER_CONCURRENCY = 2, 8
 WAIT_SECONDS = 90.0  # bounds, not pauses
 SUBSCRIBE_SECONDS = 10.0
 POLL_SECONDS = 0.02
-# Keys MIGRATE moves per round trip: few, so that transitions meet each slot half moved (some
-# of a run's keys on the old master, some on the new) rather than only before or after.
-MIGRATE_BATCH = 3
 
 
 @pytest.fixture
@@ -118,20 +117,13 @@ async def _most_running_at_once(executor: FlowExecutor, part: Partition, name: s
     return most
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="about 1 run in 9: scripts reach keys they do not declare, which a half-moved slot "
-    "cannot route (docs/scaling.md, Known problems)",
-)
 async def test_runs_in_flight_complete_while_their_partitions_move_between_masters(
     engine_cluster: OwnCluster,
     executor: FlowExecutor,
     runners: list[Runner],
-    monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ):
     caplog.set_level(logging.WARNING, logger="flows.engine")
-    monkeypatch.setattr(own_cluster, "MIGRATE_BATCH", MIGRATE_BATCH)
     limited = _chain("limited_chain", LIMIT)  # all its runs in its flow's partition
     flow_ids = await executor.execute_flows(limited, [{"n": n} for n in range(LIMITED_RUNS)])
     flow_ids += await executor.execute_flows(_chain("free_chain"), [{}] * FREE_RUNS)
@@ -149,10 +141,10 @@ async def test_runs_in_flight_complete_while_their_partitions_move_between_maste
     moves_under_load = 0
     while not waits.done() and await _unfinished(executor, moving_ids):
         for part in moving:  # on to the next master, then on again, and so round
-            await move_slot_of(engine_cluster, part.tag)
+            await migrate_slot_of(engine_cluster, part.tag)
         moves_under_load += 1
     for part, home in homes.items():  # the layout the rest of the session expects
-        await move_slot_of(engine_cluster, part.tag, target=home)
+        await migrate_slot_of(engine_cluster, part.tag, target=home)
     finals = await waits
 
     states = await executor.store.read_flows(flow_ids)

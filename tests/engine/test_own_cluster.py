@@ -13,7 +13,7 @@ from redis.asyncio import RedisCluster
 from redis.crc import REDIS_CLUSTER_HASH_SLOTS
 
 from tests import own_cluster
-from tests.own_cluster import OwnCluster, move_slot_of, start_own_cluster
+from tests.own_cluster import OwnCluster, migrate_slot_of, move_slot_of, start_own_cluster
 
 
 def test_three_masters_each_own_about_a_third_of_the_slots(cluster: OwnCluster) -> None:
@@ -68,10 +68,12 @@ async def test_a_moved_slot_is_served_by_the_new_master_and_a_connected_client_f
     assert await cluster_client.get("{moved}:value") == "after"
 
 
+@pytest.mark.parametrize("move", [move_slot_of, migrate_slot_of], ids=["key_by_key", "atomic"])
 async def test_a_slot_moves_while_a_client_keeps_writing_to_it(
-    cluster: OwnCluster, cluster_client: RedisCluster
+    cluster: OwnCluster, cluster_client: RedisCluster, move
 ) -> None:
-    """Writes during the move meet ASK (keys already moved) and then MOVED; none is lost."""
+    """Writes during the move meet ASK (keys already moved, key by key) and then MOVED; none
+    is lost."""
     keys = [f"{{busy}}:counter:{number}" for number in range(300)]
     await cluster_client.mset(
         dict.fromkeys(keys, 0)
@@ -86,7 +88,7 @@ async def test_a_slot_moves_while_a_client_keeps_writing_to_it(
                 written[key] += 1
 
     writer = asyncio.create_task(keep_writing(), name="writer-during-move")
-    await move_slot_of(cluster, "{busy}")
+    await move(cluster, "{busy}")
     moved.set()
     await writer
 
