@@ -1,14 +1,14 @@
-"""A transition sent again after its reply was lost (redis-py resends a command whose connection
-dropped before the answer) changes nothing the first call did: the runner is told 'lost' and
-leaves the task, which another runner takes over once its lease lapses."""
+"""A script sent again after its reply was lost (redis-py resends a command whose connection
+dropped before the answer) changes nothing the first call did: a finish tells the runner 'lost'
+(the task is taken over once its lease lapses), a launch answers as the first did."""
 
 from __future__ import annotations
 
 import asyncio
 
 from flows.engine import FlowExecutor, FlowStatus, Runner, StepStatus, new_flow, new_step
-from flows.engine.store import RUNNER_GROUP, Claim
-from tests.engine.flows import one_step_flow
+from flows.engine.store import RUNNER_GROUP, Claim, NewRun
+from tests.engine.flows import indexed_runs, one_step_flow
 
 WAIT_SECONDS = 30.0
 
@@ -93,3 +93,17 @@ async def test_a_failure_sent_twice_fails_the_run_once(executor: FlowExecutor):
         ["failed"],
     )
     assert await _pending_tasks(executor, flow_id) == 0
+
+
+async def test_a_launch_sent_twice_makes_one_run_and_both_calls_started_it(
+    executor: FlowExecutor,
+):
+    flow = one_step_flow("1", name="launched_once")
+    run = NewRun(executor.keys.new_run_id(), flow, '{"n": 1}', "{}")
+
+    answers = [await executor.store.create(run), await executor.store.create(run)]
+
+    assert answers == [(run.flow_id, True)] * 2
+    assert await indexed_runs(executor) == 1
+    queue = executor.keys.partition_of(run.flow_id).queue
+    assert await executor.redis.xlen(queue) == 1  # one task for its first step

@@ -18,7 +18,10 @@ if idempotency_key ~= '' then
   if launched then return {launched, 'existing'} end
 end
 if redis.call('EXISTS', KEYS[1]) == 1 then
-  return redis.error_reply('run ' .. flow_id .. ' already exists')
+  -- Ids are drawn at random for each launch: this is the launch itself, sent again after its
+  -- reply was lost with the connection. It answers as the first call did.
+  if redis.call('HGET', KEYS[1], 'status') == 'queued' then return {flow_id, 'queued'} end
+  return {flow_id, 'created'}
 end
 local limits, full = {}, nil
 if ARGV[10] ~= '' then
