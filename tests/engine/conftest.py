@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import subprocess
@@ -77,12 +78,13 @@ async def runner(redis_url: str) -> AsyncIterator[Runner]:
 
 
 @pytest.fixture
-def start_runner_process(redis_url: str) -> Iterator[Callable[..., subprocess.Popen]]:
-    """Start `python -m flows.engine` processes; any still alive at teardown are killed."""
+def start_runner_process_on() -> Iterator[Callable[..., subprocess.Popen]]:
+    """Start `python -m flows.engine` processes on a Redis URL given with each, for tests with
+    servers of their own; any still alive at teardown are killed."""
     processes: list[subprocess.Popen] = []
 
     def start(
-        concurrency: int = 2, lease_seconds: float = 1.0, *extra_arguments: str
+        redis_url: str, concurrency: int = 2, lease_seconds: float = 1.0, *extra_arguments: str
     ) -> subprocess.Popen:
         process = subprocess.Popen(
             [
@@ -109,3 +111,11 @@ def start_runner_process(redis_url: str) -> Iterator[Callable[..., subprocess.Po
         if process.poll() is None:
             process.send_signal(signal.SIGKILL)
         process.wait()
+
+
+@pytest.fixture
+def start_runner_process(
+    redis_url: str, start_runner_process_on: Callable[..., subprocess.Popen]
+) -> Callable[..., subprocess.Popen]:
+    """Start `python -m flows.engine` processes on the test's Redis; killed at teardown."""
+    return functools.partial(start_runner_process_on, redis_url)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 
 from flows.engine import Flow, FlowExecutor, StepState, StepStatus, new_flow, new_step
@@ -43,3 +44,13 @@ async def wait_for_step(
 async def indexed_runs(executor: FlowExecutor) -> int:
     """How many runs the engine's index of runs holds, over all partitions."""
     return sum([await executor.redis.zcard(part.runs) for part in executor.keys.partitions])
+
+
+def attempts_overlap(step: StepState) -> bool:
+    """Whether two of the step's attempts ran at the same time (one began before another
+    ended, or one never ended): a step must never run twice at once."""
+    spans = sorted((attempt.started_at, attempt.finished_at) for attempt in step.attempts)
+    return any(
+        finished is None or finished > next_started
+        for (_started, finished), (next_started, _) in itertools.pairwise(spans)
+    )
