@@ -1,8 +1,8 @@
 """Migration to a cluster: a single server that names its runs with partitions (`?partitions=16`,
 the cluster's count) holds keys a cluster accepts as they are, so `redis-cli --cluster import`
 carries its runs over, those a dead runner held and retries waiting included, and they complete
-on the cluster (docs/scaling.md, Known problems 5). Builds its own server and cluster, so it
-runs in the server layout only (`single_server`), not once more in the cluster layout."""
+on the cluster (docs/scaling.md, Migrating from a single server). Builds its own server and
+cluster, so it runs in the server layout only (`single_server`), not again in the cluster's."""
 
 from __future__ import annotations
 

@@ -7,7 +7,6 @@ only (FLOWS_TEST_LAYOUTS=cluster)."""
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import logging
 import time
@@ -17,10 +16,11 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.crc import key_slot
 
-from flows.engine import Flow, FlowExecutor, FlowStatus, Runner, StepState, new_flow, new_step
+from flows.engine import Flow, FlowExecutor, FlowStatus, Runner, new_flow, new_step
 from flows.engine.connections import is_cluster_url
 from flows.engine.keys import Partition
 from tests import own_cluster
+from tests.engine.flows import attempts_overlap
 from tests.own_cluster import OwnCluster, migrate_slot_of
 
 STEPS = 6
@@ -93,14 +93,6 @@ async def _unfinished(executor: FlowExecutor, flow_ids: list[str]) -> int:
     return sum(not state.status.is_final for state in await executor.store.read_flows(flow_ids))
 
 
-def _overlapping_attempts(step: StepState) -> bool:
-    spans = sorted((a.started_at, a.finished_at) for a in step.attempts)
-    return any(
-        finished is None or finished > next_started
-        for (_started, finished), (next_started, _) in itertools.pairwise(spans)
-    )
-
-
 async def _most_running_at_once(executor: FlowExecutor, part: Partition, name: str) -> int:
     """The most runs of flow `name` running at one time, by the partition's event stream."""
     running: set[str] = set()
@@ -156,7 +148,7 @@ async def test_runs_in_flight_complete_while_their_partitions_move_between_maste
     for step in steps:
         results = [attempt.result for attempt in step.attempts]
         assert results.count("completed") == 1 and "lost" not in results, step
-        assert not _overlapping_attempts(step), step
+        assert not attempts_overlap(step), step
     assert await _most_running_at_once(executor, limited_part, limited.name) <= LIMIT
     problems = [record.getMessage() for record in caplog.records]
     assert problems == []
