@@ -14,6 +14,7 @@ from redis.asyncio import RedisCluster
 
 from flows.engine import FlowExecutor, Runner
 from flows.engine.cli import run_until_signalled  # noqa: F401 - the CLI module must import cleanly
+from tests.engine.flows import runner_working
 from tests.own_cluster import OwnCluster, start_own_cluster
 
 
@@ -68,13 +69,8 @@ async def executor(redis_url: str) -> AsyncIterator[FlowExecutor]:
 @pytest.fixture
 async def runner(redis_url: str) -> AsyncIterator[Runner]:
     """A runner working in the test's event loop."""
-    import asyncio
-
-    runner = Runner(redis_url, concurrency=2, lease_seconds=1.0)
-    task = asyncio.create_task(runner.run(), name="test-runner")
-    yield runner
-    runner.stop()
-    await task
+    async with runner_working(redis_url, concurrency=2, lease_seconds=1.0) as runner:
+        yield runner
 
 
 @pytest.fixture
