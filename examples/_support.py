@@ -1,16 +1,14 @@
-"""What the examples share: a Redis to run against, a runner of their own while they run, and
-how they show a run as it goes."""
+"""What the examples share: a Redis to run against, and how they show a run as it goes."""
 
 from __future__ import annotations
 
-import asyncio
 import os
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from flows.engine import Flow, FlowExecutor, FlowState, Runner
+from flows.engine import Flow, FlowExecutor, FlowState
 from flowsite.embedded_redis import EmbeddedRedis
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,17 +22,6 @@ def redis_to_use() -> Iterator[str]:
         return
     with EmbeddedRedis(ROOT / "var" / "redis") as server:
         yield server.url
-
-
-@asynccontextmanager
-async def running(runner: Runner) -> AsyncIterator[Runner]:
-    """The runner working in this event loop until the block ends, then stopped gracefully."""
-    task = asyncio.create_task(runner.run(), name="example-runner")
-    try:
-        yield runner
-    finally:
-        runner.stop()
-        await task
 
 
 def _status(event: dict[str, Any]) -> str:

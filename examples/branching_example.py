@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from _support import launch_and_watch, redis_to_use, running
+from _support import launch_and_watch, redis_to_use
 
 from flows import FlowExecutor, FlowStatus
 from flows.definitions.examples import CHECKOUT_SAMPLE_INPUT, checkout
@@ -22,7 +22,7 @@ from flows.engine import Runner
 
 
 async def run(redis_url: str, card: str) -> FlowStatus:
-    async with running(Runner(redis_url, concurrency=2)), FlowExecutor(redis_url) as executor:
+    async with Runner(redis_url, concurrency=2), FlowExecutor(redis_url) as executor:
         input = {**CHECKOUT_SAMPLE_INPUT, "card": card}
         final = await launch_and_watch(executor, checkout(), input)
         receipt = await executor.get_step_state(final.flow_id, "receipt")

@@ -14,7 +14,7 @@ import asyncio
 import sys
 from typing import Any
 
-from _support import launch_and_watch, redis_to_use, running
+from _support import launch_and_watch, redis_to_use
 
 from flows import FlowExecutor, FlowStatus
 from flows.definitions.examples import STRIPE_SAMPLE_INPUT, stripe_payment_request
@@ -22,7 +22,7 @@ from flows.engine import Runner
 
 
 async def run(redis_url: str) -> FlowStatus:
-    async with running(Runner(redis_url, concurrency=1)), FlowExecutor(redis_url) as executor:
+    async with Runner(redis_url, concurrency=1), FlowExecutor(redis_url) as executor:
         flow = stripe_payment_request()
         final = await launch_and_watch(executor, flow, STRIPE_SAMPLE_INPUT, _with_attempt)
         product = await executor.get_step_state(final.flow_id, "create_product")

@@ -16,7 +16,7 @@ import asyncio
 import sys
 from urllib.parse import urlsplit
 
-from _support import launch_and_watch, redis_to_use, running
+from _support import launch_and_watch, redis_to_use
 from stripe_stub import API_KEY, stripe_stub
 
 from flows import FlowExecutor, FlowStatus, new_flow, new_step
@@ -71,7 +71,7 @@ async def run(redis_url: str, stripe_url: str) -> FlowStatus:
     # The stub listens on loopback, which steps may reach only when allowed explicitly.
     http = HttpSettings(allow=stub.netloc, allow_private=True)
     runner = Runner(redis_url, concurrency=1, key_prefix=PREFIX, http=http, secrets_key=secrets_key)
-    async with running(runner), FlowExecutor(redis_url, key_prefix=PREFIX) as executor:
+    async with runner, FlowExecutor(redis_url, key_prefix=PREFIX) as executor:
         await executor.replace_secrets({"STRIPE_KEY": token})
         flow = stripe_payment_request_http()
         input = {"stripe_url": stripe_url, "product_name": "Flow plan", "amount": 4200}

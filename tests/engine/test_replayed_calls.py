@@ -4,9 +4,9 @@ dropped before the answer) changes nothing the first call did: a finish tells th
 
 from __future__ import annotations
 
-from flows.engine import FlowExecutor, FlowStatus, StepStatus, new_flow, new_step
+from flows.engine import FlowExecutor, FlowStatus, Runner, StepStatus, new_flow, new_step
 from flows.engine.store import RUNNER_GROUP, Claim, NewRun
-from tests.engine.flows import indexed_runs, one_step_flow, runner_working
+from tests.engine.flows import indexed_runs, one_step_flow
 
 WAIT_SECONDS = 30.0
 
@@ -63,7 +63,7 @@ async def test_a_completion_sent_twice_leaves_the_next_step_to_be_taken_over(
     # The task that now holds the second step is still pending, for a takeover.
     assert await _pending_tasks(executor, flow_id) == 1
 
-    async with runner_working(executor.redis_url, concurrency=1, lease_seconds=0.5):
+    async with Runner(executor.redis_url, concurrency=1, lease_seconds=0.5):
         final = await executor.wait_for_flow(flow_id, timeout=WAIT_SECONDS)
     assert final.status == FlowStatus.COMPLETED
     second = await executor.get_step_state(flow_id, "second")
