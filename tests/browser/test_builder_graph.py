@@ -42,7 +42,9 @@ def test_operator_builds_a_diamond_with_a_condition_launches_it_and_watches_it_l
     page.get_by_label("Name").fill("diamond")
     page.get_by_role("button", name="Save").click()
 
-    form = _new_step(page, "a", 'mock_api("slow", delay=0.5)\n{"n": 1}')
+    # a is slow enough that the run page watches its graph before c is decided, even on a
+    # loaded machine (CI runs two suites at once).
+    form = _new_step(page, "a", 'mock_api("slow", delay=1.5)\n{"n": 1}')
     expect(_runs_after(form, "the start of the run")).to_be_checked()
     _save(page, form, "a")
 

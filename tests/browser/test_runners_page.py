@@ -11,7 +11,10 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from flows.roles import VIEWER
-from tests.engine.conftest import start_runner_process  # noqa: F401 - a fixture used below
+from tests.engine.conftest import (  # noqa: F401 - fixtures used below
+    start_runner_process,
+    start_runner_process_on,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -45,6 +45,9 @@ def test_a_schedule_is_checked_as_typed_and_its_runs_are_listed_as_scheduled(
     page.goto(f"{live_server.url}/flows/{flow.name}/")
     page.get_by_role("button", name="Add schedule").click()
     form = page.locator("#schedule-form-new")
+    expect(form).to_be_visible()
+    # htmx wires a swapped-in form's checks as the swap settles: typing before misses them.
+    expect(page.locator("#new-schedule .htmx-added")).to_have_count(0)
 
     expression, expression_check = form.get_by_label("Cron expression"), "#expression-check-new"
     expression.fill("61 * * * *")

@@ -12,7 +12,10 @@ from collections.abc import Callable
 from django.contrib.auth.models import User
 from django.test import Client
 
-from tests.engine.conftest import start_runner_process  # noqa: F401 - a fixture used below
+from tests.engine.conftest import (  # noqa: F401 - fixtures used below
+    start_runner_process,
+    start_runner_process_on,
+)
 
 # Bounds on waiting for a runner's first beat, and for its silence to count as gone.
 DEADLINE_SECONDS = 20.0
