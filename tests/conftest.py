@@ -1,7 +1,13 @@
-"""Suite-wide setup: every test talks to a real Redis named by REDIS_URL.
+"""Suite-wide setup: every test talks to a real Redis named by REDIS_URL, or to a cluster.
 
 `make test` sets REDIS_URL to the machine's Redis (CI: database 15) or to an embedded server it
 starts. Tests flush that database, so refuse to run against an unnamed one.
+
+FLOWS_TEST_LAYOUTS says where the runs are kept: "server" (REDIS_URL, the default), "cluster" (a
+local 3-master Valkey Cluster of the session, 16 partitions), or both, comma-separated: every
+test runs on each. On the cluster the site's REDIS_URL names it, and its channel layer stays on
+REDIS_URL's server (channels-redis cannot use a cluster: docs/scaling.md). Tests about one
+server (marked `single_server`, saying why) do not run on a cluster.
 """
 
 from __future__ import annotations
@@ -11,9 +17,10 @@ import os
 from collections.abc import Callable, Iterator
 
 import pytest
-import redis
 
 from flows.engine.connections import client_url, is_cluster_url
+from tests.layouts import LAYOUTS, flush, site_url
+from tests.own_cluster import OwnCluster, start_own_cluster
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -29,40 +36,65 @@ def pytest_configure(config: pytest.Config) -> None:
     settings.DATABASES["default"]["CONN_MAX_AGE"] = 0
 
 
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OwnCluster]:
+    """A cluster of the test module's own, for tests that move its slots, kill connections or
+    configure its masters."""
+    cluster = start_own_cluster(tmp_path_factory.mktemp("cluster"))
+    yield cluster
+    cluster.stop()
+
+
 @pytest.fixture(scope="session")
-def redis_url() -> str:
-    return os.environ["REDIS_URL"]
+def own_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OwnCluster]:
+    """The local 3-master Valkey Cluster of the session (tests/own_cluster.py)."""
+    cluster = start_own_cluster(tmp_path_factory.mktemp("cluster"))
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(params=LAYOUTS)
+def redis_url(request: pytest.FixtureRequest) -> str:
+    """The Redis of the test: REDIS_URL's server, or the session's cluster."""
+    if request.param == "server":
+        return os.environ["REDIS_URL"]
+    single_server = request.node.get_closest_marker("single_server")
+    if single_server is not None:
+        pytest.skip(f"about one server: {single_server.args[0]}")
+    return site_url(request.getfixturevalue("own_cluster"))
+
+
+@pytest.fixture(autouse=True)
+def site_redis(redis_url: str, request: pytest.FixtureRequest) -> None:
+    """Point the site at the test's cluster (its settings name REDIS_URL's server already); the
+    channel layer stays on that server."""
+    if redis_url != os.environ["REDIS_URL"]:
+        request.getfixturevalue("settings").REDIS_URL = redis_url
 
 
 @pytest.fixture(autouse=True)
 def clean_redis(redis_url: str) -> Iterator[None]:
-    """Each test starts and ends with an empty Redis database: no run leaks between tests."""
-    _flush(redis_url)
+    """Each test starts and ends with an empty Redis database, and on a cluster an empty
+    channel layer too: no run or message leaks between tests."""
+    urls = {redis_url, os.environ["REDIS_URL"]}
+    for url in urls:
+        flush(url)
     yield
-    _flush(redis_url)
-
-
-def _flush(redis_url: str) -> None:
-    """FLUSHDB on the server, or on every master of the cluster (plain clients: a sync
-    RedisCluster here left a socket to be closed by the garbage collector)."""
-    with redis.Redis.from_url(client_url(redis_url)) as seed:
-        if not is_cluster_url(redis_url):
-            seed.flushdb()
-            return
-        slots = seed.execute_command("CLUSTER", "SLOTS")
-    for host, port in {(owner[0].decode(), owner[1]) for _first, _last, owner, *_ in slots}:
-        with redis.Redis(host=host, port=port) as master:
-            master.flushdb()
+    for url in urls:
+        flush(url)
 
 
 @pytest.fixture
 def use_redis(settings) -> Callable[[str], None]:
     """Point the whole site at another Redis for this test: the engine client (which forgets its
     clients when REDIS_URL changes), the channel layer (Channels rebuilds it when CHANNEL_LAYERS
-    changes) and the lifespan's services, if the ASGI server starts after this."""
+    changes; it stays where it is for a cluster, which it cannot use) and the lifespan's
+    services, if the ASGI server starts after this."""
 
     def point_at(url: str) -> None:
         settings.REDIS_URL = url
+        if is_cluster_url(url):
+            return
         layers = copy.deepcopy(settings.CHANNEL_LAYERS)
         layers["default"]["CONFIG"]["hosts"][0]["address"] = client_url(url)
         settings.CHANNEL_LAYERS = layers

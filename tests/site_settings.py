@@ -8,11 +8,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+from django.conf import settings
+
+from flows.engine.connections import is_cluster_url
+
 READ_A_SETTING = "from django.conf import settings; settings.REDIS_URL"
 
 
 def site_environment(var_dir: Path, **variables: str) -> dict[str, str]:
-    """This process's environment with these variables, for the site under `var_dir`."""
+    """This process's environment with these variables, for the site under `var_dir`. A site
+    on a cluster keeps its channel layer where this process's is, unless told otherwise."""
+    if is_cluster_url(variables.get("REDIS_URL", "")):
+        variables = {"CHANNEL_LAYER_REDIS_URL": settings.CHANNEL_LAYER_REDIS_URL, **variables}
     return dict(
         os.environ,
         **variables,

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as redis
 
-from flows.engine.connections import client_url
+from flows.engine.connections import async_client
 from flowsite.embedded_redis import EmbeddedRedis
 from flowsite.leases import Lease, OnceAcrossWorkers, lease_key
 
@@ -20,7 +20,7 @@ SHORT_LEASE_SECONDS = 0.3
 
 @pytest.fixture
 async def client(redis_url: str) -> AsyncIterator[redis.Redis]:
-    client = redis.Redis.from_url(client_url(redis_url), decode_responses=True)
+    client = async_client(redis_url, decode_responses=True)
     yield client
     await client.aclose()
 

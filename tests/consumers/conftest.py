@@ -15,7 +15,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.test import Client
 
-from flows.engine.connections import client_url
+from flows.engine.connections import async_client
 from flows.live.bridge import LiveBridge
 from flows.live.feeds import LiveFeeds
 from flows.runs.archiver import Archiver
@@ -72,9 +72,7 @@ async def _serve(service: LiveBridge | Archiver) -> AsyncIterator[None]:
 async def client() -> AsyncIterator[redis.Redis]:
     """A client of the test Redis, closed at teardown even when the test fails (a client left
     open warns when collected, failing whichever later test is running then)."""
-    async with redis.Redis.from_url(
-        client_url(settings.REDIS_URL), decode_responses=True
-    ) as client:
+    async with async_client(settings.REDIS_URL, decode_responses=True) as client:
         yield client
 
 

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 
 from flows.engine.builder import Flow, Step
-from flows.engine.connections import client_url
+from flows.engine.connections import async_client
 from flows.engine.executor import FlowExecutor
 from flows.live import watchers
 from flows.live.bridge import LiveBridge
@@ -121,7 +121,7 @@ async def test_a_transition_arrives_as_html_for_the_changed_elements(connect, ma
 
 
 async def test_live_updates_come_back_after_redis_loses_everything(connect, make_user, bridge):
-    async with redis.Redis.from_url(client_url(settings.REDIS_URL)) as client:
+    async with async_client(settings.REDIS_URL) as client:
         await client.flushdb()  # as a Redis restarted without persistence: the bridge's group too
     flow_id = await _launch()
     socket = await connect(f"/ws/runs/{flow_id}/", await _make(make_user, VIEWER))

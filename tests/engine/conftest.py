@@ -1,4 +1,7 @@
-"""Engine fixtures: a flushed Redis database, an executor, in-process and separate runners."""
+"""Engine fixtures: an executor, in-process and separate runners, clusters of a module's own.
+
+Where the tests run (one server, the session's cluster) is the suite's `redis_url`
+(tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -14,15 +17,7 @@ from redis.asyncio import RedisCluster
 
 from flows.engine import FlowExecutor, Runner
 from flows.engine.cli import run_until_signalled  # noqa: F401 - the CLI module must import cleanly
-from tests.own_cluster import OwnCluster, start_own_cluster
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OwnCluster]:
-    """A cluster of the test module's own, for tests that move its slots or kill connections."""
-    cluster = start_own_cluster(tmp_path_factory.mktemp("cluster"))
-    yield cluster
-    cluster.stop()
+from tests.own_cluster import OwnCluster
 
 
 @pytest.fixture
@@ -30,33 +25,6 @@ async def cluster_client(cluster: OwnCluster) -> AsyncIterator[RedisCluster]:
     client = RedisCluster.from_url(cluster.url, decode_responses=True)
     yield client
     await client.aclose()
-
-
-@pytest.fixture(scope="session")
-def own_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OwnCluster]:
-    """A local 3-master Valkey Cluster for the session (tests/own_cluster.py)."""
-    cluster = start_own_cluster(tmp_path_factory.mktemp("cluster"))
-    yield cluster
-    cluster.stop()
-
-
-# Where the engine tests run: "server" (REDIS_URL), "cluster" (a local cluster of three masters,
-# 16 partitions), or both, comma-separated. `make test` runs them on the server; CI's cluster
-# job on the cluster.
-LAYOUTS = os.environ.get("FLOWS_TEST_LAYOUTS", "server").split(",")
-
-
-@pytest.fixture(params=LAYOUTS)
-def redis_url(request: pytest.FixtureRequest) -> str:
-    """The Redis of an engine test: each runs on every layout of LAYOUTS, except that those
-    about one server (marked `single_server`, saying why) do not run on a cluster."""
-    if request.param == "server":
-        return os.environ["REDIS_URL"]
-    single_server = request.node.get_closest_marker("single_server")
-    if single_server is not None:
-        pytest.skip(f"about one server: {single_server.args[0]}")
-    cluster: OwnCluster = request.getfixturevalue("own_cluster")
-    return cluster.url.replace("redis://", "redis+cluster://", 1)
 
 
 @pytest.fixture

@@ -2,14 +2,13 @@ from __future__ import annotations
 
 import json
 
-import redis
 from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.test import Client
 
 from flows import engine_client
 from flows.engine import FlowExecutor
-from flows.engine.connections import client_url
+from flows.engine.connections import blocking_client
 from flows.models import AuditEntry, RunRecord
 
 
@@ -159,7 +158,7 @@ def test_a_run_redis_no_longer_holds_is_served_from_the_archive(
     engine_client.cancel_run(flow_id)
     archive()
     from_redis = client.get(f"/api/runs/{flow_id}", headers=headers).json()
-    with redis.Redis.from_url(client_url(settings.REDIS_URL)) as redis_client:
+    with blocking_client(settings.REDIS_URL) as redis_client:
         redis_client.flushdb()
 
     response = client.get(f"/api/runs/{flow_id}", headers=headers)

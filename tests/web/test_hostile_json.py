@@ -9,11 +9,10 @@ import html
 import json
 
 import pytest
-import redis
 from django.http import HttpResponse
 from django.test import Client
 
-from flows.engine.connections import client_url
+from flows.engine.connections import blocking_client
 from flows.models import FlowDefinition, RunRecord
 from tests.web.step_form import post_test_run
 
@@ -38,7 +37,7 @@ def _launch_by_api(client: Client, flow_name: str, token: str, body: str) -> Htt
 
 
 def _nothing_launched(redis_url: str) -> bool:
-    with redis.Redis.from_url(client_url(redis_url)) as client:
+    with blocking_client(redis_url) as client:
         return client.dbsize() == 0 and not RunRecord.objects.exists()
 
 

@@ -1,13 +1,12 @@
 from __future__ import annotations
 
-import redis
 from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.test import Client
 
 from flows import engine_client
 from flows.engine import Flow, Step
-from flows.engine.connections import client_url
+from flows.engine.connections import blocking_client
 from flows.models import FlowDefinition, RunRecord
 from flows.runs import archiver, records
 from tests.web.background import until_ended
@@ -16,7 +15,7 @@ HTMX = {"HX-Request": "true"}
 
 
 def _run_count(redis_url: str) -> int:
-    with redis.Redis.from_url(client_url(redis_url)) as client:
+    with blocking_client(redis_url) as client:
         return client.zcard("flows:runs")
 
 

@@ -7,14 +7,13 @@ import json
 from collections.abc import Iterator
 
 import pytest
-import redis
 from asgiref.sync import async_to_sync
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.utils.timezone import now
 
 from flows.engine import FlowExecutor, Runner
-from flows.engine.connections import client_url, partitions_of
+from flows.engine.connections import blocking_client, partitions_of
 from flows.engine.keys import Keys
 from flows.engine.state import RUN_DICT_VERSION, RunSnapshot
 from flows.error_signatures import error_signature
@@ -102,7 +101,7 @@ async def _ended_run(redis_url: str) -> RunSnapshot:
 def _hashes_of(redis_url: str, run: RunSnapshot) -> tuple[dict, list[dict]]:
     """The run's hashes as Redis holds them: what the archive kept until 0008."""
     keys = Keys("", partitions_of(redis_url))
-    with redis.Redis.from_url(client_url(redis_url), decode_responses=True) as client:
+    with blocking_client(redis_url, decode_responses=True) as client:
         steps = [client.hgetall(keys.step(run.state.flow_id, step.step_id)) for step in run.steps]
         return client.hgetall(keys.flow(run.state.flow_id)), steps
 

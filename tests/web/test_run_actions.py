@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 import pytest
-import redis
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import connection
@@ -15,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from flows import engine_client
 from flows.definitions import editing
 from flows.engine.builder import Flow, Step, new_flow, new_step
-from flows.engine.connections import client_url
+from flows.engine.connections import blocking_client
 from flows.engine.statuses import FlowStatus
 from flows.models import AuditEntry, FlowDefinition, RunRecord
 from flows.runs import launching
@@ -132,7 +131,7 @@ def test_a_finished_run_is_still_shown_after_redis_is_flushed(
     viewer: Client, failed_run: str, archive
 ):
     archive()
-    with redis.Redis.from_url(client_url(settings.REDIS_URL)) as client:
+    with blocking_client(settings.REDIS_URL) as client:
         client.flushdb()
 
     runs = viewer.get("/runs/").content.decode()

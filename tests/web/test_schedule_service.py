@@ -7,11 +7,10 @@ import asyncio
 from datetime import UTC, datetime
 
 import pytest
-import redis
 from django.conf import settings
 from django.contrib.auth.models import User
 
-from flows.engine.connections import client_url
+from flows.engine.connections import blocking_client
 from flows.engine.runner import Runner
 from flows.management.commands.runflows import run_with_scheduler, site_runner_settings
 from flows.models import Schedule
@@ -25,7 +24,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def claimed(schedule: Schedule) -> bool:
     """Whether a scheduler has claimed a fire time of the schedule (and so is launching it)."""
-    with redis.Redis.from_url(client_url(settings.REDIS_URL)) as client:
+    with blocking_client(settings.REDIS_URL) as client:
         return bool(client.exists(claim_key(settings.FLOWS_KEY_PREFIX, schedule.pk)))
 
 

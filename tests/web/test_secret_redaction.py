@@ -7,7 +7,6 @@ import json
 import logging
 
 import pytest
-import redis
 from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -15,7 +14,7 @@ from django.test import Client
 
 from flows.definitions import editing
 from flows.engine import Flow, FlowExecutor, FlowStatus, new_flow, new_step
-from flows.engine.connections import client_url
+from flows.engine.connections import blocking_client
 from flows.models import AuditEntry, RunRecord
 from flows.runs import launching
 from flows.secrets import vault
@@ -58,7 +57,7 @@ def used_run(db: None, archive, caplog: pytest.LogCaptureFixture) -> str:
 
 
 def _redis_text() -> str:
-    with redis.Redis.from_url(client_url(settings.REDIS_URL), decode_responses=True) as client:
+    with blocking_client(settings.REDIS_URL, decode_responses=True) as client:
         texts = []
         for key in client.scan_iter():
             kind = client.type(key)

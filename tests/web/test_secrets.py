@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 
 import pytest
-import redis
 from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.core.management import CommandError, call_command
@@ -13,7 +12,7 @@ from django.test import Client
 
 from flows.definitions import editing
 from flows.engine import new_flow, new_step
-from flows.engine.connections import client_url
+from flows.engine.connections import blocking_client
 from flows.engine.keys import Keys
 from flows.models import AuditEntry, Secret
 from flows.secrets.mirror import SecretsMirror
@@ -23,7 +22,7 @@ VALUE = "sk_live_51HcQpLk"
 
 
 def _redis_copy() -> dict[str, str]:
-    with redis.Redis.from_url(client_url(settings.REDIS_URL), decode_responses=True) as client:
+    with blocking_client(settings.REDIS_URL, decode_responses=True) as client:
         return client.hgetall(Keys(settings.FLOWS_KEY_PREFIX).secrets)
 
 
@@ -157,7 +156,7 @@ def test_the_web_process_writes_the_redis_copy_again_when_redis_lost_it(admin: C
     # Transactional: the service reads the database from a thread of its own, as it does in
     # the web process, which must see what this test saved.
     _save(admin, "STRIPE_KEY")
-    with redis.Redis.from_url(client_url(settings.REDIS_URL)) as client:
+    with blocking_client(settings.REDIS_URL) as client:
         client.delete(Keys(settings.FLOWS_KEY_PREFIX).secrets)  # as a Redis flushed or restarted
 
     async_to_sync(SecretsMirror().start)()

@@ -1,9 +1,8 @@
 from __future__ import annotations
 
-import redis
 from django.test import Client
 
-from flows.engine.connections import client_url
+from flows.engine.connections import blocking_client
 from flows.models import FlowDefinition, StepDefinition
 from tests.web.step_form import post_test_run
 
@@ -162,7 +161,7 @@ def test_test_step_runs_the_typed_script_in_the_sandbox_without_a_run(
     assert "&quot;total&quot;: 42" in content
     assert "hello tester" in content
     assert not StepDefinition.objects.filter(name="preview").exists()
-    with redis.Redis.from_url(client_url(redis_url)) as client:
+    with blocking_client(redis_url) as client:
         assert client.dbsize() == 0
 
 
