@@ -78,11 +78,12 @@ async def client() -> AsyncIterator[redis.Redis]:
 
 @pytest.fixture
 async def idle_bridge() -> AsyncIterator[LiveBridge]:
-    """A started bridge the test drives itself (bridge.work()); its client closed at teardown."""
+    """A started bridge the test drives itself (bridge.work()); closed at teardown as a stopped
+    one closes (its group left, its clients closed: on a cluster, its stream bells' too)."""
     bridge = LiveBridge(settings.REDIS_URL, settings.FLOWS_KEY_PREFIX)
     await bridge.start()
     yield bridge
-    await bridge.client.aclose()
+    await bridge.close()
 
 
 @pytest.fixture

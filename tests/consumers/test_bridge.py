@@ -11,6 +11,10 @@ from flows.live.bridge import LiveBridge
 
 
 async def _connections(client: redis.Redis) -> int:
+    """Clients connected to the server, or to every master of the cluster."""
+    if isinstance(client, redis.RedisCluster):
+        answers = await client.client_list(target_nodes=redis.RedisCluster.PRIMARIES)
+        return sum(len(answer) for answer in answers.values())
     return len(await client.client_list())
 
 
