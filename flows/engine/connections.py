@@ -25,11 +25,14 @@ at CONNECT_TIMEOUT_SECONDS: an unreachable server is still an error, not a hang.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 import redis
 import redis.asyncio
+import redis.asyncio.cluster
 import redis.cluster
 from redis.maint_notifications import MaintNotificationsConfig
 
@@ -98,11 +101,14 @@ class _Cluster(redis.asyncio.RedisCluster):
     - While a slot moves, a command on keys split between the two nodes gets TRYAGAIN, and it
       gives up after some tenths of a second ("TTL exhausted"): the runner's transitions
       failed for the length of a move. Both come before a command runs, so it is sent again,
-      for up to SLOT_MOVE_SECONDS."""
+      for up to SLOT_MOVE_SECONDS.
+    - With no node answering it raises ConnectionError, as a client of one server does
+      (_AsyncNodes)."""
 
     def __init__(self, *args: Any, max_connections: int = 100, **kwargs: Any) -> None:
         kwargs = {"reinitialize_steps": 0, **kwargs}
         super().__init__(*args, max_connections=max_connections, **kwargs)
+        self.nodes_manager.__class__ = _AsyncNodes
         self._places = asyncio.Semaphore(max_connections)
 
     async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
@@ -123,6 +129,50 @@ class _Cluster(redis.asyncio.RedisCluster):
             pause = min(pause * 2, LONGEST_PAUSE_SECONDS)
 
 
+# How redis-py says that no node of a cluster answers (a RedisClusterException).
+UNREACHABLE_CLUSTER = "Redis Cluster cannot be connected"
+
+
+@contextlib.contextmanager
+def _unreachable_as_connection_error() -> Iterator[None]:
+    """redis-py raises RedisClusterException, which is no RedisError, when no node of a
+    cluster answers; callers written for one server catch RedisError (a banner, a 503, a pause
+    before trying again) and would fail instead. Here it is a ConnectionError, as on one
+    server."""
+    try:
+        yield
+    except redis.exceptions.RedisClusterException as error:
+        if UNREACHABLE_CLUSTER not in str(error):
+            raise
+        raise redis.ConnectionError(str(error)) from error
+
+
+class _AsyncNodes(redis.asyncio.cluster.NodesManager):
+    """Where the clients read the slot map, and find that no node answers."""
+
+    __slots__ = ()
+
+    async def initialize(self, *args: Any, **kwargs: Any) -> None:
+        with _unreachable_as_connection_error():
+            await super().initialize(*args, **kwargs)
+
+
+class _BlockingNodes(redis.cluster.NodesManager):
+    def initialize(self, *args: Any, **kwargs: Any) -> None:
+        with _unreachable_as_connection_error():
+            super().initialize(*args, **kwargs)
+
+
+class _BlockingCluster(redis.cluster.RedisCluster):
+    """redis-py 8.1's blocking cluster client, raising ConnectionError when no node answers
+    (it connects as it is made, and again when a command meets a node gone)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        with _unreachable_as_connection_error():
+            super().__init__(*args, **kwargs)
+        self.nodes_manager.__class__ = _BlockingNodes
+
+
 def async_client(url: str, **options: Any) -> redis.asyncio.Redis:
     """An asyncio client of the URL's server, or of its cluster (a RedisCluster, with the same
     commands), with pool_options() and `options`."""
@@ -132,7 +182,7 @@ def async_client(url: str, **options: Any) -> redis.asyncio.Redis:
 
 def blocking_client(url: str, **options: Any) -> redis.Redis:
     """A blocking client of the URL's server, or of its cluster, with `options`."""
-    kind = redis.cluster.RedisCluster if is_cluster_url(url) else redis.Redis
+    kind = _BlockingCluster if is_cluster_url(url) else redis.Redis
     return kind.from_url(client_url(url), **options)
 
 

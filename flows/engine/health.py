@@ -133,15 +133,26 @@ class HealthReader:
     """The engine's Redis, checked on a blocking client of its own (short timeouts)."""
 
     def __init__(self, redis_url: str, key_prefix: str = "") -> None:
-        self.client = blocking_client(
-            redis_url,
-            decode_responses=True,
-            socket_timeout=TIMEOUT_SECONDS,
-            socket_connect_timeout=TIMEOUT_SECONDS,
-        )
+        self.redis_url = redis_url
         self.keys = Keys(key_prefix, partitions_of(redis_url))
         self._lock = threading.Lock()
         self._kept: tuple[float, ServerHealth] | None = None
+        self._client: redis.Redis | None = None
+        self._connecting = threading.Lock()
+
+    @property
+    def client(self) -> redis.Redis:
+        """Made on first use: a cluster's client connects as it is made, and a cluster that
+        does not answer must make a banner, not an error."""
+        with self._connecting:
+            if self._client is None:
+                self._client = blocking_client(
+                    self.redis_url,
+                    decode_responses=True,
+                    socket_timeout=TIMEOUT_SECONDS,
+                    socket_connect_timeout=TIMEOUT_SECONDS,
+                )
+            return self._client
 
     def check(self) -> ServerHealth:
         """The server's health, read at most every KEEP_ANSWER_SECONDS (an unreachable
@@ -212,4 +223,5 @@ class HealthReader:
         return require_supported(ServerVersion.from_info(self.client.info("server")))
 
     def close(self) -> None:
-        self.client.close()
+        if self._client is not None:
+            self._client.close()

@@ -3,6 +3,8 @@ gone."""
 
 from __future__ import annotations
 
+import time
+
 import redis
 from asgiref.sync import async_to_sync
 from django.conf import settings
@@ -14,6 +16,8 @@ from flows.engine.keys import Keys
 
 BANNER = 'class="health-banner"'
 NO_RUNNER = "Runs are queued and no runner is alive."
+# A stopped server refuses connections at once: a launch must answer well within this.
+PROMPT_SECONDS = 5.0
 
 
 def configure(client: redis.Redis, **config: str | int) -> dict:
@@ -43,3 +47,19 @@ def beat(redis_url: str, name: str, lease_seconds: float) -> None:
             await heartbeat.beat([])
 
     async_to_sync(send)()
+
+
+def assert_pages_tell_redis_is_unreachable(operator: Client, flow_name: str, archived: str) -> None:
+    """With Redis stopped: the pages say so and show the archive (the run `archived` among it),
+    and a launch answers 503 at once."""
+    for path in ("/", "/runs/"):
+        [banner] = banners(operator, path)
+        assert "Redis is unreachable." in banner
+        assert "archive" in banner
+    assert f'id="run-row-{archived}"' in operator.get("/runs/").content.decode()
+
+    started = time.monotonic()
+    launch = operator.post(f"/flows/{flow_name}/launch/", {"input": "{}"})
+    assert launch.status_code == 503
+    assert "Redis is unreachable" in launch.content.decode()
+    assert time.monotonic() - started < PROMPT_SECONDS

@@ -5,6 +5,7 @@ enough for a banner, and the queued tasks of every master are counted."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -17,8 +18,14 @@ from flows.engine.keys import Keys
 from flows.models import FlowDefinition
 from flows.runs import launching
 from tests.layouts import flush, site_url
-from tests.own_cluster import OwnCluster
-from tests.web.health_pages import NO_RUNNER, banners, beat, configure
+from tests.own_cluster import OwnCluster, start_own_cluster
+from tests.web.health_pages import (
+    NO_RUNNER,
+    assert_pages_tell_redis_is_unreachable,
+    banners,
+    beat,
+    configure,
+)
 
 # What the tests change, set back on every master after each.
 CHANGED = ("appendonly", "save", "maxmemory", "maxmemory-policy")
@@ -89,3 +96,21 @@ def test_tasks_queued_on_every_master_are_counted(
     [banner] = banners(viewer)
     assert NO_RUNNER in banner
     assert f"{launched} tasks wait" in banner
+
+
+def test_with_the_cluster_stopped_pages_and_probe_say_so_and_launch_answers_503_at_once(
+    operator: Client,
+    tmp_path: Path,
+    use_redis: Callable[[str], None],
+    stripe: FlowDefinition,
+    make_user,
+):
+    cluster = start_own_cluster(tmp_path)
+    try:
+        use_redis(site_url(cluster))
+        launched = launching.launch(stripe, {}, make_user("Admin")).flow_id
+    finally:
+        cluster.stop()
+
+    assert_pages_tell_redis_is_unreachable(operator, stripe.name, launched)
+    assert operator.get("/readyz").json()["redis"] == "unreachable"
