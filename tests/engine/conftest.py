@@ -1,4 +1,4 @@
-"""Engine fixtures: an executor, in-process and separate runners, clusters of a module's own.
+"""Engine fixtures: an executor, in-process and separate runners, a client of the module's cluster.
 
 Where the tests run (one server, the session's cluster) is the suite's `redis_url`
 (tests/conftest.py)."""
