@@ -3,11 +3,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import pytest
 import redis.asyncio as redis
 from django.conf import settings
 
 from flows.live.bridge import LiveBridge
+
+CLOSING_SECONDS = 5.0  # a bound, not a pause
+POLL_SECONDS = 0.02
 
 
 async def _connections(client: redis.Redis) -> int:
@@ -16,6 +22,17 @@ async def _connections(client: redis.Redis) -> int:
         answers = await client.client_list(target_nodes=redis.RedisCluster.PRIMARIES)
         return sum(len(answer) for answer in answers.values())
     return len(await client.client_list())
+
+
+async def _settled_connections(client: redis.Redis, expected: int) -> int:
+    """The count once it is `expected`, or after CLOSING_SECONDS: a server forgets a closed
+    connection a moment after the client closed it."""
+    deadline = time.monotonic() + CLOSING_SECONDS
+    while True:
+        count = await _connections(client)
+        if count == expected or time.monotonic() > deadline:
+            return count
+        await asyncio.sleep(POLL_SECONDS)
 
 
 async def test_a_bridge_that_cannot_start_closes_its_client(client: redis.Redis):
@@ -27,7 +44,7 @@ async def test_a_bridge_that_cannot_start_closes_its_client(client: redis.Redis)
     with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
         await bridge.start()
 
-    assert await _connections(client) == before
+    assert await _settled_connections(client, before) == before
 
 
 async def test_a_stopped_bridge_leaves_its_group_and_closes_its_client(client: redis.Redis):
@@ -40,4 +57,4 @@ async def test_a_stopped_bridge_leaves_its_group_and_closes_its_client(client: r
 
     for part in bridge.events.keys.partitions:
         assert await client.xinfo_consumers(part.events, LiveBridge.group) == []
-    assert await _connections(client) == before
+    assert await _settled_connections(client, before) == before

@@ -139,12 +139,12 @@ async def test_a_failed_branch_lets_the_running_one_finish_starts_nothing_new_an
     executor: FlowExecutor, runner: Runner
 ):
     flow_id = await executor.execute_flow(_diamond(left="fail('no stock')"), {"n": 1})
-    await wait_for_step_status(executor, flow_id, "b", StepStatus.FAILED)
-    while_c_runs = await executor.get_flow_state(flow_id)
     final = await executor.wait_for_flow(flow_id, timeout=30)
-    _a, _b, c, d = await executor.get_steps(flow_id)
+    _a, b, c, d = await executor.get_steps(flow_id)
 
-    assert while_c_runs.status == FlowStatus.RUNNING
+    # By the record, not by reading the run while c sleeps: a loaded machine may be slower.
+    assert b.finished_at < c.finished_at  # b failed while c ran
+    assert final.finished_at >= c.finished_at  # and the run waited for c to end
     assert final.status == FlowStatus.FAILED
     assert (final.current_step, final.running_steps) == ("b", [])
     assert "step b failed" in final.error and "no stock" in final.error
