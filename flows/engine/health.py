@@ -30,7 +30,7 @@ from flows.engine.heartbeats import (
     read_heartbeats,
 )
 from flows.engine.keys import Keys
-from flows.engine.server_version import ServerVersion, require_supported
+from flows.engine.server_version import ServerVersion, least_fit, require_supported
 
 # Memory used past this share of `maxmemory` is worth a warning before writes are refused.
 MEMORY_WARNING_SHARE = 0.8
@@ -218,9 +218,16 @@ class HealthReader:
         return read_heartbeats(self.client, self.keys)
 
     def server(self) -> ServerVersion:
-        """The server's name and version, read now; UnsupportedServer if it is too old, redis
-        errors if it is unreachable."""
-        return require_supported(ServerVersion.from_info(self.client.info("server")))
+        """The server's name and version (a cluster's least fit master's), read now;
+        UnsupportedServer if it is too old, redis errors if it is unreachable."""
+        if isinstance(self.client, RedisCluster):
+            infos = [
+                self.client.info("server", target_nodes=node)
+                for node in self.client.get_primaries()
+            ]
+        else:
+            infos = [self.client.info("server")]
+        return require_supported(least_fit(ServerVersion.from_info(info) for info in infos))
 
     def close(self) -> None:
         if self._client is not None:

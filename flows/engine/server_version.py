@@ -3,12 +3,13 @@
 The engine needs Redis 7.0 or later: the live bridge reads a consumer group's `entries-read`
 (XINFO GROUPS, new in 7.0), and the runners read XAUTOCLAIM's 7.0 answer. Valkey, forked from
 Redis 7.2, has both in every release. An older server would fail later, on a missing command
-or field, far from the cause: refuse it at start-up in one line instead.
+or field, far from the cause: refuse it at start-up in one line instead. On a cluster every
+master is asked: the least fit decides.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,9 +68,20 @@ def require_supported(server: ServerVersion) -> ServerVersion:
     return server
 
 
+def least_fit(servers: Iterable[ServerVersion]) -> ServerVersion:
+    """The server that speaks for a cluster's masters: one too old if any is, else the oldest."""
+    return min(servers, key=lambda server: (server.supported, server.version))
+
+
 async def check_server(client: redis.Redis) -> ServerVersion:
-    """The server's name and version; UnsupportedServer if it is too old for the engine."""
-    return require_supported(ServerVersion.from_info(await client.info("server")))
+    """The server's name and version (a cluster's least fit master's); UnsupportedServer if it
+    is too old for the engine."""
+    if isinstance(client, redis.RedisCluster):
+        await client.initialize()
+        infos = [await client.info("server", target_nodes=node) for node in client.get_primaries()]
+    else:
+        infos = [await client.info("server")]
+    return require_supported(least_fit(ServerVersion.from_info(info) for info in infos))
 
 
 async def check_server_at(redis_url: str) -> ServerVersion:

@@ -11,10 +11,12 @@ from pathlib import Path
 import pytest
 
 from flows.engine.connections import async_client
+from flows.engine.health import HealthReader
 from flows.engine.server_version import (
     ServerVersion,
     UnsupportedServer,
     check_server,
+    least_fit,
     require_supported,
 )
 from flowsite.lifespan import LifespanServices
@@ -48,9 +50,22 @@ def test_redis_6_2_is_refused_naming_the_version_found_and_the_minimum():
     assert str(refused.value) == TOO_OLD
 
 
+def test_a_cluster_of_mixed_servers_is_as_fit_as_its_least_fit_master():
+    old, redis_7, valkey = _server("redis-6.2"), _server("redis-7.0"), _server("valkey-9.1")
+
+    assert least_fit([valkey, old, redis_7]) == old
+    assert least_fit([valkey, redis_7]) == redis_7
+    assert least_fit([valkey]) == valkey
+
+
 async def test_the_test_server_itself_passes_the_check(redis_url: str):
     async with async_client(redis_url) as client:
         assert (await check_server(client)).supported
+    health = HealthReader(redis_url)  # the readiness probe's check, every master asked
+    try:
+        assert health.server().supported
+    finally:
+        health.close()
 
 
 async def test_the_web_process_refuses_to_start_on_an_old_server_with_one_line():
