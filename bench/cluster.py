@@ -124,7 +124,7 @@ def own_layouts(workdir: Path) -> Iterator[list[Layout]]:
             *(
                 Layout(
                     f"{len(masters)}-master cluster, {PARTITIONS} p.",
-                    cluster.url.replace("redis://", "redis+cluster://", 1),
+                    cluster.engine_url,
                     masters,
                 )
                 for cluster, masters in zip(clusters, cluster_masters, strict=True)

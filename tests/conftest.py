@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from flows.engine.connections import client_url, is_cluster_url
-from tests.layouts import LAYOUTS, flush, site_url
+from tests.layouts import LAYOUTS, flush
 from tests.own_cluster import OwnCluster, start_own_cluster
 
 
@@ -61,7 +61,7 @@ def redis_url(request: pytest.FixtureRequest) -> str:
     single_server = request.node.get_closest_marker("single_server")
     if single_server is not None:
         pytest.skip(f"about one server: {single_server.args[0]}")
-    return site_url(request.getfixturevalue("own_cluster"))
+    return request.getfixturevalue("own_cluster").engine_url
 
 
 @pytest.fixture(autouse=True)

@@ -1,5 +1,5 @@
 """Where the tests keep their runs (FLOWS_TEST_LAYOUTS: "server", "cluster" or both), and what
-every layout needs of a test: a URL the site takes, and a flush between tests."""
+every layout needs of a test: a flush between tests."""
 
 from __future__ import annotations
 
@@ -8,14 +8,8 @@ import os
 import redis
 
 from flows.engine.connections import client_url, is_cluster_url
-from tests.own_cluster import OwnCluster
 
 LAYOUTS = os.environ.get("FLOWS_TEST_LAYOUTS", "server").split(",")
-
-
-def site_url(cluster: OwnCluster) -> str:
-    """The cluster as the site's REDIS_URL names it."""
-    return cluster.url.replace("redis://", "redis+cluster://", 1)
 
 
 def flush(redis_url: str) -> None:

@@ -70,6 +70,11 @@ class OwnCluster:
         """A seed node's URL for `redis.asyncio.RedisCluster.from_url`."""
         return f"redis://127.0.0.1:{self.masters[0].port}/0"
 
+    @property
+    def engine_url(self) -> str:
+        """The cluster as Flowsite's REDIS_URL names it (`redis+cluster://`)."""
+        return self.url.replace("redis://", "redis+cluster://", 1)
+
     async def owner_of(self, key: str) -> Master:
         """The master that, by the first master's view of the slot map, serves `key`."""
         async with self.masters[0].async_client() as client:

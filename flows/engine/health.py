@@ -194,8 +194,8 @@ class HealthReader:
         round trip to each master for its own, the queues' lengths in one pipeline sent to
         their nodes, the heartbeats with the time of theirs."""
         servers = []
-        for node in self.client.get_primaries():
-            with self.client.get_redis_connection(node).pipeline(transaction=False) as pipe:
+        for master in self._masters():
+            with master.pipeline(transaction=False) as pipe:
                 _ask_server_facts(pipe)
                 info, save = _answers(pipe.execute(raise_on_error=False), CONFIG_ANSWER)
             servers.append((info, save))
@@ -220,14 +220,14 @@ class HealthReader:
     def server(self) -> ServerVersion:
         """The server's name and version (a cluster's least fit master's), read now;
         UnsupportedServer if it is too old, redis errors if it is unreachable."""
-        if isinstance(self.client, RedisCluster):
-            infos = [
-                self.client.info("server", target_nodes=node)
-                for node in self.client.get_primaries()
-            ]
-        else:
-            infos = [self.client.info("server")]
+        infos = [master.info("server") for master in self._masters()]
         return require_supported(least_fit(ServerVersion.from_info(info) for info in infos))
+
+    def _masters(self) -> list[redis.Redis]:
+        """A client of each server holding runs: the one server, or each master of a cluster."""
+        if isinstance(self.client, RedisCluster):
+            return [self.client.get_redis_connection(node) for node in self.client.get_primaries()]
+        return [self.client]
 
     def close(self) -> None:
         if self._client is not None:

@@ -168,7 +168,7 @@ async def test_runs_imported_from_a_partitioned_single_server_complete_on_the_cl
     start_runner_process_on: Callable,
 ):
     single_url = f"{url_of(single_server)}?partitions={PARTITIONS}"
-    cluster_url = cluster.url.replace("redis://", "redis+cluster://", 1)
+    cluster_url = cluster.engine_url
     async with FlowExecutor(single_url) as single:
         flow_ids = await _launch_and_kill_the_runner(single, start_runner_process_on)
         held = await _held_steps(single, flow_ids)

@@ -17,7 +17,7 @@ from flows.engine.connections import partitions_of
 from flows.engine.keys import Keys
 from flows.models import FlowDefinition
 from flows.runs import launching
-from tests.layouts import flush, site_url
+from tests.layouts import flush
 from tests.own_cluster import OwnCluster, start_own_cluster
 from tests.web.health_pages import (
     NO_RUNNER,
@@ -40,13 +40,13 @@ def site_cluster(cluster: OwnCluster, use_redis: Callable[[str], None]) -> Itera
         with master.client() as client:
             before[master.port] = client.config_get(*CHANGED)
         configure(master.client(), appendonly="yes", maxmemory=0, maxmemory_policy="noeviction")
-    use_redis(site_url(cluster))
+    use_redis(cluster.engine_url)
     yield cluster
     for master in cluster.masters:
         with master.client() as client:
             for name, value in before[master.port].items():
                 client.config_set(name, value)
-    flush(site_url(cluster))
+    flush(cluster.engine_url)
 
 
 def test_a_cluster_configured_as_flowsite_asks_shows_no_banner(
@@ -84,14 +84,14 @@ def test_tasks_queued_on_every_master_are_counted(
     viewer: Client, site_cluster: OwnCluster, stripe: FlowDefinition, make_user
 ):
     operator: User = make_user("Operator")
-    keys = Keys(settings.FLOWS_KEY_PREFIX, partitions_of(site_url(site_cluster)))
+    keys = Keys(settings.FLOWS_KEY_PREFIX, partitions_of(site_cluster.engine_url))
     owners: set[int] = set()
     launched = 0
     while len(owners) < len(site_cluster.masters):
         flow_id = launching.launch(stripe, {}, operator).flow_id
         launched += 1
         owners.add(async_to_sync(site_cluster.owner_of)(keys.flow(flow_id)).port)
-    beat(site_url(site_cluster), "gone-runner", lease_seconds=0.001)
+    beat(site_cluster.engine_url, "gone-runner", lease_seconds=0.001)
 
     [banner] = banners(viewer)
     assert NO_RUNNER in banner
@@ -107,7 +107,7 @@ def test_with_the_cluster_stopped_pages_and_probe_say_so_and_launch_answers_503_
 ):
     cluster = start_own_cluster(tmp_path)
     try:
-        use_redis(site_url(cluster))
+        use_redis(cluster.engine_url)
         launched = launching.launch(stripe, {}, make_user("Admin")).flow_id
     finally:
         cluster.stop()
