@@ -37,15 +37,18 @@ class Served(LoggedProcess):
     database: Path = field(kw_only=True)
 
     def runners(self) -> list[psutil.Process]:
-        """The live `python -m flows.engine` processes under the server, whichever its worker."""
-        found = []
+        """The live `python -m flows.engine` processes under the server, whichever its worker.
+        Not a runner's own child caught between fork and exec (a sandbox worker starting): it
+        shows its parent's command line for that moment."""
+        found = {}  # process: its parent's pid
         for process in psutil.Process(self.process.pid).children(recursive=True):
             try:
                 if process.cmdline()[1:3] == ["-m", "flows.engine"] and _alive(process):
-                    found.append(process)
+                    found[process] = process.ppid()
             except psutil.NoSuchProcess:
                 continue
-        return found
+        runner_pids = {process.pid for process in found}
+        return [process for process, parent in found.items() if parent not in runner_pids]
 
     def held(self, name: str) -> int:
         """How many times a worker has taken the lease of the service `name`."""
